@@ -1,0 +1,1 @@
+# cgi: parts of the build added here.

@@ -1,0 +1,1 @@
+# deploy: parts of the build added here.

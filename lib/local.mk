@@ -1,0 +1,15 @@
+# lib/: code the three programs share, as one static convenience library.
+noinst_LIBRARIES += lib/libordercast.a
+lib_libordercast_a_SOURCES = \
+	lib/oc-config.c lib/oc-config.h \
+	lib/oc-json.c lib/oc-json.h \
+	lib/oc-log.c lib/oc-log.h \
+	lib/oc-redis.c lib/oc-redis.h \
+	lib/oc-xmalloc.c lib/oc-xmalloc.h
+lib_libordercast_a_CFLAGS = $(AM_CFLAGS) $(MONGOC_CFLAGS) $(HIREDIS_CFLAGS) \
+	$(JSONC_CFLAGS)
+
+# What a program links to use lib/.
+OC_LIBS = lib/libordercast.a $(MONGOC_LIBS) $(HIREDIS_LIBS) $(JSONC_LIBS) \
+	$(PTHREAD_LIBS) $(LIBM)
+OC_CFLAGS = $(AM_CFLAGS) $(MONGOC_CFLAGS) $(HIREDIS_CFLAGS) $(JSONC_CFLAGS)

@@ -1,0 +1,366 @@
+/* BSON <-> JSON conversion and strict JSON parsing. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "oc-json.h"
+#include "oc-xmalloc.h"
+
+static json_object *doc_to_json(const bson_t *doc, bool rename_id);
+
+void
+oc_format_iso8601(int64_t ms, char *buf, size_t buflen)
+{
+	int64_t secs = ms / 1000;
+	int64_t rem = ms % 1000;
+	time_t t;
+	struct tm tm;
+
+	if (rem < 0) {
+		rem += 1000;
+		secs -= 1;
+	}
+	t = (time_t)secs;
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, buflen, "%lld", (long long)ms);
+		return;
+	}
+	snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)rem);
+}
+
+/* Binary payloads have no JSON form; base64 keeps them lossless. */
+static json_object *
+base64_string(const uint8_t *data, uint32_t len)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t outlen = ((size_t)len + 2) / 3 * 4;
+	char *out = xmalloc(outlen + 1);
+	json_object *obj;
+	uint32_t i;
+	size_t o = 0;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)data[i] << 16 |
+		    (uint32_t)data[i + 1] << 8 | data[i + 2];
+
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = tab[v >> 6 & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)data[i] << 16;
+
+		if (i + 1 < len)
+			v |= (uint32_t)data[i + 1] << 8;
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
+		out[o++] = '=';
+	}
+	obj = json_object_new_string_len(out, (int)o);
+	free(out);
+	return obj;
+}
+
+/* Scalars whose JSON form is a string. */
+static json_object *
+stringish_to_json(const bson_iter_t *it)
+{
+	char buf[BSON_DECIMAL128_STRING > 64 ? BSON_DECIMAL128_STRING : 64];
+	bson_decimal128_t dec;
+	const char *str, *opts;
+	uint32_t len;
+	json_object *obj;
+	char *s;
+
+	switch (bson_iter_type(it)) {
+	case BSON_TYPE_OID:
+		bson_oid_to_string(bson_iter_oid(it), buf);
+		return json_object_new_string(buf);
+	case BSON_TYPE_DATE_TIME:
+		oc_format_iso8601(bson_iter_date_time(it), buf, sizeof(buf));
+		return json_object_new_string(buf);
+	case BSON_TYPE_DECIMAL128:
+		bson_iter_decimal128(it, &dec);
+		bson_decimal128_to_string(&dec, buf);
+		return json_object_new_string(buf);
+	case BSON_TYPE_REGEX:
+		str = bson_iter_regex(it, &opts);
+		s = xasprintf("/%s/%s", str, opts);
+		obj = json_object_new_string(s);
+		free(s);
+		return obj;
+	case BSON_TYPE_CODE:
+		str = bson_iter_code(it, &len);
+		return json_object_new_string_len(str, (int)len);
+	case BSON_TYPE_SYMBOL:
+		str = bson_iter_symbol(it, &len);
+		return json_object_new_string_len(str, (int)len);
+	default:
+		return NULL;
+	}
+}
+
+json_object *
+oc_bson_value_to_json(const bson_iter_t *it)
+{
+	const uint8_t *data;
+	uint32_t len, t, i;
+	bson_subtype_t sub;
+	bson_t child;
+	const char *str;
+	json_object *obj;
+	double d;
+
+	switch (bson_iter_type(it)) {
+	case BSON_TYPE_UTF8:
+		str = bson_iter_utf8(it, &len);
+		return json_object_new_string_len(str, (int)len);
+	case BSON_TYPE_INT32:
+		return json_object_new_int64(bson_iter_int32(it));
+	case BSON_TYPE_INT64:
+		return json_object_new_int64(bson_iter_int64(it));
+	case BSON_TYPE_DOUBLE:
+		d = bson_iter_double(it);
+		return isfinite(d) ? json_object_new_double(d) : NULL;
+	case BSON_TYPE_BOOL:
+		return json_object_new_boolean(bson_iter_bool(it));
+	case BSON_TYPE_DOCUMENT:
+	case BSON_TYPE_ARRAY:
+		if (bson_iter_type(it) == BSON_TYPE_DOCUMENT)
+			bson_iter_document(it, &len, &data);
+		else
+			bson_iter_array(it, &len, &data);
+		if (!bson_init_static(&child, data, len))
+			return NULL;
+		if (bson_iter_type(it) == BSON_TYPE_DOCUMENT)
+			return doc_to_json(&child, false);
+		obj = json_object_new_array();
+		{
+			bson_iter_t ci;
+
+			if (bson_iter_init(&ci, &child)) {
+				while (bson_iter_next(&ci))
+					json_object_array_add(obj,
+					    oc_bson_value_to_json(&ci));
+			}
+		}
+		return obj;
+	case BSON_TYPE_TIMESTAMP:
+		bson_iter_timestamp(it, &t, &i);
+		obj = json_object_new_object();
+		json_object_object_add(obj, "t", json_object_new_int64(t));
+		json_object_object_add(obj, "i", json_object_new_int64(i));
+		return obj;
+	case BSON_TYPE_BINARY:
+		bson_iter_binary(it, &sub, &len, &data);
+		return base64_string(data, len);
+	case BSON_TYPE_NULL:
+	case BSON_TYPE_UNDEFINED:
+	case BSON_TYPE_MINKEY:
+	case BSON_TYPE_MAXKEY:
+		return NULL;
+	default:
+		return stringish_to_json(it);
+	}
+}
+
+/* Walk one document; only the top level renames "_id" to "id". */
+static json_object *
+doc_to_json(const bson_t *doc, bool rename_id)
+{
+	json_object *obj = json_object_new_object();
+	bson_iter_t it;
+	const char *key;
+
+	if (!bson_iter_init(&it, doc))
+		return obj;
+	while (bson_iter_next(&it)) {
+		key = bson_iter_key(&it);
+		if (rename_id && strcmp(key, "_id") == 0)
+			key = "id";
+		json_object_object_add(obj, key, oc_bson_value_to_json(&it));
+	}
+	return obj;
+}
+
+json_object *
+oc_bson_to_json(const bson_t *doc)
+{
+	return doc_to_json(doc, true);
+}
+
+json_object *
+oc_bson_doc_to_json(const bson_t *doc)
+{
+	return doc_to_json(doc, false);
+}
+
+/* Arrays become BSON arrays with "0", "1", ... keys. */
+static bool
+append_array(bson_t *out, const char *key, json_object *val, char *err,
+    size_t errlen)
+{
+	bson_t child;
+	char idx[16];
+	const char *ikey;
+	size_t i, n = json_object_array_length(val);
+	bool ok = true;
+
+	bson_append_array_begin(out, key, -1, &child);
+	for (i = 0; i < n && ok; i++) {
+		bson_uint32_to_string((uint32_t)i, &ikey, idx, sizeof(idx));
+		ok = oc_json_append_bson(&child, ikey,
+		    json_object_array_get_idx(val, i), err, errlen);
+	}
+	bson_append_array_end(out, &child);
+	return ok;
+}
+
+bool
+oc_json_append_bson(bson_t *out, const char *key, json_object *val,
+    char *err, size_t errlen)
+{
+	bson_t child;
+	int64_t n;
+	bool ok;
+
+	switch (json_object_get_type(val)) {
+	case json_type_null:
+		return bson_append_null(out, key, -1);
+	case json_type_boolean:
+		return bson_append_bool(out, key, -1,
+		    json_object_get_boolean(val));
+	case json_type_double:
+		return bson_append_double(out, key, -1,
+		    json_object_get_double(val));
+	case json_type_int:
+		n = json_object_get_int64(val);
+		if (n >= INT32_MIN && n <= INT32_MAX)
+			return bson_append_int32(out, key, -1, (int32_t)n);
+		return bson_append_int64(out, key, -1, n);
+	case json_type_string:
+		return bson_append_utf8(out, key, -1,
+		    json_object_get_string(val),
+		    json_object_get_string_len(val));
+	case json_type_array:
+		return append_array(out, key, val, err, errlen);
+	case json_type_object:
+		bson_append_document_begin(out, key, -1, &child);
+		ok = true;
+		json_object_object_foreach(val, k, v) {
+			if (!ok)
+				break;
+			ok = oc_json_append_bson(&child, k, v, err, errlen);
+		}
+		bson_append_document_end(out, &child);
+		return ok;
+	}
+	snprintf(err, errlen, "%s: value has no BSON form", key);
+	return false;
+}
+
+bool
+oc_json_to_bson(json_object *obj, bson_t *out, char *err, size_t errlen)
+{
+	bson_init(out);
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(err, errlen, "expected a JSON object");
+		return false;
+	}
+	json_object_object_foreach(obj, k, v) {
+		if (!oc_json_append_bson(out, k, v, err, errlen))
+			return false;
+	}
+	return true;
+}
+
+json_object *
+oc_json_parse(const char *buf, size_t len, int max_depth, char *err,
+    size_t errlen)
+{
+	struct json_tokener *tok = NULL;
+	json_object *obj = NULL;
+	enum json_tokener_error jerr;
+	size_t off = 0;
+
+	if (len > INT32_MAX) {
+		snprintf(err, errlen, "JSON text too large");
+		goto done;
+	}
+	tok = json_tokener_new_ex(max_depth);
+	if (tok == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (obj == NULL && jerr == json_tokener_continue &&
+	    json_tokener_get_parse_end(tok) == len) {
+		/* A bare number ends only at a delimiter: send the end. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		off = len;
+	}
+	if (obj == NULL || jerr != json_tokener_success) {
+		if (jerr == json_tokener_continue ||
+		    jerr == json_tokener_success ||
+		    jerr == json_tokener_error_parse_eof)
+			snprintf(err, errlen, "truncated JSON");
+		else
+			snprintf(err, errlen, "malformed JSON at byte %zu: %s",
+			    json_tokener_get_parse_end(tok),
+			    json_tokener_error_desc(jerr));
+		json_object_put(obj);
+		obj = NULL;
+		goto done;
+	}
+	if (off != len)
+		off = json_tokener_get_parse_end(tok);
+	for (; off < len; off++) {
+		if (strchr(" \t\r\n", buf[off]) == NULL || buf[off] == '\0') {
+			snprintf(err, errlen, "unexpected data after the JSON "
+			    "value at byte %zu", off);
+			json_object_put(obj);
+			obj = NULL;
+			goto done;
+		}
+	}
+done:
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return obj;
+}
+
+const char *
+oc_json_text(json_object *obj, size_t *len)
+{
+	return json_object_to_json_string_length(obj, OC_JSON_FLAGS, len);
+}
+
+bool
+oc_oid_parse(const char *s, bson_oid_t *out)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != 24)
+		return false;
+	for (i = 0; i < 24; i++) {
+		char c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		    (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	bson_oid_init_from_string(out, s);
+	return true;
+}

@@ -1,0 +1,1 @@
+# watcher: parts of the build added here.

@@ -1,0 +1,1 @@
+# www: parts of the build added here.
