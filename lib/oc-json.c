@@ -282,6 +282,31 @@ oc_json_to_bson(json_object *obj, bson_t *out, char *err, size_t errlen)
 	return true;
 }
 
+/*
+ * json-c 0.16 accepts 'single-quoted' strings even in strict mode; JSON
+ * does not. Returns the offset of a quote outside any string, or -1.
+ */
+static long
+stray_single_quote(const char *buf, size_t len)
+{
+	bool in_string = false;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (in_string) {
+			if (buf[i] == '\\')
+				i++;
+			else if (buf[i] == '"')
+				in_string = false;
+		} else if (buf[i] == '"') {
+			in_string = true;
+		} else if (buf[i] == '\'') {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
 json_object *
 oc_json_parse(const char *buf, size_t len, int max_depth, char *err,
     size_t errlen)
@@ -290,9 +315,16 @@ oc_json_parse(const char *buf, size_t len, int max_depth, char *err,
 	json_object *obj = NULL;
 	enum json_tokener_error jerr;
 	size_t off = 0;
+	long quote;
 
 	if (len > INT32_MAX) {
 		snprintf(err, errlen, "JSON text too large");
+		goto done;
+	}
+	quote = stray_single_quote(buf, len);
+	if (quote >= 0) {
+		snprintf(err, errlen, "malformed JSON at byte %ld: single "
+		    "quotes are not JSON", quote);
 		goto done;
 	}
 	tok = json_tokener_new_ex(max_depth);

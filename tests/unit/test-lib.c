@@ -1,0 +1,215 @@
+/*
+ * Unit tests of lib/: configuration, the BSON/JSON converter and the
+ * strict parser. Prints TAP; bats runs it from tests/lib.bats.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oc-config.h"
+#include "oc-json.h"
+
+static int test_no;
+static int failures;
+
+/* Record one TAP result. */
+static void
+ok(int cond, const char *what)
+{
+	test_no++;
+	if (!cond)
+		failures++;
+	printf("%s %d - %s\n", cond ? "ok" : "not ok", test_no, what);
+}
+
+/* Compare the compact JSON of obj with want. */
+static void
+ok_json(json_object *obj, const char *want, const char *what)
+{
+	const char *got = obj != NULL ? oc_json_text(obj, NULL) : "(null)";
+
+	if (strcmp(got, want) != 0)
+		printf("# got  %s\n# want %s\n", got, want);
+	ok(strcmp(got, want) == 0, what);
+}
+
+/* Load the configuration with one variable set; returns success. */
+static int
+config_with(const char *name, const char *value, char *err, size_t errlen)
+{
+	struct oc_config cfg;
+	int res;
+
+	setenv(name, value, 1);
+	res = oc_config_load(&cfg, err, errlen);
+	unsetenv(name);
+	oc_config_clear(&cfg);
+	return res;
+}
+
+static void
+test_config(void)
+{
+	struct oc_config cfg;
+	char err[256];
+	char *m;
+
+	ok(oc_config_load(&cfg, err, sizeof(err)), "defaults load");
+	ok(strcmp(cfg.db, "ordercast") == 0 && cfg.low_stock == 10 &&
+	    strcmp(cfg.redis_host, "127.0.0.1") == 0 &&
+	    cfg.redis_port == 6379 && cfg.log_level == OC_LOG_INFO,
+	    "defaults match the documented table");
+	oc_config_clear(&cfg);
+
+	ok(!config_with("ORDERCAST_LOW_STOCK", "12abc", err, sizeof(err)) &&
+	    strstr(err, "ORDERCAST_LOW_STOCK") != NULL,
+	    "bad number names the variable");
+	ok(!config_with("ORDERCAST_LOW_STOCK", "-1", err, sizeof(err)),
+	    "negative low stock refused");
+	ok(!config_with("ORDERCAST_REDIS", "localhost", err, sizeof(err)) &&
+	    strstr(err, "ORDERCAST_REDIS") != NULL, "redis without port");
+	ok(!config_with("ORDERCAST_REDIS", "h:70000", err, sizeof(err)),
+	    "redis port out of range");
+	ok(config_with("ORDERCAST_REDIS", "/run/redis.sock", err,
+	    sizeof(err)), "redis socket path accepted");
+	ok(!config_with("ORDERCAST_MONGODB_URI", "http://x", err,
+	    sizeof(err)) && strstr(err, "ORDERCAST_MONGODB_URI") != NULL,
+	    "bad MongoDB URI names the variable");
+	ok(!config_with("ORDERCAST_LOG_LEVEL", "loud", err, sizeof(err)),
+	    "unknown log level refused");
+	ok(!config_with("ORDERCAST_DB", "a.b", err, sizeof(err)),
+	    "invalid database name refused");
+	ok(!config_with("ORDERCAST_PREFIX", "a b", err, sizeof(err)),
+	    "prefix with a space refused");
+
+	m = oc_config_mask_uri("mongodb://u:secret@h:1/?replicaSet=rs0");
+	ok(strcmp(m, "mongodb://u:***@h:1/?replicaSet=rs0") == 0,
+	    "password masked");
+	free(m);
+	m = oc_config_mask_uri("mongodb://h:1/?replicaSet=rs0");
+	ok(strcmp(m, "mongodb://h:1/?replicaSet=rs0") == 0,
+	    "URI without password unchanged");
+	free(m);
+}
+
+static void
+test_bson_to_json(void)
+{
+	bson_decimal128_t dec;
+	bson_oid_t oid;
+	json_object *obj;
+	bson_t *doc;
+
+	bson_oid_init_from_string(&oid, "65f0c0ffee0000000000abcd");
+	bson_decimal128_from_string("12345678901234567890.12", &dec);
+	doc = BCON_NEW("_id", BCON_OID(&oid),
+	    "at", BCON_DATE_TIME(1764064800123),
+	    "i32", BCON_INT32(-7), "i64", BCON_INT64(9007199254740993),
+	    "dec", BCON_DECIMAL128(&dec), "d", BCON_DOUBLE(1.5),
+	    "sub", "{", "_id", BCON_INT32(1), "arr", "[", BCON_UTF8("a"),
+	    BCON_NULL, "]", "}");
+	obj = oc_bson_to_json(doc);
+	ok_json(obj, "{\"id\":\"65f0c0ffee0000000000abcd\","
+	    "\"at\":\"2025-11-25T10:00:00.123Z\",\"i32\":-7,"
+	    "\"i64\":9007199254740993,\"dec\":\"12345678901234567890.12\","
+	    "\"d\":1.5,\"sub\":{\"_id\":1,\"arr\":[\"a\",null]}}",
+	    "document converts exactly; only the top-level _id is renamed");
+	json_object_put(obj);
+	bson_destroy(doc);
+
+	doc = BCON_NEW("before", BCON_DATE_TIME(-1), "s", BCON_UTF8("</x>"));
+	obj = oc_bson_to_json(doc);
+	ok_json(obj, "{\"before\":\"1969-12-31T23:59:59.999Z\","
+	    "\"s\":\"</x>\"}", "dates before 1970; slashes unescaped");
+	json_object_put(obj);
+	bson_destroy(doc);
+}
+
+static void
+test_json_to_bson(void)
+{
+	char err[256];
+	const char *text = "{\"n\":5000000000,\"s\":\"x\",\"a\":[1,{}]}";
+	json_object *obj;
+	bson_iter_t it;
+	bson_t doc;
+
+	obj = oc_json_parse(text, strlen(text), OC_JSON_MAX_DEPTH, err,
+	    sizeof(err));
+	if (obj == NULL) {
+		printf("Bail out! %s\n", err);
+		exit(1);
+	}
+	ok(oc_json_to_bson(obj, &doc, err, sizeof(err)),
+	    "object converts to BSON");
+	ok(bson_iter_init_find(&it, &doc, "n") &&
+	    BSON_ITER_HOLDS_INT64(&it) &&
+	    bson_iter_int64(&it) == 5000000000LL, "large integer is Int64");
+	ok(bson_iter_init_find(&it, &doc, "a") && BSON_ITER_HOLDS_ARRAY(&it),
+	    "array stays an array");
+	bson_destroy(&doc);
+	json_object_put(obj);
+}
+
+/* Parse a C string of known length and say whether it was accepted. */
+static int
+parses(const char *s, size_t len)
+{
+	char err[256];
+	json_object *obj = oc_json_parse(s, len, 4, err, sizeof(err));
+	int res = obj != NULL;
+
+	json_object_put(obj);
+	return res;
+}
+
+static void
+test_parser(void)
+{
+	char err[256];
+	json_object *obj;
+
+	ok(parses("{\"a\":1}", 7), "object accepted");
+	ok(parses(" 5 ", 3) && parses("5", 1), "bare number accepted");
+	ok(!parses("{\"a\":1", 6), "truncated refused");
+	obj = oc_json_parse("{\"a\":", 5, 4, err, sizeof(err));
+	ok(obj == NULL && strstr(err, "truncated") != NULL,
+	    "truncated input says so");
+	ok(!parses("{\"a\":1}x", 8), "trailing garbage refused");
+	ok(!parses("{\"a\":1}\0", 8), "trailing NUL refused");
+	ok(!parses("[[[[[1]]]]]", 11), "nesting over the limit refused");
+	ok(!parses("{\"a\":\"\xff\"}", 9), "invalid UTF-8 refused");
+	ok(!parses("{'a':1}", 7), "single quotes refused");
+	ok(!parses("{\"a\":1,}", 8), "trailing comma refused");
+}
+
+static void
+test_oid(void)
+{
+	bson_oid_t oid;
+
+	ok(oc_oid_parse("65f0c0ffee0000000000abcd", &oid), "oid accepted");
+	ok(!oc_oid_parse("65f0c0ffee0000000000abc", &oid), "23 digits");
+	ok(!oc_oid_parse("65f0c0ffee0000000000abcg", &oid), "non-hex");
+	ok(!oc_oid_parse("65f0c0ffee0000000000abcd0", &oid), "25 digits");
+}
+
+int
+main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	unsetenv("ORDERCAST_MONGODB_URI");
+	unsetenv("ORDERCAST_REDIS");
+	unsetenv("ORDERCAST_DB");
+	unsetenv("ORDERCAST_LOW_STOCK");
+	unsetenv("ORDERCAST_LOG_LEVEL");
+	test_config();
+	test_bson_to_json();
+	test_json_to_bson();
+	test_parser();
+	test_oid();
+	printf("1..%d\n", test_no);
+	return failures == 0 ? 0 : 1;
+}
