@@ -6,3 +6,4 @@ tests_unit_test_lib_LDADD = $(OC_LIBS)
 
 TESTS += tests/unit/test-lib
 EXTRA_DIST += tests/run tests/lib/stack.bash
+EXTRA_DIST += tests/lib/smoke.bash tests/deploy.bats
