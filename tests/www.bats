@@ -1,0 +1,141 @@
+#!/usr/bin/env bats
+# The dashboard (www/) in headless chromium on a private stack: live
+# updates between pages, stock, charts, markup in data, keyboard, the
+# connection indicator, and screenshots of every view. The browser side
+# is tests/browser/dashboard.mjs (playwright-core from npm).
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+load lib/stack
+
+XSS_NAME='<img src=x onerror=alert(1)>'
+
+setup_file() {
+	local prog
+	for prog in ordercast-api ordercast-sse ordercast-watch; do
+		if [ ! -x "$OC_BUILDDIR/$prog" ]; then
+			# bats 1.8 cannot skip from setup_file: setup() does.
+			export WWW_SKIP="$prog not built"
+			return 0
+		fi
+	done
+	[ -d "$OC_SRCDIR/node_modules/playwright-core" ] || {
+		echo "playwright-core is missing: run npm ci in $OC_SRCDIR" >&2
+		return 1
+	}
+	[ -f "$OC_BUILDDIR/www/vendor/uPlot.esm.js" ] || {
+		echo "www/vendor is missing: run make in $OC_BUILDDIR" >&2
+		return 1
+	}
+	stack_start
+	WWW_OUT=$BATS_FILE_TMPDIR/www
+	mkdir -p "$WWW_OUT"
+	export WWW_OUT
+	echo "# screenshots and browser output in $WWW_OUT" >&3
+}
+
+teardown_file() {
+	stack_stop
+}
+
+setup() {
+	# The static check of the sources needs no stack.
+	[[ $BATS_TEST_DESCRIPTION == *"inserted as HTML"* ]] && return 0
+	[ -z "${WWW_SKIP:-}" ] || skip "$WWW_SKIP"
+}
+
+# Run one check of tests/browser/dashboard.mjs against the stack.
+browser() {
+	run node "$OC_SRCDIR/tests/browser/dashboard.mjs" "$1" "$STACK_URL" \
+		"$WWW_OUT"
+	echo "$output"
+	assert_success
+}
+
+@test "www: the page and its modules are served, vendor files too" {
+	run curl -sf "$STACK_URL/"
+	assert_success
+	assert_output --partial 'src="js/main.js"'
+	run curl -sf -o /dev/null -w '%{content_type}' "$STACK_URL/js/main.js"
+	assert_success
+	assert_output --partial 'javascript'
+	run curl -sf -o /dev/null "$STACK_URL/vendor/uPlot.esm.js"
+	assert_success
+	run curl -sf -o /dev/null "$STACK_URL/vendor/uPlot.min.css"
+	assert_success
+}
+
+@test "www: no server value is inserted as HTML" {
+	# Static check of the sources: the DOM is built with textContent only.
+	run grep -rnE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write' \
+		"$OC_SRCDIR/www"
+	assert_failure
+}
+
+@test "www: an order in the portal reaches the admin page and its status move comes back, each within 2 s" {
+	browser order-flow
+}
+
+@test "www: stock changes show in the portal; out of stock cannot be ordered" {
+	browser stock
+}
+
+@test "www: the live dashboard's charts and counts move with new orders" {
+	browser live
+}
+
+@test "www: a product named as markup renders as text and runs nothing" {
+	stack_mongo "db.products.insert_one({'sku': 'XSS-1',
+		'name': '$XSS_NAME', 'category': '<b>cat</b>', 'priceCents': 100,
+		'stock': 5, 'updatedAt': datetime.datetime.utcnow()})"
+	# The second such product is written while the pages are open.
+	cat >"$BATS_TEST_TMPDIR/insert" <<SH
+#!/usr/bin/env bash
+. "$OC_SRCDIR/tests/lib/stack.bash"
+stack_mongo "db.products.insert_one({'sku': 'XSS-2', 'name': '$XSS_NAME',
+	'category': 'x', 'priceCents': 100, 'stock': 5,
+	'updatedAt': datetime.datetime.utcnow()})"
+SH
+	chmod +x "$BATS_TEST_TMPDIR/insert"
+	OC_XSS_INSERT=$BATS_TEST_TMPDIR/insert browser xss
+}
+
+@test "www: the views are reachable with the keyboard" {
+	browser keyboard
+}
+
+@test "www: screenshots of every view at 1920 and 375 px, no sideways scrolling" {
+	browser screenshots
+	for f in portal admin live; do
+		for w in 1920 375; do
+			[ -s "$WWW_OUT/$f-$w.png" ]
+		done
+	done
+}
+
+@test "www: the connection indicator follows the event stream" {
+	local out=$BATS_TEST_TMPDIR/browser.out pid deadline rc=0
+	node "$OC_SRCDIR/tests/browser/dashboard.mjs" connection "$STACK_URL" \
+		"$WWW_OUT" >"$out" 2>&1 3>&- &
+	pid=$!
+	deadline=$((SECONDS + 30))
+	until grep -q '^ready' "$out"; do
+		kill -0 "$pid" 2>/dev/null || break
+		[ "$SECONDS" -lt "$deadline" ] || break
+		sleep 0.05
+	done
+	stack_stop_prog ordercast-sse
+	deadline=$((SECONDS + 30))
+	until grep -q 'indicator:' "$out"; do
+		kill -0 "$pid" 2>/dev/null || break
+		[ "$SECONDS" -lt "$deadline" ] || break
+		sleep 0.05
+	done
+	stack_start_prog ordercast-sse
+	wait "$pid" || rc=$?
+	cat "$out"
+	[ "$rc" = 0 ]
+	run grep -E 'indicator: (reconnecting|offline)' "$out"
+	assert_success
+}

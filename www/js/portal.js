@@ -1,0 +1,296 @@
+// Customer portal: pick a customer, browse products with live stock, fill
+// a cart, place the order, follow that customer's orders as they move.
+
+import { el, reconcile, emptyLine, setText, flash } from './dom.js';
+import { get, post, randomKey } from './api.js';
+import { cents, dateTime, shortId, statusLabel } from './format.js';
+import * as store from './store.js';
+import { toast } from './toast.js';
+
+const SAVED_CUSTOMER = 'ordercast.customer';
+
+export function initPortal() {
+	const select = document.getElementById('customer-select');
+	const productList = document.getElementById('product-list');
+	const cartList = document.getElementById('cart');
+	const placeButton = document.getElementById('place-order');
+	const orderError = document.getElementById('order-error');
+	const orderOk = document.getElementById('order-ok');
+	const myOrders = document.getElementById('my-orders');
+	const cart = new Map();
+	let customerId = null;
+	let visible = false;
+	let placing = false;
+	let idempotencyKey = null;
+	let fetchedSinceLoad = false;
+
+	function products() {
+		return [...store.state.products.values()].sort((a, b) =>
+		    String(a.name).localeCompare(String(b.name)));
+	}
+
+	function renderCustomers() {
+		const list = store.customers();
+		const saved = customerId || localStorage.getItem(SAVED_CUSTOMER);
+		select.replaceChildren(...list.map(u =>
+		    el('option', { value: u.id }, u.name + ' (' + u.email + ')')));
+		const keep = list.find(u => u.id === saved) || list[0];
+		select.value = keep ? keep.id : '';
+		if ((keep ? keep.id : null) !== customerId)
+			chooseCustomer(keep ? keep.id : null);
+	}
+
+	async function chooseCustomer(id) {
+		customerId = id;
+		fetchedSinceLoad = true;
+		if (id)
+			localStorage.setItem(SAVED_CUSTOMER, id);
+		renderOrders();
+		if (!id)
+			return;
+		// This customer's own orders, beyond the newest ones of everyone.
+		try {
+			const page = await get('orders?limit=50&customerId=' +
+			    encodeURIComponent(id));
+			for (const o of page.data || [])
+				if (!store.state.orders.has(o.id))
+					store.state.orders.set(o.id, o);
+			renderOrders();
+		} catch (e) {
+			orderError.textContent = e.message;
+		}
+	}
+
+	function stockText(p) {
+		const stock = Number(p.stock) || 0;
+		if (stock <= 0)
+			return ['out', 'Out of stock'];
+		if (stock < store.LOW_STOCK)
+			return ['low', 'Low stock: ' + stock + ' left'];
+		return ['ok', stock + ' in stock'];
+	}
+
+	function createProduct(p) {
+		const qty = el('input', { type: 'number', min: 1, value: 1,
+		    class: 'qty', inputmode: 'numeric' });
+		const add = el('button', { type: 'button',
+		    class: 'btn btn-primary btn-small' }, 'Add to cart');
+		const li = el('li', { class: 'product' },
+		    el('div', { class: 'product-info' },
+			el('span', { class: 'product-name' }),
+			el('span', { class: 'product-meta' })),
+		    el('div', { class: 'product-side' },
+			el('span', { class: 'product-price' }),
+			el('span', { class: 'stock' })),
+		    el('div', { class: 'product-buy' }, qty, add));
+		add.addEventListener('click', () => {
+			const id = li.dataset.key;
+			const n = Math.max(1, Math.floor(Number(qty.value) || 1));
+			cart.set(id, (cart.get(id) || 0) + n);
+			qty.value = 1;
+			orderOk.textContent = '';
+			renderCart();
+		});
+		return li;
+	}
+
+	function updateProduct(li, p) {
+		const [level, text] = stockText(p);
+		li.querySelector('.product-name').textContent = p.name;
+		li.querySelector('.product-meta').textContent =
+		    [p.category, p.sku].filter(Boolean).join(' · ');
+		li.querySelector('.product-price').textContent = cents(p.priceCents);
+		const stock = li.querySelector('.stock');
+		if (stock.textContent !== text && stock.textContent)
+			flash(stock);
+		stock.textContent = text;
+		stock.className = 'stock stock-' + level;
+		li.dataset.stock = String(p.stock);
+		li.classList.toggle('is-out', level === 'out');
+		const qty = li.querySelector('.qty');
+		const add = li.querySelector('button');
+		qty.max = String(Math.max(1, Number(p.stock) || 0));
+		qty.disabled = level === 'out';
+		add.disabled = level === 'out';
+		qty.setAttribute('aria-label', 'Quantity of ' + p.name);
+		add.setAttribute('aria-label', 'Add ' + p.name + ' to cart');
+	}
+
+	function renderProducts() {
+		const list = products();
+		setText('products-count', list.length + ' products');
+		if (!list.length) {
+			emptyLine(productList, 'li', store.state.loaded ?
+			    'No products yet.' : 'Loading…');
+			return;
+		}
+		reconcile(productList, list, p => p.id, createProduct,
+		    updateProduct);
+	}
+
+	function renderCart() {
+		let total = 0;
+		let count = 0;
+		const items = [];
+		for (const [id, qty] of cart) {
+			const p = store.state.products.get(id);
+			if (!p) {
+				cart.delete(id);
+				continue;
+			}
+			total += qty * (Number(p.priceCents) || 0);
+			count += qty;
+			items.push({ p, qty });
+		}
+		setText('cart-total', cents(total));
+		setText('cart-count', count ? count + ' items' : '');
+		placeButton.disabled = !count || !customerId || placing;
+		if (!items.length) {
+			emptyLine(cartList, 'li', 'Your cart is empty.');
+			return;
+		}
+		reconcile(cartList, items, i => i.p.id, createCartItem,
+		    updateCartItem);
+	}
+
+	function createCartItem() {
+		const li = el('li', { class: 'cart-item' },
+		    el('span', { class: 'cart-name' }),
+		    el('span', { class: 'cart-qty' }),
+		    el('span', { class: 'cart-sum num' }),
+		    el('button', { type: 'button', class: 'btn btn-link',
+			onclick: () => {
+				cart.delete(li.dataset.key);
+				renderCart();
+			} }, 'Remove'),
+		    el('span', { class: 'cart-warn' }));
+		return li;
+	}
+
+	function updateCartItem(li, { p, qty }) {
+		li.querySelector('.cart-name').textContent = p.name;
+		li.querySelector('.cart-qty').textContent = '× ' + qty;
+		li.querySelector('.cart-sum').textContent =
+		    cents(qty * (Number(p.priceCents) || 0));
+		li.querySelector('.btn-link').setAttribute('aria-label',
+		    'Remove ' + p.name + ' from cart');
+		const stock = Number(p.stock) || 0;
+		li.querySelector('.cart-warn').textContent = qty > stock ?
+		    (stock ? 'Only ' + stock + ' in stock' : 'Out of stock') : '';
+	}
+
+	async function placeOrder() {
+		if (!customerId || !cart.size || placing)
+			return;
+		placing = true;
+		orderError.textContent = '';
+		orderOk.textContent = '';
+		renderCart();
+		// One key per cart, so a retried click cannot order twice.
+		idempotencyKey = idempotencyKey || randomKey();
+		try {
+			const order = await post('orders', {
+				customerId,
+				items: [...cart].map(([productId, qty]) =>
+				    ({ productId, qty }))
+			}, { 'Idempotency-Key': idempotencyKey });
+			cart.clear();
+			idempotencyKey = null;
+			orderOk.textContent = 'Order ' + shortId(order && order.id) +
+			    ' placed.';
+		} catch (e) {
+			if (e.status && e.status < 500)
+				idempotencyKey = null;
+			orderError.textContent = e.status === 409 ?
+			    'Order refused: ' + e.message : e.message;
+		} finally {
+			placing = false;
+			renderCart();
+		}
+	}
+
+	function myOrderList() {
+		return store.sortedOrders().filter(o => o.customerId === customerId)
+		    .slice(0, 50);
+	}
+
+	function createOrder() {
+		return el('li', { class: 'order-row' },
+		    el('div', { class: 'order-main' },
+			el('span', { class: 'order-id' }),
+			el('span', { class: 'order-when muted' })),
+		    el('div', { class: 'order-items muted' }),
+		    el('div', { class: 'order-side' },
+			el('span', { class: 'order-total num' }),
+			el('span', { class: 'badge' })));
+	}
+
+	function updateOrder(li, o) {
+		li.querySelector('.order-id').textContent = 'Order ' + shortId(o.id);
+		li.querySelector('.order-when').textContent = dateTime(o.createdAt);
+		li.querySelector('.order-items').textContent = (o.items || [])
+		    .map(i => i.qty + ' × ' + i.name).join(', ');
+		li.querySelector('.order-total').textContent = cents(o.totalCents);
+		const badge = li.querySelector('.badge');
+		if (badge.dataset.status && badge.dataset.status !== o.status)
+			flash(li);
+		badge.dataset.status = o.status;
+		badge.className = 'badge status-' + o.status;
+		badge.textContent = statusLabel(o.status);
+		li.dataset.status = o.status;
+	}
+
+	function renderOrders() {
+		const list = myOrderList();
+		setText('my-orders-count', list.length ? list.length + ' orders' : '');
+		if (!list.length) {
+			emptyLine(myOrders, 'li', customerId ? 'No orders yet.' :
+			    'Choose a customer.');
+			return;
+		}
+		reconcile(myOrders, list, o => o.id, createOrder, updateOrder);
+	}
+
+	function notify(event) {
+		const o = event.doc;
+		if (!visible || !o || o.customerId !== customerId)
+			return;
+		if (event.type === 'order.created') {
+			toast('Order ' + shortId(o.id) + ' received',
+			    cents(o.totalCents) + ' · ' + statusLabel(o.status));
+		} else if (event.type === 'order.updated' && event.changed &&
+		    event.changed.status) {
+			toast('Order ' + shortId(o.id) + ' is now ' +
+			    statusLabel(o.status), dateTime(o.updatedAt),
+			    'status-' + o.status);
+		}
+	}
+
+	select.addEventListener('change', () => {
+		orderError.textContent = '';
+		orderOk.textContent = '';
+		chooseCustomer(select.value);
+		renderCart();
+	});
+	placeButton.addEventListener('click', placeOrder);
+	store.on('users', renderCustomers);
+	store.on('products', () => {
+		renderProducts();
+		renderCart();
+	});
+	store.on('orders', (event) => {
+		renderOrders();
+		if (event)
+			notify(event);
+	});
+	store.on('loaded', () => {
+		// A reload replaced the orders: fetch this customer's again.
+		if (customerId && !fetchedSinceLoad)
+			chooseCustomer(customerId);
+		fetchedSinceLoad = false;
+	});
+	renderProducts();
+	renderCart();
+	renderOrders();
+	return { visible: (v) => { visible = v; } };
+}
