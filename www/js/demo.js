@@ -1,16 +1,22 @@
 // Demo controls: buttons that ask the API to simulate activity.
 
 import { post } from './api.js';
-import { shortId } from './format.js';
+import { cents, shortId, statusLabel } from './format.js';
 
+// A line about what the simulation did, from the API's answer.
 function describe(kind, result) {
 	const r = result || {};
-	if (kind === 'new-order' && r.id)
-		return 'Order ' + shortId(r.id) + ' placed';
-	if (kind === 'status-update' && r.id && r.status)
-		return 'Order ' + shortId(r.id) + ' is now ' + r.status;
-	if (typeof r.updated === 'number')
-		return r.updated + ' updated';
+	if (r.order && kind === 'new-order')
+		return 'Order ' + shortId(r.order.id) + ' placed (' +
+		    cents(r.order.totalCents) + ')';
+	if (r.order && r.to)
+		return 'Order ' + shortId(r.order.id) + ': ' +
+		    statusLabel(r.from) + ' → ' + statusLabel(r.to);
+	if (r.product && r.stock !== undefined)
+		return r.product.name + ' restocked to ' + r.stock;
+	if (r.product && r.delta !== undefined)
+		return r.product.name + ': ' + r.delta + ' sold, ' +
+		    r.product.stock + ' left';
 	return {
 		'new-order': 'New order simulated',
 		'update-stock': 'Stock levels updated',

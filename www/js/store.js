@@ -155,6 +155,27 @@ function bumpMinute(doc, count, cents) {
 	}
 }
 
+// Count an order's items in (sign 1) or out of (sign -1) the top products.
+function countTop(order, sign) {
+	const top = state.stats.topProducts || [];
+	for (const item of (order && order.items) || []) {
+		let entry = top.find(t => t.productId === item.productId);
+		if (!entry) {
+			if (sign < 0)
+				continue;
+			entry = { productId: item.productId, sku: item.sku,
+			    name: item.name, qty: 0, revenueCents: 0 };
+			top.push(entry);
+		}
+		const qty = Number(item.qty) || 0;
+		entry.qty = Math.max(0, entry.qty + sign * qty);
+		entry.revenueCents = Math.max(0, entry.revenueCents + sign * qty *
+		    (Number(item.unitPriceCents) || 0));
+	}
+	top.sort((a, b) => b.qty - a.qty);
+	state.stats.topProducts = top.slice(0, 10);
+}
+
 // Keep counts by status, revenue and the per-minute series in step.
 function applyOrderStats(event, prev) {
 	const stats = state.stats;
@@ -164,9 +185,11 @@ function applyOrderStats(event, prev) {
 		if (prev || !doc)
 			return false;
 		stats.byStatus[doc.status] = (stats.byStatus[doc.status] || 0) + 1;
-		if (doc.status !== 'cancelled')
+		if (doc.status !== 'cancelled') {
 			stats.revenueCents += total;
-		bumpMinute(doc, 1, total);
+			countTop(doc, 1);
+		}
+		bumpMinute(doc, 1, doc.status !== 'cancelled' ? total : 0);
 		return true;
 	}
 	if (event.type === 'order.deleted') {
@@ -182,8 +205,17 @@ function applyOrderStats(event, prev) {
 		return false;
 	stats.byStatus[before] = Math.max(0, (stats.byStatus[before] || 0) - 1);
 	stats.byStatus[status] = (stats.byStatus[status] || 0) + 1;
-	if (status === 'cancelled' && before !== 'cancelled')
+	if (status === 'cancelled' && before !== 'cancelled') {
+		// Cancelled orders count for no revenue, overall or per minute.
 		stats.revenueCents = Math.max(0, stats.revenueCents - total);
+		countTop(doc || prev, -1);
+		const minute = minuteOf(millis((doc || prev).createdAt));
+		const bucket = stats.ordersPerMinute
+		    .find(b => millis(b.minute) === minute);
+		if (bucket)
+			bucket.revenueCents = Math.max(0,
+			    bucket.revenueCents - total);
+	}
 	return true;
 }
 
