@@ -49,7 +49,7 @@ export function initAdmin() {
 		    'Cancel');
 		const tr = el('tr', {},
 		    el('td', { 'data-label': 'Order', class: 'mono' }),
-		    el('td', { 'data-label': 'Placed' }),
+		    el('td', { 'data-label': 'Placed', class: 'nowrap' }),
 		    el('td', { 'data-label': 'Customer' }),
 		    el('td', { 'data-label': 'Items', class: 'items' }),
 		    el('td', { 'data-label': 'Total', class: 'num' }),

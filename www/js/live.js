@@ -2,7 +2,6 @@
 // system health. Orders and counts move with events; health, cache and
 // traffic figures are read from /api/health and /api/metrics.
 
-import uPlot from '../vendor/uPlot.esm.js';
 import { el, setText } from './dom.js';
 import { cents, centsShort, time, millis } from './format.js';
 import * as store from './store.js';
@@ -16,6 +15,16 @@ async function fetchJson(path) {
 	const res = await fetch(new URL('api/' + path, document.baseURI),
 	    { headers: { Accept: 'application/json' } });
 	return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+// uPlot is loaded when the charts are first shown: without it the rest
+// of the dashboard still works.
+let uPlot = null;
+
+async function loadChartLibrary() {
+	if (!uPlot)
+		uPlot = (await import('../vendor/uPlot.esm.js')).default;
+	return uPlot;
 }
 
 function chartOptions(label, color, bars, format) {
@@ -52,6 +61,7 @@ function chartOptions(label, color, bars, format) {
 export function initLive() {
 	let visible = false;
 	let charts = null;
+	let chartsLoading = false;
 	let pollTimer = null;
 	let lastSse = null;
 
@@ -64,7 +74,16 @@ export function initLive() {
 		};
 	}
 
-	function makeCharts() {
+	async function makeCharts() {
+		try {
+			await loadChartLibrary();
+		} catch (e) {
+			for (const id of ['chart-orders', 'chart-revenue'])
+				document.getElementById(id).replaceChildren(el('p',
+				    { class: 'empty' }, 'Charts are unavailable: ' +
+				    'the chart library did not load.'));
+			return null;
+		}
 		const ordersBox = document.getElementById('chart-orders');
 		const revenueBox = document.getElementById('chart-revenue');
 		const data = series();
@@ -248,9 +267,12 @@ export function initLive() {
 				schedule();
 				return;
 			}
-			if (!charts) {
-				charts = makeCharts();
-				renderStats();
+			if (!charts && !chartsLoading) {
+				chartsLoading = true;
+				makeCharts().then((made) => {
+					charts = made;
+					renderStats();
+				});
 			}
 			poll();
 			schedule();
