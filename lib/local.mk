@@ -2,6 +2,7 @@
 noinst_LIBRARIES += lib/libordercast.a
 lib_libordercast_a_SOURCES = \
 	lib/oc-config.c lib/oc-config.h \
+	lib/oc-event.c lib/oc-event.h \
 	lib/oc-json.c lib/oc-json.h \
 	lib/oc-log.c lib/oc-log.h \
 	lib/oc-redis.c lib/oc-redis.h \

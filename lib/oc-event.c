@@ -1,0 +1,266 @@
+/* One event model for the watcher and the SSE relay. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oc-event.h"
+#include "oc-json.h"
+#include "oc-xmalloc.h"
+
+struct coll_name {
+	const char *collection;
+	const char *noun;
+};
+
+static const struct coll_name watched[] = {
+	{ "orders", "order" },
+	{ "products", "product" },
+	{ "users", "user" },
+};
+
+/* Event types by collection (rows) and verb (columns). */
+static const char *const types[][3] = {
+	{ "order.created", "order.updated", "order.deleted" },
+	{ "product.created", "product.updated", "product.deleted" },
+	{ "user.created", "user.updated", "user.deleted" },
+};
+
+const char *
+oc_event_type(const char *collection, const char *op)
+{
+	size_t i;
+	int verb;
+
+	if (collection == NULL || op == NULL)
+		return NULL;
+	if (strcmp(op, "insert") == 0)
+		verb = 0;
+	else if (strcmp(op, "update") == 0 || strcmp(op, "replace") == 0)
+		verb = 1;
+	else if (strcmp(op, "delete") == 0)
+		verb = 2;
+	else
+		return NULL;
+	for (i = 0; i < sizeof(watched) / sizeof(watched[0]); i++) {
+		if (strcmp(collection, watched[i].collection) == 0)
+			return types[i][verb];
+	}
+	return NULL;
+}
+
+const char *
+oc_event_topic(const char *type)
+{
+	size_t i, n;
+
+	if (type == NULL)
+		return NULL;
+	if (strncmp(type, "alert.", 6) == 0)
+		return "alerts";
+	for (i = 0; i < sizeof(watched) / sizeof(watched[0]); i++) {
+		n = strlen(watched[i].noun);
+		if (strncmp(type, watched[i].noun, n) == 0 && type[n] == '.')
+			return watched[i].collection;
+	}
+	return NULL;
+}
+
+/* A string member or NULL-as-JSON-null, for the optional fields. */
+static json_object *
+string_or_null(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+json_object *
+oc_event_new(const char *type, const char *collection, const char *op,
+    const char *key, json_object *doc, json_object *changed,
+    json_object *removed, int64_t cluster_ms)
+{
+	json_object *ev = json_object_new_object();
+
+	if (changed == NULL)
+		changed = json_object_new_object();
+	if (removed == NULL)
+		removed = json_object_new_array();
+	json_object_object_add(ev, "type", json_object_new_string(type));
+	json_object_object_add(ev, "collection", string_or_null(collection));
+	json_object_object_add(ev, "op", string_or_null(op));
+	json_object_object_add(ev, "key", string_or_null(key));
+	json_object_object_add(ev, "doc", doc);
+	json_object_object_add(ev, "changed", changed);
+	json_object_object_add(ev, "removed", removed);
+	json_object_object_add(ev, "clusterTime",
+	    json_object_new_int64(cluster_ms));
+	return ev;
+}
+
+/* The text of a document key: strings and ObjectIds as they are. */
+static char *
+key_text(const bson_iter_t *it)
+{
+	json_object *v;
+	char *s;
+
+	v = oc_bson_value_to_json(it);
+	if (v == NULL)
+		return xstrdup("null");
+	if (json_object_is_type(v, json_type_string))
+		s = xstrdup(json_object_get_string(v));
+	else
+		s = xstrdup(oc_json_text(v, NULL));
+	json_object_put(v);
+	return s;
+}
+
+/* A sub-document of the change as a bson_t view; false if absent. */
+static bool
+sub_document(const bson_t *change, const char *path, bson_t *out)
+{
+	bson_iter_t it;
+	const uint8_t *data;
+	uint32_t len;
+
+	if (!bson_iter_init(&it, change) ||
+	    !bson_iter_find_descendant(&it, path, &it) ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return false;
+	bson_iter_document(&it, &len, &data);
+	return bson_init_static(out, data, len);
+}
+
+/* A whole number held by any BSON numeric type. */
+static bool
+iter_integer(const bson_iter_t *it, int64_t *out)
+{
+	double d;
+
+	switch (bson_iter_type(it)) {
+	case BSON_TYPE_INT32:
+	case BSON_TYPE_INT64:
+		*out = bson_iter_as_int64(it);
+		return true;
+	case BSON_TYPE_DOUBLE:
+		d = bson_iter_double(it);
+		if (!(d > -9e15 && d < 9e15))
+			return false;
+		*out = (int64_t)d;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Record the product's stock when this change sets it. */
+static void
+note_stock(const bson_t *change, struct oc_change *c, bool stock_changed)
+{
+	bson_iter_t it;
+
+	if (!stock_changed || strcmp(c->type, "product.deleted") == 0)
+		return;
+	if (!bson_iter_init(&it, change) ||
+	    !bson_iter_find_descendant(&it, "fullDocument.stock", &it))
+		return;
+	c->has_stock = iter_integer(&it, &c->stock);
+}
+
+/* The update's changed fields and removed fields, or {} and []. */
+static void
+update_description(const bson_t *change, json_object **changed,
+    json_object **removed, bool *stock_changed)
+{
+	bson_t upd;
+	bson_iter_t it;
+
+	*changed = NULL;
+	*removed = NULL;
+	if (sub_document(change, "updateDescription.updatedFields", &upd)) {
+		*changed = oc_bson_doc_to_json(&upd);
+		if (bson_iter_init_find(&it, &upd, "stock"))
+			*stock_changed = true;
+	}
+	if (bson_iter_init(&it, change) &&
+	    bson_iter_find_descendant(&it, "updateDescription.removedFields",
+	    &it) && BSON_ITER_HOLDS_ARRAY(&it))
+		*removed = oc_bson_value_to_json(&it);
+}
+
+bool
+oc_change_parse(const bson_t *change, struct oc_change *c, char *err,
+    size_t errlen)
+{
+	json_object *changed = NULL, *removed = NULL, *doc = NULL;
+	bson_iter_t it;
+	bson_t full;
+	const char *coll = NULL;
+	uint32_t t = 0, i = 0;
+	bool stock_changed = false;
+	bool ok = false;
+
+	memset(c, 0, sizeof(*c));
+	if (!bson_iter_init_find(&it, change, "operationType") ||
+	    !BSON_ITER_HOLDS_UTF8(&it)) {
+		snprintf(err, errlen, "change without operationType");
+		goto done;
+	}
+	snprintf(c->op, sizeof(c->op), "%s", bson_iter_utf8(&it, NULL));
+	if (bson_iter_init(&it, change) &&
+	    bson_iter_find_descendant(&it, "ns.coll", &it) &&
+	    BSON_ITER_HOLDS_UTF8(&it))
+		coll = bson_iter_utf8(&it, NULL);
+	if (bson_iter_init_find(&it, change, "clusterTime") &&
+	    BSON_ITER_HOLDS_TIMESTAMP(&it))
+		bson_iter_timestamp(&it, &t, &i);
+	c->cluster_ms = (int64_t)t * 1000;
+	c->type = oc_event_type(coll, c->op);
+	if (c->type == NULL) {
+		ok = true;
+		goto done;
+	}
+	if (!bson_iter_init(&it, change) ||
+	    !bson_iter_find_descendant(&it, "documentKey._id", &it)) {
+		snprintf(err, errlen, "%s change without documentKey._id",
+		    c->op);
+		goto done;
+	}
+	c->key = key_text(&it);
+	if (sub_document(change, "fullDocument", &full))
+		doc = oc_bson_to_json(&full);
+	if (strcmp(c->op, "update") == 0)
+		update_description(change, &changed, &removed,
+		    &stock_changed);
+	else
+		stock_changed = true;
+	c->doc = doc;
+	c->event = oc_event_new(c->type, coll, c->op, c->key, doc, changed,
+	    removed, c->cluster_ms);
+	if (strcmp(coll, "products") == 0)
+		note_stock(change, c, stock_changed);
+	ok = true;
+done:
+	return ok;
+}
+
+void
+oc_change_clear(struct oc_change *c)
+{
+	free(c->key);
+	if (c->event != NULL)
+		json_object_put(c->event);
+	memset(c, 0, sizeof(*c));
+}
+
+json_object *
+oc_event_low_stock(const struct oc_change *c)
+{
+	json_object *changed = json_object_new_object();
+
+	json_object_object_add(changed, "stock",
+	    json_object_new_int64(c->stock));
+	/* The alert shares the product document by reference count. */
+	return oc_event_new(OC_EVENT_LOW_STOCK, "products", c->op, c->key,
+	    json_object_get(c->doc), changed, NULL, c->cluster_ms);
+}
