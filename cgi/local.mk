@@ -1,1 +1,12 @@
-# cgi: parts of the build added here.
+# cgi/: the FastCGI programs.
+
+# ordercast-api: the REST API (every /api/* route but /api/events).
+bin_PROGRAMS += ordercast-api
+ordercast_api_SOURCES = \
+	cgi/api.h cgi/api-main.c cgi/api-http.c cgi/api-deps.c \
+	cgi/api-cache.c cgi/api-products.c cgi/api-orders.c \
+	cgi/api-stats.c cgi/api-simulate.c cgi/api-init.c
+ordercast_api_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
+ordercast_api_LDADD = $(OC_LIBS) $(FCGI_LIBS)
+TESTS += tests/api.bats
+EXTRA_DIST += tests/api.bats

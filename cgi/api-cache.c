@@ -1,0 +1,214 @@
+/*
+ * The product read-through cache in Redis and the API's counters.
+ *
+ * A reader that misses notes the generation counter PREFIX:cache:gen
+ * with its GET, reads MongoDB, and stores the body only if the counter
+ * is unchanged (one Lua step). Writers bump the counter and delete the
+ * keys, so a slow reader can never put back a body older than a write.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "oc-log.h"
+#include "oc-xmalloc.h"
+
+static const char put_script[] =
+    "local g = redis.call('GET', KEYS[2]) "
+    "if (g or '') == ARGV[1] then "
+    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end "
+    "return 0";
+
+char *
+api_product_key(const bson_oid_t *oid)
+{
+	char hex[25];
+
+	bson_oid_to_string(oid, hex);
+	return xasprintf("%s:cache:product:%s", api_server.cfg.prefix, hex);
+}
+
+/* Read the replies of n pipelined commands; false if the link broke. */
+static bool
+drain_replies(struct api_req *req, redisContext *c, redisReply **out,
+    int n)
+{
+	void *reply;
+	int i;
+	bool ok = true;
+
+	for (i = 0; i < n; i++) {
+		reply = NULL;
+		if (ok && redisGetReply(c, &reply) != REDIS_OK) {
+			api_redis_failed(req);
+			ok = false;
+		}
+		if (out != NULL)
+			out[i] = reply;
+		else if (reply != NULL)
+			freeReplyObject(reply);
+	}
+	return ok;
+}
+
+/*
+ * Look key up. Returns false when Redis is down. On a hit *body is a
+ * copy of the cached text; on a miss *body is NULL and *gen holds the
+ * generation to pass to api_cache_put(). Caller frees both.
+ */
+bool
+api_cache_get(struct api_req *req, const char *key, char **body,
+    char **gen)
+{
+	redisContext *c = api_redis_ctx(req);
+	redisReply *r[2] = { NULL, NULL };
+	bool ok = false;
+
+	*body = NULL;
+	*gen = NULL;
+	if (c == NULL)
+		return false;
+	redisAppendCommand(c, "GET %s", key);
+	redisAppendCommand(c, "GET %s", api_server.key_gen);
+	if (!drain_replies(req, c, r, 2))
+		goto done;
+	if (r[0]->type == REDIS_REPLY_STRING) {
+		*body = xstrndup(r[0]->str, r[0]->len);
+		req->cache_hits++;
+	} else {
+		req->cache_misses++;
+		*gen = r[1]->type == REDIS_REPLY_STRING ?
+		    xstrndup(r[1]->str, r[1]->len) : xstrdup("");
+	}
+	ok = true;
+done:
+	if (r[0] != NULL)
+		freeReplyObject(r[0]);
+	if (r[1] != NULL)
+		freeReplyObject(r[1]);
+	return ok;
+}
+
+/* Store a body unless a writer ran since the miss; failures are fine. */
+void
+api_cache_put(struct api_req *req, const char *key, const char *gen,
+    const char *body, size_t len)
+{
+	redisContext *c = api_redis_ctx(req);
+	redisReply *r;
+	char ttl[16];
+
+	if (c == NULL || gen == NULL)
+		return;
+	snprintf(ttl, sizeof(ttl), "%d", API_CACHE_TTL);
+	r = redisCommand(c, "EVAL %s 2 %s %s %s %b %s", put_script, key,
+	    api_server.key_gen, gen, body, len, ttl);
+	if (r == NULL) {
+		api_redis_failed(req);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+		log_warnx("cache put %s: %s", key, r->str);
+	freeReplyObject(r);
+}
+
+/*
+ * Drop the list and the given products from the cache and bump the
+ * generation. Returns false when Redis could not be told.
+ */
+bool
+api_cache_invalidate(struct api_req *req, const bson_oid_t *ids, size_t n)
+{
+	redisContext *c = api_redis_ctx(req);
+	const char **argv = NULL;
+	char **keys = NULL;
+	redisReply *r[2] = { NULL, NULL };
+	size_t i;
+	bool ok = false;
+
+	if (c == NULL)
+		return false;
+	keys = xcalloc(n + 1, sizeof(*keys));
+	argv = xcalloc(n + 2, sizeof(*argv));
+	argv[0] = "DEL";
+	argv[1] = api_server.key_products;
+	for (i = 0; i < n; i++) {
+		keys[i] = api_product_key(&ids[i]);
+		argv[i + 2] = keys[i];
+	}
+	redisAppendCommand(c, "INCR %s", api_server.key_gen);
+	redisAppendCommandArgv(c, (int)(n + 2), argv, NULL);
+	if (!drain_replies(req, c, r, 2))
+		goto done;
+	ok = r[0]->type != REDIS_REPLY_ERROR && r[1]->type != REDIS_REPLY_ERROR;
+	if (!ok)
+		log_warnx("cache invalidate: %s", r[0]->type ==
+		    REDIS_REPLY_ERROR ? r[0]->str : r[1]->str);
+done:
+	for (i = 0; i < 2; i++)
+		if (r[i] != NULL)
+			freeReplyObject(r[i]);
+	for (i = 0; keys != NULL && i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(argv);
+	return ok;
+}
+
+/*
+ * Count the finished request: per route, status class, error code,
+ * cumulative latency buckets and cache use, in one pipeline. Failures
+ * only log: metrics never fail a request.
+ */
+void
+api_metrics_record(struct api_req *req)
+{
+	static const struct { const char *name; int64_t le_us; } buckets[] = {
+		{ "1ms", 1000 }, { "5ms", 5000 }, { "25ms", 25000 },
+		{ "100ms", 100000 }, { "500ms", 500000 }, { "inf", -1 },
+	};
+	const char *key = api_server.key_metrics;
+	redisContext *c;
+	int64_t us = api_mono_us() - req->started;
+	size_t i;
+	int n = 0;
+
+	if (req->route == NULL || req->status == 0)
+		return;
+	c = api_redis_ctx(req);
+	if (c == NULL)
+		return;
+	redisAppendCommand(c, "HINCRBY %s requests_total 1", key);
+	redisAppendCommand(c, "HINCRBY %s requests_%s 1", key, req->route);
+	redisAppendCommand(c, "HINCRBY %s status_%dxx 1", key,
+	    req->status / 100);
+	redisAppendCommand(c, "HINCRBY %s latency_%s_sum_us %lld", key,
+	    req->route, (long long)us);
+	n = 4;
+	for (i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++) {
+		if (buckets[i].le_us >= 0 && us > buckets[i].le_us)
+			continue;
+		redisAppendCommand(c, "HINCRBY %s latency_%s_le_%s 1", key,
+		    req->route, buckets[i].name);
+		n++;
+	}
+	if (req->err_code != NULL) {
+		redisAppendCommand(c, "HINCRBY %s errors_%s 1", key,
+		    req->err_code);
+		n++;
+	}
+	if (req->cache_hits > 0) {
+		redisAppendCommand(c, "HINCRBY %s cache_hits %d", key,
+		    req->cache_hits);
+		n++;
+	}
+	if (req->cache_misses > 0) {
+		redisAppendCommand(c, "HINCRBY %s cache_misses %d", key,
+		    req->cache_misses);
+		n++;
+	}
+	drain_replies(req, c, NULL, n);
+}

@@ -1,0 +1,355 @@
+/*
+ * ordercast-api: start-up, the worker threads and the three ways to run
+ * (plain CGI, FastCGI on fd 0, standalone daemon with --listen).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "oc-log.h"
+#include "oc-xmalloc.h"
+
+#define MAX_THREADS	256
+
+struct api_server api_server;
+
+static int listen_fd = 0;
+static volatile sig_atomic_t stopping;
+
+extern char **environ;
+
+/* Printed for --help and for bad options. */
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: ordercast-api [--listen unix:PATH|HOST:PORT] "
+	    "[--threads N] [--pidfile FILE]\n"
+	    "       ordercast-api --init | -n|--check | --help\n"
+	    "Without --listen it serves FastCGI on fd 0, or one request as\n"
+	    "plain CGI when fd 0 is not a FastCGI socket.\n");
+}
+
+/* Serve requests on one thread until the listener closes. */
+static void *
+worker_main(void *arg)
+{
+	FCGX_Request fcgi;
+	struct api_thread thr;
+	struct api_req req;
+
+	(void)arg;
+	memset(&thr, 0, sizeof(thr));
+	thr.rng = (uint64_t)api_mono_us() ^ (uint64_t)(uintptr_t)&thr;
+	if (FCGX_InitRequest(&fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		fatalx("FCGX_InitRequest failed");
+	while (!stopping) {
+		if (FCGX_Accept_r(&fcgi) < 0)
+			break;
+		memset(&req, 0, sizeof(req));
+		req.thr = &thr;
+		req.fcgi = &fcgi;
+		req.envp = fcgi.envp;
+		api_handle(&req);
+		FCGX_Finish_r(&fcgi);
+		api_metrics_record(&req);
+		api_request_done(&req);
+	}
+	FCGX_Free(&fcgi, 0);
+	if (thr.redis != NULL)
+		redisFree(thr.redis);
+	return NULL;
+}
+
+/* One request as a plain CGI program: environment in, stdout out. */
+static int
+serve_cgi(void)
+{
+	struct api_thread thr;
+	struct api_req req;
+
+	memset(&thr, 0, sizeof(thr));
+	thr.rng = (uint64_t)api_mono_us() ^ (uint64_t)getpid();
+	memset(&req, 0, sizeof(req));
+	req.thr = &thr;
+	req.envp = environ;
+	api_handle(&req);
+	fflush(stdout);
+	api_metrics_record(&req);
+	api_request_done(&req);
+	if (thr.redis != NULL)
+		redisFree(thr.redis);
+	return 0;
+}
+
+/*
+ * Waits for SIGTERM/SIGINT (blocked in every other thread), then stops
+ * the accepting threads: in-flight requests still finish.
+ */
+static void *
+signal_main(void *arg)
+{
+	sigset_t *set = arg;
+	int sig = 0;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGUSR2)
+			break;
+	}
+	if (sig != SIGUSR2)
+		log_info("signal %d: finishing requests and exiting", sig);
+	stopping = 1;
+	FCGX_ShutdownPending();
+	shutdown(listen_fd, SHUT_RDWR);
+	return NULL;
+}
+
+/* Record our pid for service managers and test scripts. */
+static bool
+write_pidfile(const char *path)
+{
+	FILE *fp;
+	bool ok;
+
+	fp = fopen(path, "w");
+	if (fp == NULL)
+		return false;
+	ok = fprintf(fp, "%ld\n", (long)getpid()) > 0;
+	if (fclose(fp) != 0)
+		ok = false;
+	return ok;
+}
+
+/* The MongoDB pool, with our time limits written into its URI. */
+static bool
+open_pool(char *err, size_t errlen)
+{
+	bson_error_t berr;
+	mongoc_uri_t *uri = NULL;
+	int32_t t = (int32_t)api_server.cfg.timeout_ms;
+	bool ok = false;
+
+	uri = mongoc_uri_new_with_error(api_server.cfg.mongodb_uri, &berr);
+	if (uri == NULL) {
+		snprintf(err, errlen, "ORDERCAST_MONGODB_URI: %s",
+		    berr.message);
+		goto done;
+	}
+	mongoc_uri_set_option_as_int32(uri,
+	    MONGOC_URI_SERVERSELECTIONTIMEOUTMS, t);
+	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, t);
+	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, t);
+	mongoc_uri_set_option_as_int32(uri,
+	    MONGOC_URI_HEARTBEATFREQUENCYMS, 1000);
+	mongoc_uri_set_appname(uri, "ordercast-api");
+	api_server.pool = mongoc_client_pool_new_with_error(uri, &berr);
+	if (api_server.pool == NULL) {
+		snprintf(err, errlen, "mongodb: %s", berr.message);
+		goto done;
+	}
+	mongoc_client_pool_set_error_api(api_server.pool,
+	    MONGOC_ERROR_API_VERSION_2);
+	ok = true;
+done:
+	mongoc_uri_destroy(uri);
+	return ok;
+}
+
+/* Turn "unix:PATH" or "HOST:PORT" into what FCGX_OpenSocket takes. */
+static int
+open_listener(const char *spec)
+{
+	int fd;
+
+	if (strncmp(spec, "unix:", 5) == 0) {
+		spec += 5;
+		if (*spec == '\0')
+			return -1;
+		unlink(spec);
+	} else if (strchr(spec, ':') == NULL) {
+		return -1;
+	}
+	fd = FCGX_OpenSocket(spec, 1024);
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+/* Run the worker threads until a signal stops them. */
+static int
+serve_fastcgi(long nthreads)
+{
+	pthread_t threads[MAX_THREADS], sigthr;
+	sigset_t set;
+	long i, started = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&sigthr, NULL, signal_main, &set) != 0)
+		fatalx("cannot start the signal thread");
+	for (i = 0; i < nthreads; i++) {
+		if (pthread_create(&threads[i], NULL, worker_main, NULL) != 0) {
+			log_warnx("cannot start thread %ld", i);
+			break;
+		}
+		started++;
+	}
+	if (started == 0)
+		fatalx("no worker thread started");
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	if (!stopping)
+		pthread_kill(sigthr, SIGUSR2);
+	pthread_join(sigthr, NULL);
+	return 0;
+}
+
+/* Free what start-up made, so leak checks see a clean exit. */
+static void
+server_free(void)
+{
+	if (api_server.pool != NULL)
+		mongoc_client_pool_destroy(api_server.pool);
+	free(api_server.key_products);
+	free(api_server.key_gen);
+	free(api_server.key_metrics);
+	free(api_server.key_alive);
+	oc_config_clear(&api_server.cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "init", no_argument, NULL, 'i' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *listen_spec = NULL, *pidfile = NULL;
+	long nthreads = 8;
+	bool check = false, init = false, cgi;
+	char err[1024];
+	int ch, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "nh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 't':
+			if (!oc_parse_long(optarg, 1, MAX_THREADS, &nthreads)) {
+				fprintf(stderr, "ordercast-api: --threads: "
+				    "expected 1 to %d\n", MAX_THREADS);
+				return 1;
+			}
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 'i':
+			init = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	log_init("ordercast-api", OC_LOG_INFO, false);
+	if (!oc_config_load(&api_server.cfg, err, sizeof(err))) {
+		log_errorx("%s", err);
+		oc_config_clear(&api_server.cfg);
+		return 1;
+	}
+	log_set_level(api_server.cfg.log_level);
+	oc_config_log(&api_server.cfg);
+	if (check) {
+		log_info("configuration is valid");
+		oc_config_clear(&api_server.cfg);
+		return 0;
+	}
+	mongoc_init();
+	if (init) {
+		if (api_init_database(&api_server.cfg, err, sizeof(err))) {
+			log_info("%s", err);
+			rc = 0;
+		} else {
+			log_errorx("init: %s", err);
+		}
+		goto done;
+	}
+	api_server.key_products = oc_config_key(&api_server.cfg,
+	    "cache:products");
+	api_server.key_gen = oc_config_key(&api_server.cfg, "cache:gen");
+	api_server.key_metrics = oc_config_key(&api_server.cfg, "metrics:api");
+	api_server.key_alive = oc_config_key(&api_server.cfg, "watch:alive");
+	api_breaker_init(&api_server.mongo_breaker);
+	api_breaker_init(&api_server.redis_breaker);
+	if (!open_pool(err, sizeof(err))) {
+		log_errorx("%s", err);
+		goto done;
+	}
+	if (FCGX_Init() != 0) {
+		log_errorx("FCGX_Init failed");
+		goto done;
+	}
+	if (listen_spec != NULL) {
+		listen_fd = open_listener(listen_spec);
+		if (listen_fd < 0) {
+			log_errorx("--listen %s: cannot listen (expected "
+			    "unix:PATH or HOST:PORT)", listen_spec);
+			goto done;
+		}
+		cgi = false;
+	} else {
+		cgi = FCGX_IsCGI();
+	}
+	if (pidfile != NULL && !write_pidfile(pidfile)) {
+		log_warn("pidfile %s", pidfile);
+		goto done;
+	}
+	if (cgi) {
+		rc = serve_cgi();
+		goto done;
+	}
+	log_info("serving FastCGI on %s with %ld threads",
+	    listen_spec != NULL ? listen_spec : "fd 0", nthreads);
+	rc = serve_fastcgi(nthreads);
+	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
+		unlink(listen_spec + 5);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	log_info("stopped");
+done:
+	server_free();
+	mongoc_cleanup();
+	return rc;
+}

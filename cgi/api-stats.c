@@ -1,0 +1,491 @@
+/* Health, metrics gathered from every component, and order statistics. */
+#include "config.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "oc-json.h"
+#include "oc-log.h"
+#include "oc-xmalloc.h"
+
+/* Minutes covered by ordersPerMinute, and products in topProducts. */
+#define STATS_MINUTES	60
+#define TOP_PRODUCTS	5
+/* Largest Prometheus text we build. */
+#define PROM_MAX	(256 * 1024)
+
+/* {"ok":bool,"latencyMs":N} plus "error" when it failed. */
+static json_object *
+dep_state(bool ok, int64_t us, const char *error)
+{
+	json_object *o = json_object_new_object();
+	char ms[32];
+
+	json_object_object_add(o, "ok", json_object_new_boolean(ok));
+	snprintf(ms, sizeof(ms), "%lld.%02lld", (long long)(us / 1000),
+	    (long long)(us % 1000 / 10));
+	json_object_object_add(o, "latencyMs",
+	    json_object_new_double_s((double)us / 1000.0, ms));
+	if (!ok && error != NULL)
+		json_object_object_add(o, "error",
+		    json_object_new_string(error));
+	return o;
+}
+
+/* Ping MongoDB, bypassing the breaker: health is also its probe. */
+static json_object *
+mongo_state(struct api_req *req, bool *ok)
+{
+	bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
+	bson_error_t err;
+	int64_t t0 = api_mono_us();
+
+	if (req->client == NULL)
+		req->client = mongoc_client_pool_pop(api_server.pool);
+	*ok = mongoc_client_command_simple(req->client, "admin", cmd, NULL,
+	    NULL, &err);
+	bson_destroy(cmd);
+	if (!*ok)
+		req->mongo_down = true;
+	return dep_state(*ok, api_mono_us() - t0, *ok ? NULL : err.message);
+}
+
+/* The watcher's heartbeat from PREFIX:watch:alive, if Redis has it. */
+static json_object *
+watcher_state(struct api_req *req, bool redis_ok, bool *ok)
+{
+	json_object *o = NULL, *alive = NULL;
+	redisReply *r = NULL;
+	char err[128];
+
+	*ok = false;
+	if (redis_ok)
+		r = api_redis_command(req, "GET %s", api_server.key_alive);
+	if (r != NULL && r->type == REDIS_REPLY_STRING)
+		alive = oc_json_parse(r->str, r->len, 4, err, sizeof(err));
+	if (alive != NULL && json_object_is_type(alive, json_type_object)) {
+		o = alive;
+		alive = NULL;
+		*ok = true;
+	} else {
+		o = json_object_new_object();
+		json_object_object_add(o, "error", json_object_new_string(
+		    redis_ok ? "no heartbeat" : "redis is down"));
+	}
+	json_object_object_add(o, "ok", json_object_new_boolean(*ok));
+	json_object_put(alive);
+	if (r != NULL)
+		freeReplyObject(r);
+	return o;
+}
+
+/* GET /api/health: 200 only when MongoDB, Redis and the watcher are up. */
+void
+api_route_health(struct api_req *req)
+{
+	json_object *body = json_object_new_object();
+	redisReply *r;
+	int64_t t0;
+	bool mongo_ok, redis_ok, watch_ok;
+
+	json_object_object_add(body, "mongodb", mongo_state(req, &mongo_ok));
+	t0 = api_mono_us();
+	r = api_redis_command(req, "PING");
+	redis_ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+	json_object_object_add(body, "redis", dep_state(redis_ok,
+	    api_mono_us() - t0, r == NULL ? "unreachable" : r->str));
+	if (r != NULL)
+		freeReplyObject(r);
+	json_object_object_add(body, "watcher",
+	    watcher_state(req, redis_ok, &watch_ok));
+	json_object_object_add(body, "status", json_object_new_string(
+	    mongo_ok && redis_ok && watch_ok ? "ok" : "degraded"));
+	api_reply_json(req, mongo_ok && redis_ok && watch_ok ? 200 : 503,
+	    body);
+}
+
+/* A hash's fields as {"field": integer}; NULL when the reply is odd. */
+static json_object *
+hash_object(const redisReply *r)
+{
+	json_object *o;
+	long v;
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	o = json_object_new_object();
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		if (r->element[i]->type != REDIS_REPLY_STRING ||
+		    r->element[i + 1]->type != REDIS_REPLY_STRING)
+			continue;
+		if (!oc_parse_long(r->element[i + 1]->str, LONG_MIN,
+		    LONG_MAX, &v))
+			continue;
+		json_object_object_add(o, r->element[i]->str,
+		    json_object_new_int64(v));
+	}
+	return o;
+}
+
+/*
+ * Every PREFIX:metrics:* hash as {"component": {...}} in *out.
+ * Returns false when Redis failed.
+ */
+static bool
+gather_metrics(struct api_req *req, json_object **out)
+{
+	json_object *comps = json_object_new_object(), *h;
+	redisReply *scan = NULL, *r;
+	char *pattern = oc_config_key(&api_server.cfg, "metrics:*");
+	char cursor[32] = "0";
+	size_t plen = strlen(api_server.cfg.prefix) + strlen(":metrics:");
+	size_t i;
+	bool ok = false;
+	int rounds = 0;
+
+	do {
+		scan = api_redis_command(req, "SCAN %s MATCH %s COUNT 100",
+		    cursor, pattern);
+		if (scan == NULL || scan->type != REDIS_REPLY_ARRAY ||
+		    scan->elements != 2)
+			goto done;
+		snprintf(cursor, sizeof(cursor), "%s", scan->element[0]->str);
+		for (i = 0; i < scan->element[1]->elements; i++) {
+			const char *key = scan->element[1]->element[i]->str;
+
+			r = api_redis_command(req, "HGETALL %s", key);
+			if (r == NULL)
+				goto done;
+			h = hash_object(r);
+			freeReplyObject(r);
+			if (h != NULL && strlen(key) > plen)
+				json_object_object_add(comps, key + plen, h);
+			else
+				json_object_put(h);
+		}
+		freeReplyObject(scan);
+		scan = NULL;
+	} while (strcmp(cursor, "0") != 0 && ++rounds < 100);
+	*out = comps;
+	comps = NULL;
+	ok = true;
+done:
+	if (scan != NULL)
+		freeReplyObject(scan);
+	json_object_put(comps);
+	free(pattern);
+	return ok;
+}
+
+/* A counter of a component, 0 when absent. */
+static int64_t
+counter(json_object *comps, const char *comp, const char *field)
+{
+	json_object *c, *v;
+
+	if (!json_object_object_get_ex(comps, comp, &c) ||
+	    !json_object_object_get_ex(c, field, &v))
+		return 0;
+	return json_object_get_int64(v);
+}
+
+/* Append to a bounded text buffer; false once it is full. */
+static bool
+buf_add(char *buf, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*len + n >= PROM_MAX)
+		return false;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	buf[*len] = '\0';
+	return true;
+}
+
+/* The metrics as Prometheus text: ordercast_<component>_<field>. */
+static void
+reply_prometheus(struct api_req *req, json_object *comps)
+{
+	char *buf = xmalloc(PROM_MAX);
+	char name[256], line[600];
+	size_t len = 0, i;
+
+	buf[0] = '\0';
+	json_object_object_foreach(comps, comp, fields) {
+		json_object_object_foreach(fields, field, val) {
+			snprintf(name, sizeof(name), "ordercast_%s_%s", comp,
+			    field);
+			for (i = 0; name[i] != '\0'; i++)
+				if (!isalnum((unsigned char)name[i]) &&
+				    name[i] != '_')
+					name[i] = '_';
+			snprintf(line, sizeof(line), "# TYPE %s counter\n"
+			    "%s %lld\n", name, name,
+			    (long long)json_object_get_int64(val));
+			if (!buf_add(buf, &len, line))
+				break;
+		}
+	}
+	api_reply_raw(req, 200, buf, len, "text/plain; version=0.0.4");
+	free(buf);
+}
+
+/* GET /api/metrics[?format=prometheus] */
+void
+api_route_metrics(struct api_req *req)
+{
+	json_object *comps = NULL, *body, *cache;
+	char *format = NULL;
+	int64_t hits, misses;
+
+	if (api_query(req, "format", &format) &&
+	    strcmp(format, "prometheus") != 0 && strcmp(format, "json") != 0) {
+		api_field_error(req, "format", "expected json or prometheus");
+		goto done;
+	}
+	if (!gather_metrics(req, &comps)) {
+		api_unavailable(req, "Redis");
+		goto done;
+	}
+	if (format != NULL && strcmp(format, "prometheus") == 0) {
+		reply_prometheus(req, comps);
+		goto done;
+	}
+	hits = counter(comps, "api", "cache_hits");
+	misses = counter(comps, "api", "cache_misses");
+	cache = json_object_new_object();
+	json_object_object_add(cache, "hits", json_object_new_int64(hits));
+	json_object_object_add(cache, "misses",
+	    json_object_new_int64(misses));
+	json_object_object_add(cache, "hitRatio", json_object_new_double(
+	    hits + misses > 0 ? (double)hits / (double)(hits + misses) : 0));
+	body = json_object_new_object();
+	json_object_object_add(body, "components", json_object_get(comps));
+	json_object_object_add(body, "cache", cache);
+	api_reply_json(req, 200, body);
+done:
+	json_object_put(comps);
+	free(format);
+}
+
+/* Run an aggregation on orders; its documents as JSON, or false. */
+static bool
+aggregate(struct api_req *req, const bson_t *pipeline, json_object **out)
+{
+	mongoc_collection_t *c = NULL;
+	mongoc_cursor_t *cur = NULL;
+	const bson_t *doc;
+	bson_error_t err;
+	json_object *arr = json_object_new_array();
+	bool ok = false;
+
+	*out = NULL;
+	c = api_collection(req, "orders");
+	if (c == NULL)
+		goto done;
+	cur = mongoc_collection_aggregate(c, MONGOC_QUERY_NONE, pipeline,
+	    NULL, NULL);
+	while (mongoc_cursor_next(cur, &doc))
+		json_object_array_add(arr, oc_bson_doc_to_json(doc));
+	if (mongoc_cursor_error(cur, &err)) {
+		api_mongo_error(req, &err, "stats");
+		goto done;
+	}
+	*out = arr;
+	arr = NULL;
+	ok = true;
+done:
+	json_object_put(arr);
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(c);
+	return ok;
+}
+
+/* A number field of an aggregation result, 0 when absent. */
+static int64_t
+num(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v))
+		return 0;
+	return json_object_get_int64(v);
+}
+
+/* {"pending": N, ...} with every status present. */
+static bool
+stats_by_status(struct api_req *req, json_object *body)
+{
+	static const char *const all[] = { "pending", "processing",
+	    "shipped", "delivered", "cancelled" };
+	bson_t *p = BCON_NEW("pipeline", "[", "{", "$group", "{", "_id",
+	    BCON_UTF8("$status"), "n", "{", "$sum", BCON_INT32(1), "}", "}",
+	    "}", "]");
+	json_object *arr = NULL, *by, *e, *id;
+	size_t i;
+	bool ok;
+
+	ok = aggregate(req, p, &arr);
+	bson_destroy(p);
+	if (!ok)
+		return false;
+	by = json_object_new_object();
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		json_object_object_add(by, all[i], json_object_new_int64(0));
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		e = json_object_array_get_idx(arr, i);
+		if (json_object_object_get_ex(e, "_id", &id) &&
+		    json_object_is_type(id, json_type_string))
+			json_object_object_add(by, json_object_get_string(id),
+			    json_object_new_int64(num(e, "n")));
+	}
+	json_object_object_add(body, "byStatus", by);
+	json_object_put(arr);
+	return true;
+}
+
+/* Revenue of every order that was not cancelled. */
+static bool
+stats_revenue(struct api_req *req, json_object *body)
+{
+	bson_t *p = BCON_NEW("pipeline", "[",
+	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8("cancelled"),
+	    "}", "}", "}",
+	    "{", "$group", "{", "_id", BCON_NULL, "r", "{", "$sum",
+	    BCON_UTF8("$totalCents"), "}", "}", "}", "]");
+	json_object *arr = NULL;
+	int64_t r = 0;
+	bool ok;
+
+	ok = aggregate(req, p, &arr);
+	bson_destroy(p);
+	if (!ok)
+		return false;
+	if (json_object_array_length(arr) > 0)
+		r = num(json_object_array_get_idx(arr, 0), "r");
+	json_object_object_add(body, "revenueCents", json_object_new_int64(r));
+	json_object_put(arr);
+	return true;
+}
+
+/* Orders and revenue per minute for the last hour, zero-filled. */
+static bool
+stats_per_minute(struct api_req *req, json_object *body)
+{
+	int64_t now = api_now_ms();
+	int64_t first = (now / 60000 - (STATS_MINUTES - 1)) * 60000;
+	bson_t *p = BCON_NEW("pipeline", "[",
+	    "{", "$match", "{", "createdAt", "{", "$gte",
+	    BCON_DATE_TIME(first), "}", "}", "}",
+	    "{", "$group", "{", "_id", "{", "$dateToString", "{", "format",
+	    BCON_UTF8("%Y-%m-%dT%H:%M:00.000Z"), "date",
+	    BCON_UTF8("$createdAt"), "}", "}",
+	    "n", "{", "$sum", BCON_INT32(1), "}",
+	    "r", "{", "$sum", "{", "$cond", "[", "{", "$eq", "[",
+	    BCON_UTF8("$status"), BCON_UTF8("cancelled"), "]", "}",
+	    BCON_INT32(0), BCON_UTF8("$totalCents"), "]", "}", "}",
+	    "}", "}", "]");
+	json_object *arr = NULL, *out, *m, *e, *id;
+	char iso[40];
+	size_t i, j;
+	int64_t n, r;
+	bool ok;
+
+	ok = aggregate(req, p, &arr);
+	bson_destroy(p);
+	if (!ok)
+		return false;
+	out = json_object_new_array();
+	for (i = 0; i < STATS_MINUTES; i++) {
+		oc_format_iso8601(first + (int64_t)i * 60000, iso,
+		    sizeof(iso));
+		n = r = 0;
+		for (j = 0; j < json_object_array_length(arr); j++) {
+			e = json_object_array_get_idx(arr, j);
+			if (json_object_object_get_ex(e, "_id", &id) &&
+			    json_object_is_type(id, json_type_string) &&
+			    strcmp(json_object_get_string(id), iso) == 0) {
+				n = num(e, "n");
+				r = num(e, "r");
+			}
+		}
+		m = json_object_new_object();
+		json_object_object_add(m, "minute",
+		    json_object_new_string(iso));
+		json_object_object_add(m, "count", json_object_new_int64(n));
+		json_object_object_add(m, "revenueCents",
+		    json_object_new_int64(r));
+		json_object_array_add(out, m);
+	}
+	json_object_object_add(body, "ordersPerMinute", out);
+	json_object_put(arr);
+	return true;
+}
+
+/* The best-selling products by quantity in orders not cancelled. */
+static bool
+stats_top_products(struct api_req *req, json_object *body)
+{
+	bson_t *p = BCON_NEW("pipeline", "[",
+	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8("cancelled"),
+	    "}", "}", "}",
+	    "{", "$unwind", BCON_UTF8("$items"), "}",
+	    "{", "$group", "{", "_id", BCON_UTF8("$items.productId"),
+	    "sku", "{", "$first", BCON_UTF8("$items.sku"), "}",
+	    "name", "{", "$first", BCON_UTF8("$items.name"), "}",
+	    "qty", "{", "$sum", BCON_UTF8("$items.qty"), "}",
+	    "revenueCents", "{", "$sum", "{", "$multiply", "[",
+	    BCON_UTF8("$items.qty"), BCON_UTF8("$items.unitPriceCents"), "]",
+	    "}", "}", "}", "}",
+	    "{", "$sort", "{", "qty", BCON_INT32(-1), "_id", BCON_INT32(1),
+	    "}", "}",
+	    "{", "$limit", BCON_INT32(TOP_PRODUCTS), "}", "]");
+	json_object *arr = NULL, *out, *e, *o, *v;
+	size_t i;
+	bool ok;
+
+	ok = aggregate(req, p, &arr);
+	bson_destroy(p);
+	if (!ok)
+		return false;
+	out = json_object_new_array();
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		e = json_object_array_get_idx(arr, i);
+		o = json_object_new_object();
+		if (json_object_object_get_ex(e, "_id", &v))
+			json_object_object_add(o, "productId",
+			    json_object_get(v));
+		if (json_object_object_get_ex(e, "sku", &v))
+			json_object_object_add(o, "sku", json_object_get(v));
+		if (json_object_object_get_ex(e, "name", &v))
+			json_object_object_add(o, "name", json_object_get(v));
+		json_object_object_add(o, "qty",
+		    json_object_new_int64(num(e, "qty")));
+		json_object_object_add(o, "revenueCents",
+		    json_object_new_int64(num(e, "revenueCents")));
+		json_object_array_add(out, o);
+	}
+	json_object_object_add(body, "topProducts", out);
+	json_object_put(arr);
+	return true;
+}
+
+/* GET /api/stats: one aggregation per figure, nothing scanned in C. */
+void
+api_route_stats(struct api_req *req)
+{
+	json_object *body = json_object_new_object();
+
+	if (!stats_by_status(req, body) || !stats_revenue(req, body) ||
+	    !stats_per_minute(req, body) || !stats_top_products(req, body)) {
+		json_object_put(body);
+		return;
+	}
+	api_reply_json(req, 200, body);
+}

@@ -1,0 +1,176 @@
+/*
+ * ordercast-api: the REST API behind /api/. Shared types of its files:
+ * the server (configuration, MongoDB pool, circuit breakers), one worker
+ * thread's state and one request with its response.
+ */
+#ifndef API_H
+#define API_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <fcgiapp.h>
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+#include <mongoc/mongoc.h>
+
+#include "oc-config.h"
+
+/* Request bodies larger than this are refused with 413 unread. */
+#define API_MAX_BODY	(64 * 1024)
+/* Seconds a client is told to wait when a dependency is down. */
+#define API_RETRY_AFTER	2
+/* Lifetime of a cached product body in Redis, a safety net only. */
+#define API_CACHE_TTL	60
+
+/*
+ * Trips after a few consecutive failures of a dependency: requests then
+ * fail at once for a while, after which a single probe may pass.
+ */
+struct api_breaker {
+	pthread_mutex_t	 mu;
+	int		 failures;
+	int64_t		 open_until;	/* ms, monotonic */
+	bool		 probing;
+};
+
+struct api_server {
+	struct oc_config	 cfg;
+	mongoc_client_pool_t	*pool;
+	struct api_breaker	 mongo_breaker;
+	struct api_breaker	 redis_breaker;
+	char			*key_products;	/* PREFIX:cache:products */
+	char			*key_gen;	/* PREFIX:cache:gen */
+	char			*key_metrics;	/* PREFIX:metrics:api */
+	char			*key_alive;	/* PREFIX:watch:alive */
+};
+
+extern struct api_server api_server;
+
+/* What one worker thread keeps between requests. */
+struct api_thread {
+	redisContext	*redis;		/* NULL until connected */
+	uint64_t	 rng;
+};
+
+struct api_req {
+	struct api_thread	*thr;
+	FCGX_Request		*fcgi;		/* NULL when running as CGI */
+	char			**envp;
+	int64_t			 started;	/* us, monotonic */
+
+	const char		*method;
+	char			*path;		/* REQUEST_URI without query */
+	char			*query;		/* after '?', or "" */
+	char			*body;
+	size_t			 body_len;
+	const char		*route;		/* name in the metrics */
+
+	mongoc_client_t		*client;	/* from the pool, lazily */
+	bool			 mongo_down;	/* saw the database fail */
+
+	int			 status;
+	char			*out;
+	size_t			 out_len;
+	const char		*out_type;
+	char			*headers;	/* extra lines, each ending CRLF */
+	const char		*err_code;
+	int			 cache_hits;
+	int			 cache_misses;
+};
+
+/* An order line as the API takes it. */
+struct api_item {
+	bson_oid_t	 product;
+	int64_t		 qty;
+};
+
+/* api-http.c */
+const char	*api_param(struct api_req *, const char *);
+bool		 api_query(struct api_req *, const char *, char **);
+void		 api_reply_json(struct api_req *, int, json_object *);
+void		 api_reply_raw(struct api_req *, int, const char *, size_t,
+		    const char *);
+bool		 api_error(struct api_req *, int, const char *, const char *,
+		    ...) __attribute__((format(printf, 4, 5)));
+bool		 api_field_error(struct api_req *, const char *,
+		    const char *);
+void		 api_add_header(struct api_req *, const char *, const char *);
+json_object	*api_body_object(struct api_req *);
+void		 api_handle(struct api_req *);
+const char	*api_status_text(int);
+
+/* api-deps.c */
+void		 api_breaker_init(struct api_breaker *);
+bool		 api_breaker_allow(struct api_breaker *);
+void		 api_breaker_report(struct api_breaker *, bool);
+int64_t		 api_now_ms(void);
+int64_t		 api_mono_us(void);
+mongoc_client_t	*api_mongo(struct api_req *);
+mongoc_collection_t *api_collection(struct api_req *, const char *);
+bool		 api_mongo_error(struct api_req *, const bson_error_t *,
+		    const char *);
+bool		 api_is_dup_key(const bson_error_t *);
+void		 api_unavailable(struct api_req *, const char *);
+redisReply	*api_redis_command(struct api_req *, const char *, ...);
+redisContext	*api_redis_ctx(struct api_req *);
+void		 api_redis_failed(struct api_req *);
+void		 api_request_done(struct api_req *);
+uint64_t	 api_random(struct api_thread *, uint64_t);
+bool		 api_oid_param(struct api_req *, const char *, const char *,
+		    bson_oid_t *);
+
+/* api-cache.c */
+bool		 api_cache_get(struct api_req *, const char *, char **,
+		    char **);
+void		 api_cache_put(struct api_req *, const char *, const char *,
+		    const char *, size_t);
+bool		 api_cache_invalidate(struct api_req *, const bson_oid_t *,
+		    size_t);
+void		 api_metrics_record(struct api_req *);
+char		*api_product_key(const bson_oid_t *);
+
+/* api-products.c */
+void		 api_route_users(struct api_req *);
+void		 api_route_products(struct api_req *);
+void		 api_route_product(struct api_req *, const char *);
+void		 api_route_product_stock(struct api_req *, const char *);
+bool		 api_find_json(struct api_req *, const char *, const bson_t *,
+		    const bson_t *, json_object **);
+bool		 api_find_by_id(struct api_req *, const char *,
+		    const bson_oid_t *, json_object **);
+json_object	*api_list_body(json_object *, bool, const char *);
+bool		 api_int_field(struct api_req *, json_object *, const char *,
+		    int64_t, int64_t, int64_t *);
+bool		 api_stock_change(struct api_req *, const bson_oid_t *, bool,
+		    int64_t, json_object **);
+
+/* api-orders.c */
+void		 api_route_orders_list(struct api_req *);
+void		 api_route_order(struct api_req *, const char *);
+void		 api_route_orders_create(struct api_req *);
+void		 api_route_order_status(struct api_req *, const char *);
+bool		 api_order_create(struct api_req *, const bson_oid_t *,
+		    const struct api_item *, size_t, const char *,
+		    json_object **, bool *);
+bool		 api_order_move(struct api_req *, const bson_oid_t *,
+		    const char *, const char *, json_object **);
+const char	*api_status_next(const char *);
+bool		 api_status_valid(const char *);
+
+/* api-stats.c */
+void		 api_route_health(struct api_req *);
+void		 api_route_metrics(struct api_req *);
+void		 api_route_stats(struct api_req *);
+
+/* api-simulate.c */
+void		 api_route_sim_order(struct api_req *);
+void		 api_route_sim_stock(struct api_req *);
+void		 api_route_sim_status(struct api_req *);
+
+/* api-init.c */
+bool		 api_init_database(const struct oc_config *, char *, size_t);
+
+#endif
