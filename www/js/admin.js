@@ -11,7 +11,8 @@ const NEXT = { pending: 'processing', processing: 'shipped',
 const MOVE_LABEL = { processing: 'Process', shipped: 'Ship',
 	delivered: 'Deliver' };
 const CANCELLABLE = new Set(['pending', 'processing']);
-const SHOWN = 100;
+// Rows shown at first, and added by each press of "Show more".
+const PAGE = 25;
 
 export function initAdmin() {
 	const body = document.getElementById('orders-body');
@@ -20,6 +21,8 @@ export function initAdmin() {
 	const inventory = document.getElementById('inventory');
 	const inventoryError = document.getElementById('inventory-error');
 	const alerts = document.getElementById('alerts');
+	const more = document.getElementById('orders-more');
+	let shown = PAGE;
 
 	async function moveOrder(id, status, buttons) {
 		adminError.textContent = '';
@@ -97,11 +100,13 @@ export function initAdmin() {
 
 	function renderOrders() {
 		const all = store.sortedOrders();
-		const list = all.filter(o => !filter.value ||
-		    o.status === filter.value).slice(0, SHOWN);
-		setText('orders-count', list.length < all.length ?
-		    list.length + ' of ' + all.length + ' shown' :
-		    all.length + ' orders');
+		const matching = all.filter(o => !filter.value ||
+		    o.status === filter.value);
+		const list = matching.slice(0, shown);
+		setText('orders-count', list.length < matching.length ?
+		    list.length + ' of ' + matching.length + ' shown' :
+		    matching.length + ' orders');
+		more.hidden = list.length >= matching.length;
 		if (!list.length) {
 			body.replaceChildren(el('tr', { class: 'empty' },
 			    el('td', { colspan: 7 }, store.state.loaded ?
@@ -215,7 +220,14 @@ export function initAdmin() {
 		    el('time', { class: 'muted' }, time(a.at)))));
 	}
 
-	filter.addEventListener('change', renderOrders);
+	filter.addEventListener('change', () => {
+		shown = PAGE;
+		renderOrders();
+	});
+	more.addEventListener('click', () => {
+		shown += PAGE;
+		renderOrders();
+	});
 	store.on('orders', renderOrders);
 	store.on('users', renderOrders);
 	store.on('products', renderInventory);
