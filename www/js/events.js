@@ -2,8 +2,8 @@
 // order of their id (a Redis stream id "ms-seq"), each at most once. The
 // browser reconnects by itself, resending Last-Event-ID; when it gives up
 // (the server answered with an error), a new stream is opened after a
-// pause and the caller reloads its state, since that stream starts
-// without history.
+// pause with ?lastEventId= so that the server replays what was missed
+// (or sends system.resync). With no event seen yet, the caller reloads.
 
 const TYPES = [
 	'order.created', 'order.updated', 'order.deleted',
@@ -32,7 +32,7 @@ export function compareIds(a, b) {
 
 export class EventFeed {
 	// onEvent(event), onStatus('live'|'reconnecting'|'offline'),
-	// onRestart() when a fresh stream replaced a lost one.
+	// onRestart() when a stream without history replaced a lost one.
 	constructor(url, handlers) {
 		this.url = url;
 		this.handlers = handlers;
@@ -51,7 +51,10 @@ export class EventFeed {
 	}
 
 	open() {
-		const source = new EventSource(this.url);
+		const url = new URL(this.url);
+		if (this.lastId)
+			url.searchParams.set('lastEventId', this.lastId);
+		const source = new EventSource(url);
 		this.source = source;
 		this.setStatus('reconnecting');
 		source.onopen = () => {
@@ -85,8 +88,10 @@ export class EventFeed {
 	restart() {
 		if (this.source)
 			this.source.close();
+		const resumed = Boolean(this.lastId);
 		this.open();
-		this.handlers.onRestart();
+		if (!resumed)
+			this.handlers.onRestart();
 	}
 
 	setStatus(status) {
