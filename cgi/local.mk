@@ -10,3 +10,11 @@ ordercast_api_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 ordercast_api_LDADD = $(OC_LIBS) $(FCGI_LIBS)
 TESTS += tests/api.bats
 EXTRA_DIST += tests/api.bats
+
+# ordercast-sse: the event stream relay (GET /api/events), one epoll loop.
+bin_PROGRAMS += ordercast-sse
+ordercast_sse_SOURCES = \
+	cgi/sse.h cgi/sse-main.c cgi/sse-conn.c cgi/sse-feed.c \
+	cgi/sse-event.c cgi/fcgi-proto.c cgi/fcgi-proto.h
+ordercast_sse_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
+ordercast_sse_LDADD = $(OC_LIBS) $(FCGI_LIBS)

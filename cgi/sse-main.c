@@ -1,0 +1,348 @@
+/*
+ * ordercast-sse: the FastCGI endpoint /api/events. One thread, one epoll
+ * loop holding every FastCGI connection and one Redis subscriber, so a
+ * process serves thousands of event streams.
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fastcgi.h>
+#include <fcgiapp.h>
+
+#include "oc-config.h"
+#include "oc-log.h"
+#include "oc-xmalloc.h"
+#include "sse.h"
+
+#define LISTEN_BACKLOG	4096
+#define MAX_EVENTS	256
+#define DRAIN_MS	3000
+
+static volatile sig_atomic_t stop_requested;
+
+static const struct option long_options[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "pidfile", required_argument, NULL, 'p' },
+	{ "ring", required_argument, NULL, 'r' },
+	{ "queue-max", required_argument, NULL, 'q' },
+	{ "check", no_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Printed for --help and after a bad option. */
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ordercast-sse [--listen unix:PATH|HOST:PORT] "
+	    "[--pidfile FILE]\n"
+	    "                     [--ring N] [--queue-max BYTES] "
+	    "[-n|--check] [--help]\n"
+	    "\n"
+	    "Relays ordercast events from Redis to browsers as\n"
+	    "text/event-stream (GET /api/events) over FastCGI. Without\n"
+	    "--listen it serves the FastCGI socket on fd 0 that a web server\n"
+	    "passes. Configuration comes from ORDERCAST_* variables.\n"
+	    "\n"
+	    "  --listen SPEC     listen on a unix socket or HOST:PORT\n"
+	    "  --pidfile FILE    write the process id to FILE\n"
+	    "  --ring N          recent events kept in memory (4096)\n"
+	    "  --queue-max BYTES bytes queued per client before it is\n"
+	    "                    closed as too slow (1048576)\n"
+	    "  -n, --check       validate the configuration and exit\n");
+}
+
+int64_t
+sse_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SIGTERM and SIGINT end the loop; the loop does the rest. */
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Installed after FCGX_Init, which sets handlers of its own. */
+static void
+signals_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Each stream holds a descriptor: take all the system lets us. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+	log_debug("open file limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+/* Write our pid so service scripts can signal us. */
+static bool
+pidfile_write(const char *path)
+{
+	FILE *f;
+	bool ok;
+
+	f = fopen(path, "w");
+	if (f == NULL) {
+		log_warn("%s", path);
+		return false;
+	}
+	ok = fprintf(f, "%ld\n", (long)getpid()) > 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok)
+		log_warn("%s", path);
+	return ok;
+}
+
+/*
+ * The listening socket: --listen through libfcgi's FCGX_OpenSocket, or
+ * fd 0 from the web server. Returns -1 when there is none (plain CGI).
+ * *unix_path is set (owned) when we created a unix socket.
+ */
+static int
+listener_open(const char *spec, char **unix_path)
+{
+	const char *path;
+	int fd, flags;
+
+	*unix_path = NULL;
+	if (spec == NULL) {
+		if (FCGX_IsCGI())
+			return -1;
+		fd = FCGI_LISTENSOCK_FILENO;
+	} else {
+		path = spec;
+		if (strncmp(spec, "unix:", 5) == 0) {
+			path = spec + 5;
+			*unix_path = xstrdup(path);
+		}
+		fd = FCGX_OpenSocket(path, LISTEN_BACKLOG);
+		if (fd < 0)
+			fatalx("cannot listen on %s", spec);
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		fatal("fcntl listener");
+	return fd;
+}
+
+/* Run as plain CGI: an event stream needs a FastCGI server. */
+static void
+cgi_refuse(void)
+{
+	printf("Status: 503 Service Unavailable\r\n"
+	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Retry-After: 60\r\n\r\n"
+	    "{\"error\":{\"code\":\"unavailable\",\"message\":"
+	    "\"the event stream needs ordercast-sse as a FastCGI server\"}}\n");
+	fflush(stdout);
+}
+
+/* The loop: I/O on every connection, then timers, then writes. */
+static void
+run_loop(int epfd, int lfd)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	enum sse_kind *kind;
+	int64_t now, wait, t;
+	int i, n;
+
+	while (!stop_requested) {
+		now = sse_now_ms();
+		wait = 1000;
+		t = feed_next_ms(now);
+		if (t < wait)
+			wait = t;
+		t = conn_next_ms(now);
+		if (t < wait)
+			wait = t;
+		n = epoll_wait(epfd, evs, MAX_EVENTS, (int)wait);
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		now = sse_now_ms();
+		for (i = 0; i < n; i++) {
+			kind = evs[i].data.ptr;
+			if (*kind == SSE_KIND_LISTEN)
+				conn_accept(lfd);
+			else if (*kind == SSE_KIND_REDIS)
+				feed_io(evs[i].events, now);
+			else
+				conn_io(evs[i].data.ptr, evs[i].events);
+		}
+		now = sse_now_ms();
+		feed_tick(now);
+		conn_tick(now);
+		conn_flush_all();
+	}
+}
+
+/* After SIGTERM: end every stream cleanly, wait a little for writes. */
+static void
+drain(int epfd)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	int64_t deadline = sse_now_ms() + DRAIN_MS;
+	enum sse_kind *kind;
+	int i, n;
+
+	while (!conn_none_left() && sse_now_ms() < deadline) {
+		n = epoll_wait(epfd, evs, MAX_EVENTS, 100);
+		for (i = 0; i < n; i++) {
+			kind = evs[i].data.ptr;
+			if (*kind == SSE_KIND_CONN)
+				conn_io(evs[i].data.ptr, evs[i].events);
+		}
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static enum sse_kind listen_kind = SSE_KIND_LISTEN;
+	struct oc_config cfg;
+	struct sse_settings set;
+	struct epoll_event ee;
+	const char *listen_spec = NULL, *pidfile = NULL;
+	char err[512], *unix_path = NULL;
+	bool check = false;
+	long v;
+	int ch, lfd, epfd, rc = 1;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&set, 0, sizeof(set));
+	set.ring_size = 4096;
+	set.queue_max = 1048576;
+	set.replay_batch = 200;
+	log_init("ordercast-sse", OC_LOG_INFO, false);
+	while ((ch = getopt_long(argc, argv, "nh", long_options, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 'r':
+			if (!oc_parse_long(optarg, 16, 10000000, &v))
+				fatalx("--ring: expected 16 to 10000000");
+			set.ring_size = (size_t)v;
+			break;
+		case 'q':
+			if (!oc_parse_long(optarg, 4096, 1L << 30, &v))
+				fatalx("--queue-max: expected 4096 to 2^30");
+			set.queue_max = (size_t)v;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!oc_config_load(&cfg, err, sizeof(err))) {
+		log_errorx("%s", err);
+		goto done;
+	}
+	log_set_level(cfg.log_level);
+	oc_config_log(&cfg);
+	set.cfg = &cfg;
+	if (check) {
+		printf("configuration OK\n");
+		rc = 0;
+		goto done;
+	}
+	if (FCGX_Init() != 0) {
+		log_errorx("FCGX_Init failed");
+		goto done;
+	}
+	lfd = listener_open(listen_spec, &unix_path);
+	if (lfd == -1) {
+		cgi_refuse();
+		rc = 0;
+		goto done;
+	}
+	signals_init();
+	raise_nofile();
+	if (pidfile != NULL && !pidfile_write(pidfile))
+		goto done;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd == -1)
+		fatal("epoll_create1");
+	memset(&ee, 0, sizeof(ee));
+	ee.events = EPOLLIN;
+	ee.data.ptr = &listen_kind;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ee) == -1)
+		fatal("epoll_ctl listener");
+	conn_init(&set, epfd);
+	conn_set_listener(lfd, &listen_kind);
+	feed_init(&set, epfd);
+	log_info("serving event streams on %s (max %ld clients, ring %zu)",
+	    listen_spec != NULL ? listen_spec : "fd 0", cfg.sse_max_clients,
+	    set.ring_size);
+	run_loop(epfd, lfd);
+	log_info("stopping: ending %zu streams", conn_clients());
+	epoll_ctl(epfd, EPOLL_CTL_DEL, lfd, NULL);
+	close(lfd);
+	if (unix_path != NULL)
+		unlink(unix_path);
+	conn_shutdown();
+	feed_free();
+	drain(epfd);
+	conn_free_all();
+	close(epfd);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	rc = 0;
+done:
+	free(unix_path);
+	oc_config_clear(&cfg);
+	return rc;
+}
