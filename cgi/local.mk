@@ -18,3 +18,5 @@ ordercast_sse_SOURCES = \
 	cgi/sse-event.c cgi/fcgi-proto.c cgi/fcgi-proto.h
 ordercast_sse_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 ordercast_sse_LDADD = $(OC_LIBS) $(FCGI_LIBS)
+TESTS += tests/api-race.bats
+EXTRA_DIST += tests/api-race.bats tests/api-common.bash

@@ -28,7 +28,7 @@ teardown_file() {
 }
 
 @test "health is 503 and degraded without a watcher heartbeat" {
-	stack_stop_prog ordercast-watch
+	stack_stop_prog ordercast-watch || true
 	stack_redis del "$ORDERCAST_PREFIX:watch:alive" >/dev/null
 	api GET /api/health
 	assert_status 503
