@@ -29,10 +29,12 @@ setup_file() {
 		return 1
 	}
 	stack_start
-	WWW_OUT=$BATS_FILE_TMPDIR/www
+	# Kept after the run: screenshots of every view, and of failures.
+	WWW_OUT=${OC_WWW_OUT:-$OC_BUILDDIR/tests/www-screenshots}
+	rm -rf "$WWW_OUT"
 	mkdir -p "$WWW_OUT"
 	export WWW_OUT
-	echo "# screenshots and browser output in $WWW_OUT" >&3
+	echo "# screenshots in $WWW_OUT" >&3
 }
 
 teardown_file() {
@@ -125,7 +127,9 @@ SH
 		[ "$SECONDS" -lt "$deadline" ] || break
 		sleep 0.05
 	done
-	stack_stop_prog ordercast-sse
+	# `|| true`: its final `wait` fails in a test, which is not the
+	# shell that started the program.
+	stack_stop_prog ordercast-sse || true
 	deadline=$((SECONDS + 30))
 	until grep -q 'indicator:' "$out"; do
 		kill -0 "$pid" 2>/dev/null || break

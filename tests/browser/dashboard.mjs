@@ -10,6 +10,7 @@
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 
 const [check, base, outDir] = process.argv.slice(2);
@@ -19,6 +20,7 @@ const LIVE_MS = 2000;
 const LOAD_MS = 15000;
 
 const problems = [];
+const profiles = [];
 const dialogs = [];
 
 function fail(message) {
@@ -30,7 +32,8 @@ function log(message) {
 }
 
 async function launch() {
-	const profile = fs.mkdtempSync(path.join(outDir, 'chromium-'));
+	const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'oc-chromium-'));
+	profiles.push(profile);
 	const context = await chromium.launchPersistentContext(profile, {
 		executablePath: process.env.OC_CHROMIUM || '/usr/bin/chromium',
 		headless: true,
@@ -414,6 +417,8 @@ async function main() {
 		}
 	} finally {
 		await context.close();
+		for (const dir of profiles)
+			fs.rmSync(dir, { recursive: true, force: true });
 	}
 	process.exit(ok ? 0 : 1);
 }
