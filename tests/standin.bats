@@ -1,0 +1,627 @@
+#!/usr/bin/env bats
+# Fidelity tests of the mongod stand-in (tests/mongod-standin), driven
+# through libmongoc by tests/mongod-standin/standin-client.
+#
+# With ORDERCAST_MONGODB_URI set, the same tests run against that real
+# replica set (in a database of their own, dropped at the end); only tests
+# that restart the server or need --history skip there.
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+setup_file() {
+	local top
+	top=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	export OC_SRCDIR=${OC_SRCDIR:-$top}
+	export OC_BUILDDIR=${OC_BUILDDIR:-$top}
+	export CLIENT=$OC_BUILDDIR/tests/mongod-standin/standin-client
+	export STANDIN=$OC_SRCDIR/tests/mongod-standin/mongod-standin
+	export TDB=standin_test_$$_$RANDOM
+	if [ ! -x "$CLIENT" ]; then
+		echo "build $CLIENT first (make check builds it)" >&2
+		return 1
+	fi
+	load "$OC_SRCDIR/tests/mongod-standin/standin-helpers.bash"
+	if [ -n "${ORDERCAST_MONGODB_URI:-}" ]; then
+		export URI=$ORDERCAST_MONGODB_URI
+		export REAL_SERVER=1
+	else
+		export MAIN_DIR=$BATS_FILE_TMPDIR/main
+		start_standin "$MAIN_DIR"
+		URI=$(standin_uri "$MAIN_DIR")
+		export URI
+		export REAL_SERVER=
+	fi
+}
+
+teardown_file() {
+	load "$OC_SRCDIR/tests/mongod-standin/standin-helpers.bash"
+	if [ -n "$REAL_SERVER" ]; then
+		oc drop-database "$TDB" >/dev/null || true
+	elif [ -n "${MAIN_DIR:-}" ]; then
+		stop_standin "$MAIN_DIR"
+	fi
+}
+
+setup() {
+	load "$OC_SRCDIR/tests/mongod-standin/standin-helpers.bash"
+	C=c$BATS_TEST_NUMBER
+	T=$BATS_TEST_TMPDIR
+}
+
+# needs_private_standin WHY: skip against a real server, saying why.
+needs_private_standin() {
+	if [ -n "$REAL_SERVER" ]; then
+		skip "$1: needs a private stand-in, not run against a real server"
+	fi
+}
+
+# optime: the server's current operationTime, as extended JSON.
+optime() {
+	oc command admin '{"ping": 1}' | jq -c .operationTime
+}
+
+# field JSON-LINE JQ-PATH: print one field of a JSON document.
+field() {
+	echo "$1" | jq -c "$2"
+}
+
+# --- handshake -----------------------------------------------------------
+
+@test "hello through a replica-set URI: primary of rs0" {
+	run oc command admin '{"hello": 1}'
+	assert_success
+	assert_equal "$(field "$output" .setName)" '"rs0"'
+	assert_equal "$(field "$output" .isWritablePrimary)" true
+	assert_equal "$(field "$output" .secondary)" false
+	assert_equal "$(field "$output" .logicalSessionTimeoutMinutes)" 30
+	assert_equal "$(field "$output" '.maxWireVersion >= 13')" true
+	assert_equal "$(field "$output" '.hosts | length')" 1
+	assert_equal "$(field "$output" '.me == .hosts[0]')" true
+	assert_equal "$(field "$output" '.operationTime | has("$timestamp")')" true
+}
+
+@test "legacy isMaster answers ismaster: true" {
+	run oc command admin '{"isMaster": 1}'
+	assert_success
+	assert_equal "$(field "$output" .ismaster)" true
+	assert_equal "$(field "$output" .setName)" '"rs0"'
+}
+
+@test "directConnection URI works too" {
+	local host
+	host=$(oc command admin '{"hello": 1}' | jq -r '.me')
+	run "$CLIENT" "mongodb://$host/?directConnection=true" command admin \
+		'{"ping": 1}'
+	assert_success
+	assert_equal "$(field "$output" .ok)" 1
+}
+
+@test "unix socket listener" {
+	needs_private_standin "--unix"
+	local sock=$T/s.sock
+	"$STANDIN" --unix "$sock" --port-file "$T/port" --pidfile "$T/pid" \
+		--log "$T/log" </dev/null >/dev/null 2>&1 3>&- &
+	echo $! >"$T/child"
+	wait_for 30 standin_ready "$T"
+	local enc=${sock//\//%2F}
+	run "$CLIENT" "mongodb://$enc/?directConnection=true" insert d u \
+		'{"_id": 1}'
+	stop_standin "$T"
+	assert_success
+	assert_output '{ "insertedCount" : 1 }'
+}
+
+@test "unknown command is CommandNotFound, never a silent ok" {
+	run oc command "$TDB" '{"frobnicate": 1}'
+	assert_failure 1
+	assert_equal "$(field "$output" .ok)" 0
+	assert_equal "$(field "$output" .code)" 59
+	assert_equal "$(field "$output" .codeName)" '"CommandNotFound"'
+	assert_equal "$(field "$output" .errmsg)" \
+		"\"no such command: 'frobnicate'\""
+}
+
+@test "ping and buildInfo" {
+	run oc command admin '{"ping": 1}'
+	assert_success
+	run oc command admin '{"buildInfo": 1}'
+	assert_success
+	assert_equal "$(field "$output" '.versionArray | length')" 4
+}
+
+# --- CRUD ----------------------------------------------------------------
+
+@test "insert and find with filter, sort, projection, skip, limit" {
+	oc insert "$TDB" "$C" '{"_id": 1, "n": 5, "tag": "a"}' \
+		'{"_id": 2, "n": 3, "tag": "b"}' '{"_id": 3, "n": 9, "tag": "a"}' \
+		'{"_id": 4, "n": 1, "tag": "a"}' >/dev/null
+	run oc find "$TDB" "$C" '{"tag": "a"}' \
+		'{"sort": {"n": -1}, "projection": {"_id": 0, "n": 1}, "skip": 1, "limit": 2}'
+	assert_success
+	assert_output $'{ "n" : 5 }\n{ "n" : 1 }'
+	run oc find "$TDB" "$C" '{"n": {"$gte": 3, "$lt": 9}}' '{"sort": {"_id": 1}}'
+	assert_output $'{ "_id" : 1, "n" : 5, "tag" : "a" }\n{ "_id" : 2, "n" : 3, "tag" : "b" }'
+}
+
+@test "insert without _id gets an ObjectId; a duplicate _id is E11000" {
+	run oc insert "$TDB" "$C" '{"x": 1}'
+	assert_success
+	run oc find "$TDB" "$C" '{}'
+	assert_equal "$(field "$output" '._id | has("$oid")')" true
+	oc insert "$TDB" "$C" '{"_id": "k"}' >/dev/null
+	run oc insert "$TDB" "$C" '{"_id": "k"}'
+	assert_failure 1
+	assert_equal "$(field "$output" '.writeErrors[0].code')" 11000
+	assert_output --partial "index: _id_ dup key: { _id: \\\"k\\\" }"
+}
+
+@test "find returns every document across getMore batches" {
+	local docs=() i
+	for i in $(seq 1 250); do
+		docs+=("{\"_id\": $i}")
+	done
+	oc insert "$TDB" "$C" "${docs[@]}" >/dev/null
+	run oc find "$TDB" "$C" '{}' '{"batchSize": 7, "sort": {"_id": 1}}'
+	assert_success
+	assert_equal "$(echo "$output" | wc -l)" 250
+	assert_equal "$(echo "$output" | jq -s 'map(._id) == [range(1; 251)]')" true
+}
+
+@test "update: operators, upsert, multi, arrayFilters" {
+	oc insert "$TDB" "$C" '{"_id": 1, "n": 1, "a": [1, 5, 9], "s": {"x": 1}}' \
+		'{"_id": 2, "n": 2, "a": [2]}' >/dev/null
+	run oc update-one "$TDB" "$C" '{"_id": 1}' \
+		'{"$inc": {"n": 10}, "$set": {"s.y": 2}, "$push": {"a": 11}, "$unset": {"s.x": ""}}'
+	assert_output '{ "modifiedCount" : 1, "matchedCount" : 1, "upsertedCount" : 0 }'
+	run oc find "$TDB" "$C" '{"_id": 1}'
+	assert_output '{ "_id" : 1, "n" : 11, "a" : [ 1, 5, 9, 11 ], "s" : { "y" : 2 } }'
+	run oc update-one "$TDB" "$C" '{"_id": 1}' '{"$set": {"a.$[big]": 0}}' \
+		'{"arrayFilters": [{"big": {"$gte": 9}}]}'
+	assert_success
+	run oc find "$TDB" "$C" '{"_id": 1}' '{"projection": {"a": 1}}'
+	assert_output '{ "_id" : 1, "a" : [ 1, 5, 0, 0 ] }'
+	run oc update-many "$TDB" "$C" '{}' '{"$set": {"m": true}}'
+	assert_output '{ "modifiedCount" : 2, "matchedCount" : 2, "upsertedCount" : 0 }'
+	run oc update-one "$TDB" "$C" '{"_id": 7, "k": "v"}' '{"$set": {"z": 1}}' \
+		'{"upsert": true}'
+	assert_equal "$(field "$output" .upsertedId)" 7
+	run oc find "$TDB" "$C" '{"_id": 7}'
+	assert_output '{ "_id" : 7, "k" : "v", "z" : 1 }'
+	run oc update-one "$TDB" "$C" '{"_id": 2}' '{"$set": {"n": 2}}'
+	assert_output '{ "modifiedCount" : 0, "matchedCount" : 1, "upsertedCount" : 0 }'
+}
+
+@test "update with a bad operator or a non-numeric \$inc fails as MongoDB does" {
+	oc insert "$TDB" "$C" '{"_id": 1, "s": "text"}' >/dev/null
+	run oc update-one "$TDB" "$C" '{"_id": 1}' '{"$inc": {"s": 1}}'
+	assert_failure 1
+	assert_equal "$(field "$output" '.writeErrors[0].code')" 14
+	run oc command "$TDB" "{\"update\": \"$C\", \"updates\": [{\"q\": {}, \"u\": {\"\$frob\": {\"a\": 1}}}]}"
+	assert_equal "$(field "$output" '.writeErrors[0].code')" 9
+}
+
+@test "replace-one keeps the _id" {
+	oc insert "$TDB" "$C" '{"_id": 1, "a": 1, "b": 2}' >/dev/null
+	run oc replace-one "$TDB" "$C" '{"_id": 1}' '{"c": 3}'
+	assert_output '{ "modifiedCount" : 1, "matchedCount" : 1, "upsertedCount" : 0 }'
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : 1, "c" : 3 }'
+}
+
+@test "delete-one and delete-many" {
+	oc insert "$TDB" "$C" '{"_id": 1, "k": 1}' '{"_id": 2, "k": 1}' \
+		'{"_id": 3, "k": 2}' '{"_id": 4, "k": 1}' >/dev/null
+	run oc delete-one "$TDB" "$C" '{"k": 1}'
+	assert_output '{ "deletedCount" : 1 }'
+	run oc delete-many "$TDB" "$C" '{"k": 1}'
+	assert_output '{ "deletedCount" : 2 }'
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : 3, "k" : 2 }'
+}
+
+@test "findAndModify: new, sort, fields, upsert, remove" {
+	oc insert "$TDB" "$C" '{"_id": 1, "q": 5}' '{"_id": 2, "q": 7}' >/dev/null
+	run oc find-and-modify "$TDB" "$C" '{}' \
+		'{"sort": {"q": -1}, "update": {"$inc": {"q": 1}}, "new": true, "fields": {"_id": 0}}'
+	assert_success
+	assert_equal "$(field "$output" .value)" '{"q":8}'
+	assert_equal "$(field "$output" .lastErrorObject.updatedExisting)" true
+	run oc find-and-modify "$TDB" "$C" '{"_id": 1}' '{"update": {"$set": {"q": 0}}}'
+	assert_equal "$(field "$output" .value)" '{"_id":1,"q":5}'
+	run oc find-and-modify "$TDB" "$C" '{"_id": 3}' \
+		'{"update": {"$set": {"q": 1}}, "upsert": true, "new": true}'
+	assert_equal "$(field "$output" .value)" '{"_id":3,"q":1}'
+	assert_equal "$(field "$output" .lastErrorObject.upserted)" 3
+	run oc find-and-modify "$TDB" "$C" '{"_id": 2}' '{"remove": true}'
+	assert_equal "$(field "$output" .value)" '{"_id":2,"q":8}'
+	run oc find-and-modify "$TDB" "$C" '{"_id": 99}' '{"remove": true}'
+	assert_equal "$(field "$output" .value)" null
+	run oc count "$TDB" "$C" '{}'
+	assert_output '{ "count" : 2 }'
+}
+
+@test "aggregate: match, group, sort, project, unwind, count, addFields, facet" {
+	oc insert "$TDB" "$C" '{"_id": 1, "s": "a", "v": 5, "t": ["x", "y"]}' \
+		'{"_id": 2, "s": "b", "v": 3, "t": ["x"]}' \
+		'{"_id": 3, "s": "a", "v": 4, "t": []}' >/dev/null
+	run oc aggregate "$TDB" "$C" '[{"$match": {"v": {"$gte": 3}}},
+		{"$group": {"_id": "$s", "total": {"$sum": "$v"}, "n": {"$sum": 1}}},
+		{"$sort": {"total": -1}}]'
+	assert_output $'{ "_id" : "a", "total" : 9, "n" : 2 }\n{ "_id" : "b", "total" : 3, "n" : 1 }'
+	run oc aggregate "$TDB" "$C" '[{"$unwind": "$t"}, {"$project": {"_id": 0, "t": 1}},
+		{"$sort": {"t": 1}}, {"$skip": 1}, {"$limit": 1}]'
+	assert_output '{ "t" : "x" }'
+	run oc aggregate "$TDB" "$C" '[{"$match": {"s": "a"}}, {"$count": "n"}]'
+	assert_output '{ "n" : 2 }'
+	run oc aggregate "$TDB" "$C" '[{"$match": {"_id": 2}},
+		{"$addFields": {"w": {"$multiply": ["$v", 2]}}}, {"$project": {"w": 1}}]'
+	assert_output '{ "_id" : 2, "w" : 6 }'
+	run oc aggregate "$TDB" "$C" '[{"$facet": {"all": [{"$count": "n"}],
+		"big": [{"$match": {"v": {"$gt": 4}}}, {"$project": {"_id": 1}}]}}]'
+	assert_output '{ "all" : [ { "n" : 3 } ], "big" : [ { "_id" : 1 } ] }'
+}
+
+@test "aggregate returns every result across getMore batches" {
+	local docs=() i
+	for i in $(seq 1 230); do
+		docs+=("{\"_id\": $i, \"g\": $((i % 3))}")
+	done
+	oc insert "$TDB" "$C" "${docs[@]}" >/dev/null
+	run oc aggregate "$TDB" "$C" '[{"$sort": {"_id": -1}}]' '{"batchSize": 10}'
+	assert_equal "$(echo "$output" | jq -s 'map(._id) == [range(230; 0; -1)]')" true
+}
+
+@test "count, estimated count, distinct" {
+	oc insert "$TDB" "$C" '{"_id": 1, "c": "r", "t": [1, 2]}' \
+		'{"_id": 2, "c": "g", "t": [2, 3]}' '{"_id": 3, "c": "r"}' >/dev/null
+	run oc count "$TDB" "$C" '{"c": "r"}'
+	assert_output '{ "count" : 2 }'
+	run oc estimated-count "$TDB" "$C"
+	assert_output '{ "count" : 3 }'
+	run oc command "$TDB" "{\"distinct\": \"$C\", \"key\": \"t\"}"
+	assert_equal "$(field "$output" '.values | sort')" '[1,2,3]'
+	run oc command "$TDB" "{\"count\": \"$C\", \"query\": {\"t\": 2}}"
+	assert_equal "$(field "$output" .n)" 2
+}
+
+@test "unique index is enforced on insert, update, upsert and findAndModify" {
+	run oc create-index "$TDB" "$C" '{"sku": 1}' '{"unique": true}'
+	assert_success
+	oc insert "$TDB" "$C" '{"_id": 1, "sku": "X"}' '{"_id": 2, "sku": "Y"}' >/dev/null
+	run oc insert "$TDB" "$C" '{"_id": 3, "sku": "X"}'
+	assert_failure 1
+	assert_equal "$(field "$output" '.writeErrors[0].code')" 11000
+	assert_output --partial "E11000 duplicate key error collection: $TDB.$C index: sku_1 dup key: { sku: \\\"X\\\" }"
+	run oc update-one "$TDB" "$C" '{"_id": 2}' '{"$set": {"sku": "X"}}'
+	assert_failure 1
+	assert_equal "$(field "$output" '.writeErrors[0].code')" 11000
+	run oc update-one "$TDB" "$C" '{"_id": 9}' '{"$set": {"sku": "Y"}}' '{"upsert": true}'
+	assert_failure 1
+	assert_equal "$(field "$output" '.writeErrors[0].code')" 11000
+	run oc find-and-modify "$TDB" "$C" '{"_id": 9}' \
+		'{"update": {"$set": {"sku": "X"}}, "upsert": true}'
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 11000
+	run oc find "$TDB" "$C" '{}' '{"sort": {"_id": 1}}'
+	assert_output $'{ "_id" : 1, "sku" : "X" }\n{ "_id" : 2, "sku" : "Y" }'
+}
+
+@test "createIndexes over duplicates fails; listIndexes lists indexes" {
+	oc insert "$TDB" "$C" '{"_id": 1, "e": "a"}' '{"_id": 2, "e": "a"}' >/dev/null
+	run oc create-index "$TDB" "$C" '{"e": 1}' '{"unique": true}'
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 11000
+	run oc create-index "$TDB" "$C" '{"e": 1, "f": -1}'
+	assert_success
+	run oc list-indexes "$TDB" "$C"
+	assert_equal "$(echo "$output" | jq -sc 'map(.name)')" '["_id_","e_1_f_-1"]'
+}
+
+@test "create, listCollections, listDatabases, drop, dropDatabase" {
+	local db=${TDB}_x
+	run oc command "$db" "{\"create\": \"$C\"}"
+	assert_success
+	run oc command "$db" "{\"create\": \"$C\"}"
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 48
+	run oc list-collections "$db"
+	assert_equal "$(echo "$output" | jq -sc 'map(.name)')" "[\"$C\"]"
+	run oc list-databases
+	assert_equal "$(echo "$output" | jq -s "map(.name) | index(\"$db\") != null")" true
+	run oc drop "$db" "$C"
+	assert_output '{ "dropped" : true }'
+	oc insert "$db" other '{"_id": 1}' >/dev/null
+	run oc drop-database "$db"
+	assert_success
+	run oc list-databases
+	assert_equal "$(echo "$output" | jq -s "map(.name) | index(\"$db\")")" null
+}
+
+@test "killCursors kills an open cursor" {
+	local docs=() i id
+	for i in $(seq 1 5); do
+		docs+=("{\"_id\": $i}")
+	done
+	oc insert "$TDB" "$C" "${docs[@]}" >/dev/null
+	run oc command "$TDB" "{\"find\": \"$C\", \"batchSize\": 2}"
+	id=$(echo "$output" | grep -o '"id" : [0-9]*' | grep -o '[0-9]*$')
+	assert [ -n "$id" ]
+	refute [ "$id" = 0 ]
+	run oc command "$TDB" "{\"killCursors\": \"$C\", \"cursors\": [{\"\$numberLong\": \"$id\"}]}"
+	assert_success
+	assert_output --partial "\"cursorsKilled\" : [ $id ]"
+	run oc command "$TDB" "{\"getMore\": {\"\$numberLong\": \"$id\"}, \"collection\": \"$C\"}"
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 43
+}
+
+@test "20 concurrent conditional decrements of a stock of 10: exactly 10 win" {
+	oc insert "$TDB" "$C" '{"_id": "p", "stock": 10}' >/dev/null
+	run oc race "$TDB" "$C" 20 '{"_id": "p", "stock": {"$gte": 1}}' \
+		'{"$inc": {"stock": -1}}'
+	assert_success
+	assert_output '{ "modified" : 10, "failed" : 0 }'
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : "p", "stock" : 0 }'
+}
+
+# --- change streams ------------------------------------------------------
+
+@test "change stream: insert, update, replace, delete, drop, invalidate" {
+	oc insert "$TDB" "$C" '{"_id": 0}' >/dev/null
+	start_watch "$T/ev" "$TDB" "$C" 6
+	oc insert "$TDB" "$C" '{"_id": 1, "a": 1, "s": {"x": 1}}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 1}' \
+		'{"$set": {"b": 2}, "$unset": {"a": ""}}' >/dev/null
+	oc replace-one "$TDB" "$C" '{"_id": 1}' '{"r": 1}' >/dev/null
+	oc delete-one "$TDB" "$C" '{"_id": 1}' >/dev/null
+	oc drop "$TDB" "$C" >/dev/null
+	wait "$WATCH_PID"
+	run jq -sc 'map(.operationType)' "$T/ev"
+	assert_output '["insert","update","replace","delete","drop","invalidate"]'
+	run jq -sc '.[0] | [.fullDocument, .documentKey, .ns]' "$T/ev"
+	assert_output "[{\"_id\":1,\"a\":1,\"s\":{\"x\":1}},{\"_id\":1},{\"db\":\"$TDB\",\"coll\":\"$C\"}]"
+	run jq -sc '.[1] | [.updateDescription, has("fullDocument")]' "$T/ev"
+	assert_output '[{"updatedFields":{"b":2},"removedFields":["a"],"truncatedArrays":[]},false]'
+	run jq -sc '.[2].fullDocument, .[3].documentKey, (.[3] | has("fullDocument"))' "$T/ev"
+	assert_output $'{"_id":1,"r":1}\n{"_id":1}\nfalse'
+	run jq -sc '.[4].ns, (.[5] | has("ns"))' "$T/ev"
+	assert_output $"{\"db\":\"$TDB\",\"coll\":\"$C\"}"$'\nfalse'
+	run jq -sc 'map(._id._data | type == "string") | all' "$T/ev"
+	assert_output true
+	# Strictly increasing; the invalidate shares the drop's clusterTime.
+	run jq -sc '[.[].clusterTime."$timestamp" | [.t, .i]]
+		| (.[:5] | . == sort and (unique | length) == 5) and .[4] == .[5]' "$T/ev"
+	assert_output true
+	run jq -sc 'map(.wallTime | has("$date")) | all' "$T/ev"
+	assert_output true
+}
+
+@test "change stream: updateLookup gives the document at lookup time" {
+	local start
+	start=$(optime)
+	oc insert "$TDB" "$C" '{"_id": 1, "n": 0}' '{"_id": 2, "n": 0}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 1}' '{"$set": {"n": 1}}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 1}' '{"$set": {"n": 2}}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 2}' '{"$set": {"n": 5}}' >/dev/null
+	oc delete-one "$TDB" "$C" '{"_id": 2}' >/dev/null
+	run oc watch "$TDB" "$C" 6 '[]' \
+		"{\"fullDocument\": \"updateLookup\", \"startAtOperationTime\": $start}"
+	assert_success
+	run jq -sc 'map(.fullDocument)' <<<"$output"
+	# The lookup happens when the event is read: doc 2 is gone by then.
+	assert_output '[{"_id":1,"n":0},{"_id":2,"n":0},{"_id":1,"n":2},{"_id":1,"n":2},null,null]'
+}
+
+@test "change stream: \$match and \$project stages apply to events" {
+	start_watch "$T/ev" "$TDB" "$C" 2 \
+		'[{"$match": {"operationType": "insert", "fullDocument.k": "yes"}},
+		  {"$project": {"operationType": 1, "fullDocument.n": 1}}]'
+	oc insert "$TDB" "$C" '{"_id": 1, "k": "no", "n": 1}' >/dev/null
+	oc insert "$TDB" "$C" '{"_id": 2, "k": "yes", "n": 2}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 2}' '{"$set": {"k": "yes!"}}' >/dev/null
+	oc insert "$TDB" "$C" '{"_id": 3, "k": "yes", "n": 3}' >/dev/null
+	wait "$WATCH_PID"
+	run jq -sc 'map(del(._id))' "$T/ev"
+	assert_output '[{"operationType":"insert","fullDocument":{"n":2}},{"operationType":"insert","fullDocument":{"n":3}}]'
+}
+
+@test "database change stream: all collections, one global order" {
+	start_watch "$T/ev" "$TDB" - 40
+	local i p1 p2
+	for i in $(seq 1 10); do
+		oc insert "$TDB" "${C}a" "{\"_id\": $i}" >/dev/null &
+		p1=$!
+		oc insert "$TDB" "${C}b" "{\"_id\": $i}" >/dev/null &
+		p2=$!
+		wait "$p1" "$p2"
+		oc update-one "$TDB" "${C}a" "{\"_id\": $i}" '{"$set": {"u": 1}}' >/dev/null &
+		p1=$!
+		oc delete-one "$TDB" "${C}b" "{\"_id\": $i}" >/dev/null &
+		p2=$!
+		wait "$p1" "$p2"
+	done
+	wait "$WATCH_PID"
+	run jq -sc '[.[].ns.coll] | unique' "$T/ev"
+	assert_output "[\"${C}a\",\"${C}b\"]"
+	run jq -sc '[.[].clusterTime."$timestamp" | [.t, .i]] | . == (. | sort) and (. | unique | length) == 40' "$T/ev"
+	assert_output true
+	# Per document, events come in the order they were made.
+	run jq -sc "[.[] | select(.ns.coll == \"${C}a\") | [.documentKey._id, .operationType]]
+		| group_by(.[0]) | map(map(.[1])) | unique" "$T/ev"
+	assert_output '[["insert","update"]]'
+	run jq -sc "[.[] | select(.ns.coll == \"${C}b\") | [.documentKey._id, .operationType]]
+		| group_by(.[0]) | map(map(.[1])) | unique" "$T/ev"
+	assert_output '[["insert","delete"]]'
+}
+
+@test "postBatchResumeToken on first and empty batches; resuming from it skips nothing" {
+	run oc command "$TDB" "{\"aggregate\": \"$C\", \"pipeline\": [{\"\$changeStream\": {}}], \"cursor\": {}}"
+	assert_success
+	assert_equal "$(field "$output" '.cursor.postBatchResumeToken | has("_data")')" true
+	assert_equal "$(field "$output" '.cursor.firstBatch')" '[]'
+	local id
+	id=$(echo "$output" | grep -o '"id" : [0-9]*' | grep -o '[0-9]*$')
+	run oc command "$TDB" "{\"getMore\": {\"\$numberLong\": \"$id\"}, \"collection\": \"$C\", \"maxTimeMS\": 10}"
+	assert_success
+	assert_equal "$(field "$output" '.cursor.nextBatch')" '[]'
+	assert_equal "$(field "$output" '.cursor.postBatchResumeToken | has("_data")')" true
+	# An empty stream saves the post-batch token; events after it resume.
+	oc insert "$TDB" "$C" '{"_id": 0}' >/dev/null
+	run oc watch --token "$T/tok" --nexts 1 "$TDB" "$C" 1 '[]' '{"maxAwaitTimeMS": 50}'
+	assert_failure 3
+	oc insert "$TDB" "$C" '{"_id": 1}' '{"_id": 2}' >/dev/null
+	run oc watch "$TDB" "$C" 2 '[]' "{\"resumeAfter\": $(cat "$T/tok")}"
+	assert_success
+	assert_equal "$(echo "$output" | jq -sc 'map(.documentKey._id)')" '[1,2]'
+}
+
+@test "resumeAfter a stored token after reconnecting: nothing lost, nothing repeated" {
+	start_watch "$T/ev" --token "$T/tok" "$TDB" "$C" 3
+	local i
+	for i in 1 2 3 4 5 6; do
+		oc insert "$TDB" "$C" "{\"_id\": $i}" >/dev/null
+	done
+	wait "$WATCH_PID"
+	assert_equal "$(jq -sc 'map(.documentKey._id)' "$T/ev")" '[1,2,3]'
+	oc insert "$TDB" "$C" '{"_id": 7}' >/dev/null
+	run oc watch "$TDB" "$C" 4 '[]' "{\"resumeAfter\": $(cat "$T/tok")}"
+	assert_success
+	assert_equal "$(echo "$output" | jq -sc 'map(.documentKey._id)')" '[4,5,6,7]'
+}
+
+@test "startAtOperationTime starts at that event" {
+	local start
+	start=$(optime)
+	oc insert "$TDB" "$C" '{"_id": 1}' '{"_id": 2}' '{"_id": 3}' >/dev/null
+	run oc watch "$TDB" "$C" 3 '[]' "{\"startAtOperationTime\": $start}"
+	assert_success
+	local second
+	second=$(echo "$output" | jq -sc '.[1].clusterTime')
+	run oc watch "$TDB" "$C" 2 '[]' "{\"startAtOperationTime\": $second}"
+	assert_success
+	assert_equal "$(echo "$output" | jq -sc 'map(.documentKey._id)')" '[2,3]'
+}
+
+@test "invalidate: startAfter continues, resumeAfter is InvalidResumeToken" {
+	oc insert "$TDB" "$C" '{"_id": 1}' >/dev/null
+	start_watch "$T/ev" --token "$T/tok" "$TDB" "$C" 2
+	oc drop "$TDB" "$C" >/dev/null
+	wait "$WATCH_PID"
+	assert_equal "$(jq -sc 'map(.operationType)' "$T/ev")" '["drop","invalidate"]'
+	local inv
+	inv=$(jq -sc '.[1]._id' "$T/ev")
+	oc insert "$TDB" "$C" '{"_id": 2}' >/dev/null
+	run oc watch "$TDB" "$C" 1 '[]' "{\"startAfter\": $inv}"
+	assert_success
+	assert_equal "$(field "$output" .documentKey)" '{"_id":2}'
+	run oc watch "$TDB" "$C" 1 '[]' "{\"resumeAfter\": $inv}"
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 260
+}
+
+@test "getMore returns as soon as an event arrives (maxAwaitTimeMS 20000)" {
+	# One next() only: it is a single awaiting getMore.  Seeing the event
+	# means the getMore was woken by the write, not by its time limit.
+	start_watch "$T/ev" --nexts 1 "$TDB" "$C" 1 '[]' '{"maxAwaitTimeMS": 20000}'
+	oc insert "$TDB" "$C" '{"_id": "wake"}' >/dev/null
+	local rc=0
+	wait "$WATCH_PID" || rc=$?
+	assert_equal "$rc" 0
+	assert_equal "$(jq -c .documentKey "$T/ev")" '{"_id":"wake"}'
+}
+
+@test "libmongoc resumes by itself after a resumable error and a dropped connection" {
+	run oc command admin '{"configureFailPoint": "failCommand", "mode": "off"}'
+	if [ -n "$REAL_SERVER" ] && [ "$status" -ne 0 ]; then
+		skip "server runs without enableTestCommands (no failpoints)"
+	fi
+	assert_success
+	start_watch "$T/ev" "$TDB" "$C" 4
+	oc insert "$TDB" "$C" '{"_id": 1}' >/dev/null
+	oc command admin '{"configureFailPoint": "failCommand", "mode": {"times": 1},
+		"data": {"failCommands": ["getMore"], "errorCode": 6,
+		"errorLabels": ["ResumableChangeStreamError"]}}' >/dev/null
+	oc insert "$TDB" "$C" '{"_id": 2}' >/dev/null
+	oc command admin '{"configureFailPoint": "failCommand", "mode": {"times": 1},
+		"data": {"failCommands": ["getMore"], "closeConnection": true}}' >/dev/null
+	oc insert "$TDB" "$C" '{"_id": 3}' '{"_id": 4}' >/dev/null
+	wait "$WATCH_PID"
+	oc command admin '{"configureFailPoint": "failCommand", "mode": "off"}' >/dev/null
+	assert_equal "$(jq -sc 'map(.documentKey._id)' "$T/ev")" '[1,2,3,4]'
+}
+
+@test "a non-resumable error ends the stream with that error" {
+	run oc command admin '{"configureFailPoint": "failCommand", "mode": "off"}'
+	if [ -n "$REAL_SERVER" ] && [ "$status" -ne 0 ]; then
+		skip "server runs without enableTestCommands (no failpoints)"
+	fi
+	start_watch "$T/ev" "$TDB" "$C" 2
+	oc command admin '{"configureFailPoint": "failCommand", "mode": {"times": 1},
+		"data": {"failCommands": ["getMore"], "errorCode": 2}}' >/dev/null
+	oc insert "$TDB" "$C" '{"_id": 1}' >/dev/null
+	local rc=0
+	wait "$WATCH_PID" || rc=$?
+	assert_equal "$rc" 1
+	# The getMore already waiting may still deliver the event first.
+	assert_equal "$(tail -n 1 "$T/ev" | jq -c .code)" 2
+}
+
+@test "resuming from before the kept history is ChangeStreamHistoryLost (286)" {
+	needs_private_standin "--history"
+	start_standin "$T/h" --history 5
+	local URI
+	URI=$(standin_uri "$T/h")
+	local start
+	start=$(optime)
+	oc insert "$TDB" "$C" '{"_id": 0}' >/dev/null
+	run oc watch --token "$T/tok" "$TDB" "$C" 1 '[]' \
+		"{\"startAtOperationTime\": $start}"
+	assert_success
+	local i
+	for i in 1 2 3 4; do
+		oc insert "$TDB" "$C" "{\"_id\": $i}" >/dev/null
+	done
+	# Five events kept: resuming after the first still works.
+	run oc watch "$TDB" "$C" 4 '[]' "{\"resumeAfter\": $(cat "$T/tok")}"
+	assert_success
+	oc insert "$TDB" "$C" '{"_id": 5}' '{"_id": 6}' >/dev/null
+	run oc watch "$TDB" "$C" 1 '[]' "{\"resumeAfter\": $(cat "$T/tok")}"
+	stop_standin "$T/h"
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 286
+	assert_equal "$(field "$output" .codeName)" '"ChangeStreamHistoryLost"'
+	assert_output --partial 'Resume of change stream was not possible, as the resume point may no longer be in the oplog.'
+}
+
+@test "restart with --dbpath keeps data, indexes and resume tokens" {
+	needs_private_standin "restarts the server"
+	start_standin "$T/r" --dbpath "$T/r/data"
+	local URI
+	URI=$(standin_uri "$T/r")
+	oc create-index "$TDB" "$C" '{"sku": 1}' '{"unique": true}' >/dev/null
+	local start
+	start=$(optime)
+	oc insert "$TDB" "$C" '{"_id": 1, "sku": "a"}' >/dev/null
+	run oc watch --token "$T/tok" "$TDB" "$C" 1 '[]' \
+		"{\"startAtOperationTime\": $start}"
+	assert_success
+	oc insert "$TDB" "$C" '{"_id": 2, "sku": "b"}' >/dev/null
+	stop_standin "$T/r"
+	run cat "$T/r/log"
+	assert_output --partial "saved snapshot"
+	start_standin "$T/r" --dbpath "$T/r/data"
+	URI=$(standin_uri "$T/r")
+	run oc find "$TDB" "$C" '{}' '{"sort": {"_id": 1}}'
+	assert_output $'{ "_id" : 1, "sku" : "a" }\n{ "_id" : 2, "sku" : "b" }'
+	run oc insert "$TDB" "$C" '{"_id": 3, "sku": "a"}'
+	assert_failure 1
+	oc insert "$TDB" "$C" '{"_id": 4, "sku": "d"}' >/dev/null
+	run oc watch "$TDB" "$C" 2 '[]' "{\"resumeAfter\": $(cat "$T/tok")}"
+	stop_standin "$T/r"
+	assert_success
+	assert_equal "$(echo "$output" | jq -sc 'map(.documentKey._id)')" '[2,4]'
+	run jq -sc '[.[].clusterTime."$timestamp" | [.t, .i]] | .[0] < .[1]' <<<"$output"
+	assert_output true
+}
