@@ -117,29 +117,62 @@ SH
 }
 
 @test "www: the connection indicator follows the event stream" {
-	local out=$BATS_TEST_TMPDIR/browser.out pid deadline rc=0
-	node "$OC_SRCDIR/tests/browser/dashboard.mjs" connection "$STACK_URL" \
-		"$WWW_OUT" >"$out" 2>&1 3>&- &
-	pid=$!
-	deadline=$((SECONDS + 30))
-	until grep -q '^ready' "$out"; do
-		kill -0 "$pid" 2>/dev/null || break
-		[ "$SECONDS" -lt "$deadline" ] || break
-		sleep 0.05
-	done
+	local deadline
+	browser_start connection
 	# `|| true`: its final `wait` fails in a test, which is not the
 	# shell that started the program.
 	stack_stop_prog ordercast-sse || true
 	deadline=$((SECONDS + 30))
-	until grep -q 'indicator:' "$out"; do
-		kill -0 "$pid" 2>/dev/null || break
+	until grep -q 'indicator:' "$BROWSER_OUT"; do
+		kill -0 "$BROWSER_PID" 2>/dev/null || break
 		[ "$SECONDS" -lt "$deadline" ] || break
 		sleep 0.05
 	done
 	stack_start_prog ordercast-sse
-	wait "$pid" || rc=$?
-	cat "$out"
-	[ "$rc" = 0 ]
-	run grep -E 'indicator: (reconnecting|offline)' "$out"
+	browser_finish
+	run grep -E 'indicator: (reconnecting|offline)' "$BROWSER_OUT"
 	assert_success
+}
+
+# Start a browser check in the background and wait for its "ready" line.
+# Sets BROWSER_PID and BROWSER_OUT.
+browser_start() {
+	local deadline=$((SECONDS + 30))
+	BROWSER_OUT=$BATS_TEST_TMPDIR/browser.out
+	node "$OC_SRCDIR/tests/browser/dashboard.mjs" "$1" "$STACK_URL" \
+		"$WWW_OUT" >"$BROWSER_OUT" 2>&1 3>&- &
+	BROWSER_PID=$!
+	until grep -q '^ready' "$BROWSER_OUT"; do
+		kill -0 "$BROWSER_PID" 2>/dev/null || break
+		[ "$SECONDS" -lt "$deadline" ] || break
+		sleep 0.05
+	done
+}
+
+# Wait for the background check; fail with its output if it failed.
+browser_finish() {
+	local rc=0
+	wait "$BROWSER_PID" || rc=$?
+	cat "$BROWSER_OUT"
+	[ "$rc" = 0 ]
+}
+
+@test "www: on system.resync the page reloads its state over REST" {
+	local id_file=$BATS_TEST_TMPDIR/order-id
+	export OC_RESYNC_ORDER_FILE=$id_file
+	browser_start resync
+	stack_stop_prog ordercast-watch || true
+	# An order no event tells of: the watcher is down.
+	stack_mongo "o = db.orders.find_one()
+del o['_id']
+o['createdAt'] = o['updatedAt'] = datetime.datetime.utcnow()
+print(db.orders.insert_one(o).inserted_id)" >"$id_file.tmp"
+	mv "$id_file.tmp" "$id_file"
+	stack_redis publish "$ORDERCAST_PREFIX:events" "{\"id\":\"$((
+		${EPOCHREALTIME/./} / 1000))-999\",\"type\":\"system.resync\",
+		\"collection\":null,\"op\":null,\"key\":null,\"doc\":null,
+		\"changed\":{},\"removed\":[],\"clusterTime\":0,
+		\"publishedAt\":0}" >/dev/null
+	browser_finish
+	stack_start_prog ordercast-watch
 }

@@ -362,6 +362,33 @@ const checks = {
 		    { state: 'attached' });
 	},
 
+	// On system.resync the page reloads its state over REST: tests/www.bats
+	// stops the watcher after "ready", writes an order behind its back (so
+	// no event tells of it), then publishes a system.resync.
+	async 'resync'(context) {
+		const page = await openPage(context, '#admin');
+		await page.evaluate(() => {
+			window.__ocLoads = 0;
+			window.ordercast.store.on('loaded', () => window.__ocLoads++);
+		});
+		process.stdout.write('ready\n');
+		const idFile = process.env.OC_RESYNC_ORDER_FILE;
+		const deadline = Date.now() + LOAD_MS;
+		while (!(fs.existsSync(idFile) && fs.statSync(idFile).size > 0)) {
+			if (Date.now() > deadline)
+				fail('no order written by the test');
+			await new Promise(r => setTimeout(r, 50));
+		}
+		const id = fs.readFileSync(idFile, 'utf8').trim();
+		await within(page, LOAD_MS, 'the order written behind its back',
+		    oid => document.querySelector('#orders-body tr[data-key="' +
+		    oid + '"]'), id);
+		const loads = await page.evaluate(() => window.__ocLoads);
+		if (loads < 1)
+			fail('the state was not reloaded over REST');
+		await assertNoReload(page, 'the admin page');
+	},
+
 	// The connection indicator follows the event stream: tests/www.bats
 	// stops ordercast-sse after this prints "ready", then starts it again.
 	async 'connection'(context) {
