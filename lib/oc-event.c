@@ -153,16 +153,22 @@ iter_integer(const bson_iter_t *it, int64_t *out)
 	}
 }
 
-/* Record the product's stock when this change sets it. */
+/*
+ * Record the stock this change set: from updatedFields for an update
+ * (the looked-up document may already be newer), else from the document.
+ */
 static void
 note_stock(const bson_t *change, struct oc_change *c, bool stock_changed)
 {
 	bson_iter_t it;
+	const char *path = "fullDocument.stock";
 
-	if (!stock_changed || strcmp(c->type, "product.deleted") == 0)
+	if (!stock_changed || strcmp(c->op, "delete") == 0)
 		return;
+	if (strcmp(c->op, "update") == 0)
+		path = "updateDescription.updatedFields.stock";
 	if (!bson_iter_init(&it, change) ||
-	    !bson_iter_find_descendant(&it, "fullDocument.stock", &it))
+	    !bson_iter_find_descendant(&it, path, &it))
 		return;
 	c->has_stock = iter_integer(&it, &c->stock);
 }

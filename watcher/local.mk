@@ -6,3 +6,7 @@ ordercast_watch_SOURCES = \
 	watcher/watch-redis.c
 ordercast_watch_CFLAGS = $(OC_CFLAGS)
 ordercast_watch_LDADD = $(OC_LIBS)
+
+TESTS += tests/watch.bats tests/watch-recovery.bats
+EXTRA_DIST += tests/watch.bats tests/watch-recovery.bats \
+	tests/watch-common.bash

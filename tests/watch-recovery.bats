@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# ordercast-watch: exactly once across SIGKILL, Redis restarts and
+# MongoDB restarts.
+#
+# The MongoDB stand-in keeps its data in memory. The stack starts it with
+# --dbpath, so a SIGTERM makes it save its documents and its change
+# history to a snapshot, and the restarted stand-in (same port) loads it:
+# resume tokens issued before the restart stay valid, as with a real
+# replica set. Writes are made only while it is up, so every change the
+# writer saw acknowledged is in that history.
+
+setup_file() {
+	load watch-common
+	watch_stack_start 3>&-
+}
+
+teardown_file() {
+	load watch-common
+	watch_stack_stop
+}
+
+setup() {
+	load watch-common
+}
+
+# Insert orders with seq FROM..TO-1 into collection "orders".
+write_orders() {
+	watch_py "
+for i in range($1, $2):
+    db.orders.insert_one({'seq': i, 'run': '$3'})
+"
+}
+
+# The log holds, after START entries, exactly one order.created per seq
+# FROM..TO-1 of run RUN, in order, and nothing else.
+check_orders() {
+	watch_py "
+start, lo, hi, run = $1, $2, $3, '$4'
+evs = wait_log(start + hi - lo, 120)[start:]
+seqs = [e['doc']['seq'] for e in evs
+        if e['type'] == 'order.created' and e['doc'].get('run') == run]
+assert len(evs) == hi - lo, 'log has %d new events, want %d' % (
+    len(evs), hi - lo)
+missing = sorted(set(range(lo, hi)) - set(seqs))
+dups = len(seqs) - len(set(seqs))
+assert seqs == list(range(lo, hi)), (
+    'missing %d (first %s), duplicates %d, out of order: %s' % (
+    len(missing), missing[:5], dups, seqs != sorted(seqs)))
+ids = [tuple(map(int, e['id'].split('-'))) for e in evs]
+assert ids == sorted(set(ids))
+"
+}
+
+xlen() {
+	stack_redis xlen "$ORDERCAST_PREFIX:log"
+}
+
+@test "watch: SIGKILL at random moments during 5000 changes loses and repeats nothing" {
+	local start writer pid kills=0
+	start=$(xlen)
+	write_orders 0 5000 kill &
+	writer=$!
+	# Kill while the writer runs, and at least four times in all.
+	while kill -0 "$writer" 2>/dev/null || [ "$kills" -lt 4 ]; do
+		sleep "0.$((RANDOM % 8 + 2))"
+		pid=$(watch_pid) || fail "the watcher is not running"
+		kill -KILL "$pid"
+		wait "$pid" 2>/dev/null || true
+		kills=$((kills + 1))
+		watch_start 3>&-
+	done
+	wait "$writer"
+	echo "# $kills kills" >&3
+	check_orders "$start" 0 5000 kill
+}
+
+@test "watch: Redis restarted mid-stream; the watcher recovers alone" {
+	local start before
+	start=$(xlen)
+	before=$(grep -c "redis .*retrying" "$OC_STATE/log/ordercast-watch.log" || true)
+	write_orders 0 1500 redis
+	stack_restart_redis 3>&-
+	write_orders 1500 3000 redis
+	check_orders "$start" 0 3000 redis
+	watch_pid >/dev/null
+	# One warning for the outage, however many retries it took.
+	run grep -c "redis .*retrying" "$OC_STATE/log/ordercast-watch.log"
+	[ "$output" -eq $((before + 1)) ]
+	grep -q "redis .*connected again" "$OC_STATE/log/ordercast-watch.log"
+}
+
+@test "watch: MongoDB restarted mid-stream; the watcher recovers alone" {
+	local start before
+	start=$(xlen)
+	before=$(grep -c "mongodb: .*retrying" "$OC_STATE/log/ordercast-watch.log" || true)
+	write_orders 0 1500 mongo
+	stack_restart_mongo 3>&-
+	write_orders 1500 3000 mongo
+	check_orders "$start" 0 3000 mongo
+	watch_pid >/dev/null
+	run grep -c "mongodb: .*retrying" "$OC_STATE/log/ordercast-watch.log"
+	[ "$output" -le $((before + 1)) ]
+}
+
+@test "watch: SIGTERM in a burst finishes the batch and exits 0; restart resumes" {
+	local start pid status=0
+	# A watcher of this shell, so that its exit status can be read.
+	stack_stop_prog ordercast-watch || true
+	watch_start 3>&-
+	start=$(xlen)
+	write_orders 0 2000 term
+	pid=$(watch_pid)
+	kill -TERM "$pid"
+	wait "$pid" || status=$?
+	[ "$status" -eq 0 ]
+	watch_start 3>&-
+	check_orders "$start" 0 2000 term
+}
