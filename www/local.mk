@@ -29,7 +29,8 @@ www/vendor/uPlot.LICENSE: $(top_srcdir)/package-lock.json
 # Copy a file of node_modules, or fail saying how to get it.
 WWW_COPY = $(SHELL) -c 'f="$(WWW_NODE_MODULES)/$$1"; \
 	if test ! -f "$$f"; then \
-		echo "www: $$f is missing: run npm ci in $(abs_top_srcdir)" >&2; \
+		echo "www: $$f is missing: run npm ci in" \
+			"$$(cd "$(top_srcdir)" && pwd)" >&2; \
 		exit 1; \
 	fi; \
 	$(MKDIR_P) "$$(dirname "$$2")" && cp "$$f" "$$2"' www-copy
