@@ -184,6 +184,20 @@ api_field_error(struct api_req *req, const char *field, const char *why)
 	return false;
 }
 
+/* A JSON string's text, or NULL when v is no string or holds a NUL. */
+const char *
+api_json_str(json_object *v)
+{
+	const char *s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	return s;
+}
+
 /*
  * The request body as a JSON object, or NULL after answering 400.
  * The body was read and checked for size and type before routing.

@@ -110,7 +110,11 @@ signal_main(void *arg)
 	if (sig != SIGUSR2)
 		log_info("signal %d: finishing requests and exiting", sig);
 	stopping = 1;
-	FCGX_ShutdownPending();
+	/*
+	 * Not FCGX_ShutdownPending(): after it libfcgi refuses every read
+	 * and write, which would drop the responses still being written.
+	 * Shutting the listener down makes blocked accepts fail instead.
+	 */
 	shutdown(listen_fd, SHUT_RDWR);
 	return NULL;
 }

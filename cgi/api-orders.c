@@ -722,9 +722,7 @@ parse_items(struct api_req *req, json_object *v, struct api_item *items,
 		}
 		snprintf(field, sizeof(field), "items[%zu].productId", i);
 		if (!json_object_object_get_ex(item, "productId", &pid) ||
-		    !json_object_is_type(pid, json_type_string) ||
-		    !oc_oid_parse(json_object_get_string(pid),
-		    &items[i].product))
+		    !oc_oid_parse(api_json_str(pid), &items[i].product))
 			return api_field_error(req, field,
 			    "expected a 24-hex id");
 		for (j = 0; j < i; j++)
@@ -771,8 +769,7 @@ api_route_orders_create(struct api_req *req)
 		(void)val;
 	}
 	if (!json_object_object_get_ex(body, "customerId", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    !oc_oid_parse(json_object_get_string(v), &customer)) {
+	    !oc_oid_parse(api_json_str(v), &customer)) {
 		api_field_error(req, "customerId", "expected a 24-hex id");
 		goto done;
 	}
@@ -821,8 +818,8 @@ api_route_order_status(struct api_req *req, const char *idstr)
 		api_field_error(req, "status", "expected a string");
 		goto done;
 	}
-	to = json_object_get_string(v);
-	if (!api_status_valid(to)) {
+	to = api_json_str(v);
+	if (to == NULL || !api_status_valid(to)) {
 		api_field_error(req, "status", "not a known status");
 		goto done;
 	}

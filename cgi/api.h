@@ -99,6 +99,7 @@ bool		 api_field_error(struct api_req *, const char *,
 		    const char *);
 void		 api_add_header(struct api_req *, const char *, const char *);
 json_object	*api_body_object(struct api_req *);
+const char	*api_json_str(json_object *);
 void		 api_handle(struct api_req *);
 const char	*api_status_text(int);
 

@@ -20,3 +20,7 @@ ordercast_sse_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 ordercast_sse_LDADD = $(OC_LIBS) $(FCGI_LIBS)
 TESTS += tests/api-race.bats
 EXTRA_DIST += tests/api-race.bats tests/api-common.bash
+TESTS += tests/api-failure.bats tests/api-malformed.bats
+EXTRA_DIST += tests/api-failure.bats tests/api-malformed.bats
+TESTS += tests/sse.bats
+EXTRA_DIST += tests/sse.bats
