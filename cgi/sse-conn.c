@@ -71,6 +71,7 @@ static struct {
 	size_t			 nclients;
 	bool			 shutting;
 	bool			 any_dirty;
+	bool			 replay_pending;	/* more to do now */
 	struct sse_buf		*heartbeat;
 	struct sse_buf		*stream_head;
 	int64_t			 next_heartbeat;
@@ -687,9 +688,16 @@ conn_flush_all(void)
 {
 	struct sse_conn *c, *next;
 
-	for (c = conns.head; c != NULL; c = c->next)
-		if (c->state == CS_STREAM && c->replaying)
-			conn_replay(c);
+	conns.replay_pending = false;
+	for (c = conns.head; c != NULL; c = c->next) {
+		if (c->state != CS_STREAM || !c->replaying)
+			continue;
+		conn_replay(c);
+		/* Room left for the next part: do not sleep in epoll. */
+		if (c->state == CS_STREAM && c->replaying &&
+		    conn_queued(c) <= conns.set->queue_max / 4)
+			conns.replay_pending = true;
+	}
 	for (c = conns.head; c != NULL; c = next) {
 		next = c->next;
 		if (!c->dirty || (c->watched & EPOLLOUT) != 0)
@@ -740,6 +748,8 @@ conn_next_ms(int64_t now_ms)
 {
 	int64_t t = conns.next_heartbeat;
 
+	if (conns.replay_pending)
+		return 0;
 	if (conns.accept_resume != 0 && conns.accept_resume < t)
 		t = conns.accept_resume;
 	return t > now_ms ? t - now_ms : 0;

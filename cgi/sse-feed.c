@@ -354,10 +354,13 @@ sub_watch(uint32_t events)
 
 /* Drop the subscriber; reconnect after a growing delay. */
 static void
-sub_fail(const char *why)
+sub_fail(const char *reason)
 {
 	int64_t now = sse_now_ms();
+	char why[128];
 
+	/* reason may live in the context freed below. */
+	snprintf(why, sizeof(why), "%s", reason);
 	if (feed.sub != NULL) {
 		if (feed.sub_events != 0)
 			epoll_ctl(feed.epfd, EPOLL_CTL_DEL, feed.sub->fd, NULL);
@@ -658,8 +661,8 @@ feed_replay_step(struct sse_conn *c, struct sse_id *cursor, bool *done)
 	}
 	from[0] = '(';
 	sse_id_format(cursor, from + 1, sizeof(from) - 1);
-	r = cmd_array("XRANGE", "XRANGE %s %s + COUNT %zu", feed.log_key,
-	    from, feed.set->replay_batch);
+	r = cmd_array("XRANGE", "XRANGE %s %s + COUNT %d", feed.log_key,
+	    from, (int)feed.set->replay_batch);
 	if (r == NULL)
 		return false;
 	for (i = 0; i < r->elements; i++) {

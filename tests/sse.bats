@@ -1,0 +1,450 @@
+#!/usr/bin/env bats
+# ordercast-sse behind lighttpd on a private stack. Events are written to
+# Redis the way the watcher writes them (XADD to PREFIX:log and PUBLISH of
+# the same JSON, id filled in) under a prefix of this suite's own, so a
+# running watcher cannot mix its events in.
+
+bats_require_minimum_version 1.5.0
+
+PFX=ssetest
+CUST=65f0c0ffee65f0c0ffee0001
+OTHER=65f0c0ffee65f0c0ffee0002
+
+# Append an event to the log and publish it in one step; prints its id.
+# ARGV[1] is the event with __ID__ where the id goes; ARGV[2] "nopub"
+# only appends (what pub/sub loses while the relay is away).
+LUA='
+local t = redis.call("TIME")
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local seq = 0
+local l = redis.call("XREVRANGE", KEYS[1], "+", "-", "COUNT", 1)
+if #l > 0 then
+	local lms, lseq = string.match(l[1][1], "(%d+)-(%d+)")
+	lms = tonumber(lms)
+	if lms >= ms then ms = lms; seq = tonumber(lseq) + 1 end
+end
+local id = string.format("%d-%d", ms, seq)
+local ev = string.gsub(ARGV[1], "__ID__", id)
+redis.call("XADD", KEYS[1], id, "event", ev)
+if ARGV[2] ~= "nopub" then redis.call("PUBLISH", KEYS[2], ev) end
+return id'
+
+setup_file() {
+	load lib/stack
+	stack_start
+	# Our own relay: a small ring and queue cap so replays go through
+	# the log and slow clients are found quickly.
+	stack_stop_prog ordercast-sse
+	sse_start
+}
+
+teardown_file() {
+	load lib/stack
+	stack_stop
+}
+
+setup() {
+	load lib/stack
+	bats_load_library bats-support
+	bats_load_library bats-assert
+	CURLS=()
+}
+
+teardown() {
+	local p
+	for p in "${CURLS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+}
+
+sse_subscribed() {
+	[ "$(stack_redis pubsub numsub "$PFX:events" | tail -n 1)" -ge 1 ]
+}
+
+sse_start() {
+	rm -f "$OC_STATE/run/sse.sock"
+	ORDERCAST_PREFIX=$PFX stack_spawn ordercast-sse \
+		"$OC_BUILDDIR/ordercast-sse" \
+		--listen "unix:$OC_STATE/run/sse.sock" --ring 64 \
+		--queue-max 65536 --pidfile "$OC_STATE/run/sse-own.pid"
+	stack_wait ordercast-sse 20 test -S "$OC_STATE/run/sse.sock"
+	stack_wait ordercast-sse 20 sse_subscribed
+}
+
+# pub TYPE [CUSTOMER] [nopub] [PADDING]: prints the new id.
+pub() {
+	local type=$1 cust=${2:-$CUST} mode=${3:-pub} pad=${4:-}
+	local ev="{\"id\":\"__ID__\",\"type\":\"$type\",\"collection\":null,\"op\":\"insert\",\"key\":\"k\",\"doc\":{\"customerId\":\"$cust\",\"pad\":\"$pad\"},\"changed\":{},\"removed\":[],\"clusterTime\":1,\"publishedAt\":1}"
+	stack_redis eval "$LUA" 2 "$PFX:log" "$PFX:events" "$ev" "$mode"
+}
+
+# bulk COUNT TYPE PADLEN: append and publish COUNT events in one pipe.
+bulk() {
+	local n=$1 type=$2 pad sha i
+	pad=$(printf "%0${3}d" 0)
+	sha=$(stack_redis script load "$LUA")
+	for ((i = 0; i < n; i++)); do
+		echo "EVALSHA $sha 2 $PFX:log $PFX:events '{\"id\":\"__ID__\",\"type\":\"$type\",\"doc\":{\"customerId\":\"$CUST\",\"pad\":\"$pad\"}}' pub"
+	done | stack_redis >/dev/null
+}
+
+# metric_ge FIELD N: the counter in PREFIX:metrics:sse is at least N.
+metric_ge() {
+	local v
+	v=$(stack_redis hget "$PFX:metrics:sse" "$1")
+	[ "${v:-0}" -ge "$2" ]
+}
+
+# Read the stream into a file in the background: sse_get OUT QUERY [ARGS].
+sse_get() {
+	local out=$1 query=$2
+	shift 2
+	curl -sN --max-time 60 "$@" "$STACK_URL/api/events$query" \
+		>"$out" 2>/dev/null 3>&- &
+	CURLS+=($!)
+	wait_for 10 grep -q '^: ordercast' "$out"
+}
+
+# Poll COMMAND for up to SECONDS; fail when it never passes.
+wait_for() {
+	local secs=$1
+	shift
+	local deadline=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$deadline" ] || {
+			echo "timed out waiting for: $*" >&2
+			return 1
+		}
+		stack_pid ordercast-sse >/dev/null || {
+			echo "ordercast-sse died" >&2
+			return 1
+		}
+		sleep 0.05
+	done
+}
+
+ids() {
+	sed -n 's/^id: //p' "$1"
+}
+
+has_ids() {
+	[ "$(ids "$1" | wc -l)" -ge "$2" ]
+}
+
+@test "stream opens with event-stream headers, retry and a comment" {
+	run curl -sN --max-time 2 -D - "$STACK_URL/api/events"
+	assert_output --partial 'Content-Type: text/event-stream'
+	assert_output --partial 'Cache-Control: no-cache'
+	assert_output --partial 'X-Accel-Buffering: no'
+	assert_output --partial 'retry: 2000'
+	assert_line --regexp '^: .+'
+}
+
+@test "events arrive in order with id, event and data lines" {
+	local out=$BATS_TEST_TMPDIR/s want=() i
+	sse_get "$out" ''
+	for i in $(seq 1 30); do
+		want+=("$(pub order.created)")
+	done
+	wait_for 10 has_ids "$out" 30
+	run ids "$out"
+	assert_output "$(printf '%s\n' "${want[@]}")"
+	run grep -c '^event: order.created$' "$out"
+	assert_output 30
+	run grep -m1 '^data: ' "$out"
+	assert_output --partial "\"id\":\"${want[0]}\""
+}
+
+@test "each event arrives within a second of publishing" {
+	local out=$BATS_TEST_TMPDIR/s id t0 i
+	sse_get "$out" ''
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		id=$(pub product.updated)
+		wait_for 5 grep -q "^id: $id\$" "$out"
+		[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 1000 ]
+	done
+}
+
+@test "topics and customerId filter events; system events pass" {
+	local a=$BATS_TEST_TMPDIR/a b=$BATS_TEST_TMPDIR/b c=$BATS_TEST_TMPDIR/c
+	sse_get "$a" '?topics=orders,alerts'
+	sse_get "$b" "?customerId=$CUST"
+	sse_get "$c" '?topics=users'
+	pub order.created >/dev/null
+	pub order.updated "$OTHER" >/dev/null
+	pub product.updated >/dev/null
+	pub user.created >/dev/null
+	pub alert.low_stock >/dev/null
+	pub system.resync >/dev/null
+	local last
+	last=$(pub order.deleted)
+	wait_for 10 grep -q "^id: $last" "$a"
+	wait_for 10 grep -q "^id: $last" "$b"
+	wait_for 10 grep -q '^event: system.resync' "$c"
+	run sed -n 's/^event: //p' "$a"
+	assert_output $'order.created\norder.updated\nalert.low_stock\nsystem.resync\norder.deleted'
+	run sed -n 's/^event: //p' "$b"
+	assert_output $'order.created\nproduct.updated\nalert.low_stock\nsystem.resync\norder.deleted'
+	run sed -n 's/^event: //p' "$c"
+	assert_output $'user.created\nsystem.resync'
+}
+
+@test "a bad filter is a 400 JSON error before the stream starts" {
+	run curl -s -w '\n%{http_code}' "$STACK_URL/api/events?topics=orders,bogus"
+	assert_line --index 1 400
+	assert_line --index 0 --partial '"error":{"code":"invalid_field"'
+	run curl -s -w '\n%{http_code}' "$STACK_URL/api/events?customerId=12345"
+	assert_line --index 1 400
+	run curl -s -w '\n%{http_code}' -H 'Last-Event-ID: nope' \
+		"$STACK_URL/api/events"
+	assert_line --index 1 400
+}
+
+@test "a method other than GET is a 405 with Allow: GET" {
+	run curl -s -D - -X POST -d x "$STACK_URL/api/events"
+	assert_output --partial '405'
+	assert_output --partial 'Allow: GET'
+	assert_output --partial '"code":"method_not_allowed"'
+}
+
+@test "Last-Event-ID replays from the log, then the live feed" {
+	local out=$BATS_TEST_TMPDIR/s want=() from i
+	from=$(pub order.created)
+	for i in $(seq 1 10); do
+		want+=("$(pub order.updated)")
+	done
+	sse_get "$out" '' -H "Last-Event-ID: $from"
+	want+=("$(pub order.updated)")
+	wait_for 10 has_ids "$out" 11
+	run ids "$out"
+	assert_output "$(printf '%s\n' "${want[@]}")"
+}
+
+@test "lastEventId in the query works like the header" {
+	local out=$BATS_TEST_TMPDIR/s from want
+	from=$(pub order.created)
+	want=$(pub order.updated)
+	sse_get "$out" "?lastEventId=$from"
+	wait_for 10 has_ids "$out" 1
+	run ids "$out"
+	assert_output "$want"
+}
+
+@test "a long replay with events arriving meanwhile has no gap and no duplicate" {
+	local from i n=1500 live=60
+	from=$(pub order.created)
+	# History far larger than the ring (64) and the queue cap.
+	bulk "$n" order.updated 200
+	local outs=() o
+	for i in 1 2 3 4 5; do
+		o=$BATS_TEST_TMPDIR/s$i
+		outs+=("$o")
+		sse_get "$o" '' -H "Last-Event-ID: $from"
+	done
+	for i in $(seq 1 "$live"); do
+		pub order.updated >/dev/null
+	done
+	local want
+	want=$(stack_redis xrange "$PFX:log" "($from" + COUNT 100000 |
+		grep -E '^[0-9]+-[0-9]+$')
+	[ "$(echo "$want" | wc -l)" -eq $((n + live)) ]
+	for o in "${outs[@]}"; do
+		wait_for 30 has_ids "$o" $((n + live)) ||
+			{ ids "$o" | wc -l; tail -n 5 "$OC_STATE/log/ordercast-sse.log"; false; }
+		run ids "$o"
+		assert_output "$want"
+	done
+}
+
+@test "an id older than the log's first entry gets system.resync first" {
+	local out=$BATS_TEST_TMPDIR/s old first next
+	old=$(pub order.created)
+	pub order.updated >/dev/null
+	pub order.updated >/dev/null
+	stack_redis xtrim "$PFX:log" MAXLEN 1 >/dev/null
+	sse_get "$out" '' -H "Last-Event-ID: $old"
+	next=$(pub order.updated)
+	wait_for 10 grep -q "^id: $next" "$out"
+	run sed -n 's/^event: //p' "$out"
+	assert_output $'system.resync\norder.updated'
+	wait_for 5 metric_ge resyncs 1
+}
+
+@test "200 concurrent clients all receive every event" {
+	local port=${STACK_URL##*:} n=200 events=20
+	/usr/bin/python3 - "$port" "$n" "$events" "$OC_STATE" \
+		>"$BATS_TEST_TMPDIR/got" <<'PY' 3>&- &
+import selectors, socket, sys, time, os
+port, n, events, state = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+sel = selectors.DefaultSelector()
+bufs = {}
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+    bufs[s] = b""
+def opened():
+    return sum(1 for b in bufs.values() if b": ordercast" in b)
+def done():
+    return sum(1 for b in bufs.values() if b.count(b"\nid: ") >= events)
+deadline = time.time() + 60
+signalled = False
+while time.time() < deadline and done() < n:
+    for key, _ in sel.select(0.2):
+        d = key.fileobj.recv(65536)
+        if d:
+            bufs[key.fileobj] += d
+    if not signalled and opened() == n:
+        open(state + "/clients-ready", "w").close()
+        signalled = True
+print(done())
+PY
+	local py=$! got
+	wait_for 60 test -e "$OC_STATE/clients-ready"
+	local i
+	for i in $(seq 1 "$events"); do
+		pub order.created >/dev/null
+	done
+	wait "$py"
+	run cat "$BATS_TEST_TMPDIR/got"
+	assert_output "$n"
+	rm -f "$OC_STATE/clients-ready"
+}
+
+@test "a stalled client is closed without harming the others" {
+	local port=${STACK_URL##*:} out=$BATS_TEST_TMPDIR/s pad i last
+	local before
+	before=$(stack_redis hget "$PFX:metrics:sse" slow_client_closes)
+	before=${before:-0}
+	/usr/bin/python3 - "$port" <<'PY' 3>&- &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(60)   # never reads
+PY
+	CURLS+=($!)
+	sse_get "$out" ''
+	wait_for 10 metric_ge clients_connected 2
+	bulk 400 product.updated 16000
+	last=$(pub product.updated)
+	wait_for 30 grep -q "^id: $last" "$out"
+	run ids "$out"
+	[ "${#lines[@]}" -eq 401 ]
+	wait_for 10 grep -q 'closing a slow client' \
+		"$OC_STATE/log/ordercast-sse.log"
+	wait_for 5 metric_ge slow_client_closes $((before + 1))
+}
+
+@test "clients stay connected across a Redis restart and miss nothing" {
+	local out=$BATS_TEST_TMPDIR/s want=() i
+	sse_get "$out" ''
+	want+=("$(pub order.created)")
+	wait_for 10 has_ids "$out" 1
+	stack_restart_redis
+	wait_for 20 sse_subscribed
+	want+=("$(pub order.updated)")
+	# Appended while pub/sub loses them: only the gap fill brings them.
+	want+=("$(pub order.updated "$CUST" nopub)")
+	want+=("$(pub order.updated "$CUST" nopub)")
+	stack_redis client kill type pubsub >/dev/null
+	wait_for 20 sse_subscribed
+	want+=("$(pub order.deleted)")
+	wait_for 20 has_ids "$out" 5
+	run ids "$out"
+	assert_output "$(printf '%s\n' "${want[@]}")"
+	# The stream itself never broke.
+	run grep -c '^: ordercast' "$out"
+	assert_output 1
+}
+
+@test "counters reach PREFIX:metrics:sse" {
+	local out=$BATS_TEST_TMPDIR/s
+	sse_get "$out" ''
+	pub order.created >/dev/null
+	wait_for 5 metric_ge clients_connected 1
+	run stack_redis hgetall "$PFX:metrics:sse"
+	assert_output --partial events_sent
+	assert_output --partial bytes_sent
+	assert_output --partial replays
+}
+
+@test "an EventSource in headless chromium receives events" {
+	[ -d "$OC_SRCDIR/node_modules/playwright-core" ] ||
+		skip "npm ci has not installed playwright-core"
+	[ -x /usr/bin/chromium ] || skip "chromium is not installed"
+	local js=$BATS_TEST_TMPDIR/es.mjs
+	cat >"$js" <<'JS'
+import { createRequire } from 'node:module';
+const require = createRequire(process.env.OC_SRCDIR + '/package.json');
+const { chromium } = require('playwright-core');
+const [base, ready] = process.argv.slice(2);
+const browser = await chromium.launch({
+	executablePath: '/usr/bin/chromium', headless: true,
+	args: ['--headless', '--no-sandbox', '--disable-gpu',
+	    '--disable-background-networking', '--disable-component-update',
+	    '--disable-sync'] });
+try {
+	const page = await browser.newPage();
+	await page.goto(base + '/api/events-test-page-absent').catch(() => {});
+	const got = page.evaluate(() => new Promise((resolve, reject) => {
+		const es = new EventSource('/api/events?topics=orders');
+		es.onopen = () => { window.esOpen = true; };
+		es.addEventListener('order.created', (m) => {
+			es.close();
+			resolve({ id: m.lastEventId, data: JSON.parse(m.data) });
+		});
+		setTimeout(() => reject(new Error('no event')), 20000);
+	}));
+	await page.waitForFunction(() => window.esOpen === true);
+	(await import('node:fs')).writeFileSync(ready, '');
+	const ev = await got;
+	console.log(ev.id + ' ' + ev.data.type + ' ' + ev.data.id);
+} finally {
+	await browser.close();
+}
+JS
+	OC_SRCDIR=$OC_SRCDIR node "$js" "$STACK_URL" "$BATS_TEST_TMPDIR/ready" \
+		>"$BATS_TEST_TMPDIR/node.out" 2>&1 3>&- &
+	local node=$!
+	wait_for 60 test -e "$BATS_TEST_TMPDIR/ready" || {
+		cat "$BATS_TEST_TMPDIR/node.out"; kill $node; false; }
+	local id
+	id=$(pub order.created)
+	wait "$node" || { cat "$BATS_TEST_TMPDIR/node.out"; false; }
+	run cat "$BATS_TEST_TMPDIR/node.out"
+	assert_output "$id order.created $id"
+}
+
+@test "SIGTERM ends open streams cleanly and the relay exits 0" {
+	local out=$BATS_TEST_TMPDIR/s pid rc=0 stops
+	local log=$OC_STATE/log/ordercast-sse.log
+	stops=$(grep -cE 'stopping: ending [0-9]+ streams' "$log" || true)
+	sse_get "$out" ''
+	pid=$(stack_pid ordercast-sse)
+	kill -TERM "$pid"
+	# curl ends because the stream ended, not because of --max-time.
+	wait "${CURLS[0]}" || rc=$?
+	[ "$rc" -eq 0 ]
+	local deadline=$((SECONDS + 10))
+	while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+		sleep 0.05
+	done
+	! kill -0 "$pid" 2>/dev/null
+	run grep -cE 'stopping: ending [0-9]+ streams' "$log"
+	assert_output $((stops + 1))
+	sse_start
+}
+
+@test "--check validates the configuration; --help prints usage" {
+	run "$OC_BUILDDIR/ordercast-sse" --check
+	assert_success
+	ORDERCAST_SSE_MAX_CLIENTS=0 run "$OC_BUILDDIR/ordercast-sse" -n
+	assert_failure
+	run "$OC_BUILDDIR/ordercast-sse" --help
+	assert_success
+	assert_output --partial '--listen'
+}
