@@ -218,7 +218,7 @@ stack_stop_prog() {
 		echo "ordercast: $name (pid $pid) ignored SIGTERM; killing it" >&2
 		kill -KILL "$pid" 2>/dev/null
 	fi
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	rm -f "$OC_STATE/run/$name.pid"
 }
 
