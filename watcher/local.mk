@@ -10,3 +10,6 @@ ordercast_watch_LDADD = $(OC_LIBS)
 TESTS += tests/watch.bats tests/watch-recovery.bats
 EXTRA_DIST += tests/watch.bats tests/watch-recovery.bats \
 	tests/watch-common.bash
+TESTS += tests/watch-resync.bats
+EXTRA_DIST += tests/watch-resync.bats
+dist_noinst_SCRIPTS += tests/bench/watch
