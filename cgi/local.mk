@@ -24,3 +24,9 @@ TESTS += tests/api-failure.bats tests/api-malformed.bats
 EXTRA_DIST += tests/api-failure.bats tests/api-malformed.bats
 TESTS += tests/sse.bats
 EXTRA_DIST += tests/sse.bats
+check_PROGRAMS += cgi/fcgi-proto-test
+cgi_fcgi_proto_test_SOURCES = cgi/fcgi-proto-test.c cgi/fcgi-proto.c \
+	cgi/fcgi-proto.h cgi/sse-event.c cgi/sse.h
+cgi_fcgi_proto_test_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
+cgi_fcgi_proto_test_LDADD = $(OC_LIBS)
+TESTS += cgi/fcgi-proto-test
