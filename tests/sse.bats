@@ -448,3 +448,78 @@ JS
 	assert_success
 	assert_output --partial '--listen'
 }
+
+@test "FastCGI directly: keep-conn, GET_VALUES, one request per connection, 503 over the limit, exit 0" {
+	local sock=$BATS_TEST_TMPDIR/direct.sock pid rc=0
+	ORDERCAST_PREFIX=$PFX ORDERCAST_SSE_MAX_CLIENTS=1 \
+		"$OC_BUILDDIR/ordercast-sse" --listen "unix:$sock" \
+		2>"$BATS_TEST_TMPDIR/direct.log" 3>&- &
+	pid=$!
+	wait_for 20 test -S "$sock"
+	run /usr/bin/python3 - "$sock" <<'PY'
+import socket, struct, sys
+def rec(t, rid, content=b""):
+    pad = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBx", 1, t, rid, len(content), pad) + content + b"\0" * pad
+def pairs(d):
+    out = b""
+    for k, v in d.items():
+        k, v = k.encode(), v.encode()
+        out += bytes([len(k)]) + bytes([len(v)]) + k + v
+    return out
+def request(s, rid, params, keep):
+    s.sendall(rec(1, rid, struct.pack(">HB5x", 1, 1 if keep else 0)) +
+              rec(4, rid, pairs(params)) + rec(4, rid) + rec(5, rid))
+def read_until(s, want_type, want_id):
+    buf, out = b"", []
+    while True:
+        while len(buf) >= 8:
+            v, t, rid, clen, plen = struct.unpack(">BBHHBx", buf[:8])
+            if len(buf) < 8 + clen + plen:
+                break
+            out.append((t, rid, buf[8:8 + clen]))
+            buf = buf[8 + clen + plen:]
+            if t == want_type and rid == want_id:
+                return out
+        d = s.recv(65536)
+        if not d:
+            return out
+        buf += d
+def stdout(recs, rid):
+    return b"".join(c for t, r, c in recs if t == 6 and r == rid)
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(rec(9, 0, pairs({"FCGI_MPXS_CONNS": "", "FCGI_MAX_CONNS": ""})))
+r = read_until(s, 10, 0)
+print("values", r[-1][2])
+# Two requests, one after the other, on one kept connection.
+request(s, 1, {"REQUEST_METHOD": "GET", "QUERY_STRING": "topics=nope"}, True)
+r = read_until(s, 3, 1)
+print("first", stdout(r, 1).split(b"\r\n")[0].decode(), "end", r[-1][2][4])
+request(s, 2, {"REQUEST_METHOD": "GET", "QUERY_STRING": ""}, True)
+buf = b""
+while b"retry: 2000" not in buf:
+    buf += s.recv(65536)
+print("second streams", b"Status: 200" in buf)
+# A second request while one is open: refused, not multiplexed.
+request(s, 3, {"REQUEST_METHOD": "GET"}, True)
+r = read_until(s, 3, 3)
+print("mpx", r[-1][2][4])
+# Over the limit of one client: 503 with Retry-After.
+t = socket.socket(socket.AF_UNIX); t.connect(sys.argv[1])
+request(t, 1, {"REQUEST_METHOD": "GET"}, False)
+r = read_until(t, 3, 1)
+head = stdout(r, 1).decode()
+print("over", head.split("\r\n")[0], "Retry-After" in head)
+print("closed", t.recv(10) == b"")
+PY
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	assert_line --partial 'values'
+	assert_line --partial 'FCGI_MPXS_CONNS0'
+	assert_line 'first Status: 400 Bad Request end 0'
+	assert_line 'second streams True'
+	assert_line "mpx $(printf '%d' 1)"
+	assert_line 'over Status: 503 Service Unavailable True'
+	assert_line 'closed True'
+	[ "$rc" -eq 0 ]
+}
