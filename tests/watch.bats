@@ -99,7 +99,7 @@ assert lines[2].decode() == stored[0][1][1], (lines, stored)
 '
 }
 
-@test "watch: low-stock alert once per crossing, right after the product event" {
+@test "watch: low-stock alert once per crossing, after the product event" {
 	watch_py '
 start = rcmd("XLEN", PREFIX + ":log")
 pid = db.products.insert_one({"sku": "LOW", "stock": 30}).inserted_id
@@ -171,7 +171,21 @@ assert json.loads(tok)["_data"], tok
 '
 }
 
-@test "watch: SIGHUP reopens the log file, SIGTERM exits 0 and removes the pid file" {
+@test "watch: a dropped database invalidates the stream; it starts after that" {
+	watch_py '
+n = rcmd("XLEN", PREFIX + ":log")
+db.users.insert_one({"name": "before drop"})
+wait_log(n + 1)
+client.drop_database(db.name)
+db.users.insert_one({"name": "after drop"})
+evs = wait_log(n + 2)[n:]
+assert [e["type"] for e in evs] == ["user.created", "user.created"], evs
+assert evs[1]["doc"]["name"] == "after drop"
+'
+	grep -q "invalidated" "$OC_STATE/log/ordercast-watch.log"
+}
+
+@test "watch: SIGHUP reopens the log; SIGTERM exits 0, removes the pid file" {
 	local dir=$BATS_TEST_TMPDIR pid
 	"$OC_BUILDDIR/ordercast-watch" --log "$dir/w.log" \
 		--pidfile "$dir/w.pid" 3>&- &
