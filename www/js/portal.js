@@ -17,6 +17,7 @@ export function initPortal() {
 	const orderError = document.getElementById('order-error');
 	const orderOk = document.getElementById('order-ok');
 	const myOrders = document.getElementById('my-orders');
+	const cartBar = document.getElementById('cart-bar');
 	const cart = new Map();
 	let customerId = null;
 	let visible = false;
@@ -144,6 +145,9 @@ export function initPortal() {
 		}
 		setText('cart-total', cents(total));
 		setText('cart-count', count ? count + ' items' : '');
+		setText('cart-bar-text', count + (count === 1 ? ' item · ' :
+		    ' items · ') + cents(total));
+		cartBar.hidden = !count;
 		placeButton.disabled = !count || !customerId || placing;
 		if (!items.length) {
 			emptyLine(cartList, 'li', 'Your cart is empty.');
@@ -273,6 +277,12 @@ export function initPortal() {
 		renderCart();
 	});
 	placeButton.addEventListener('click', placeOrder);
+	// On a phone the cart is below the products: a bar leads to it.
+	cartBar.addEventListener('click', () => {
+		document.getElementById('cart-title').scrollIntoView(
+		    { behavior: 'smooth', block: 'center' });
+		placeButton.focus({ preventScroll: true });
+	});
 	store.on('users', renderCustomers);
 	store.on('products', () => {
 		renderProducts();
