@@ -79,6 +79,10 @@ browser() {
 	browser order-flow
 }
 
+@test "www: an order beyond the stock is refused and the page says so" {
+	browser refused
+}
+
 @test "www: stock changes show in the portal; out of stock cannot be ordered" {
 	browser stock
 }

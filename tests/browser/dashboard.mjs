@@ -188,6 +188,34 @@ const checks = {
 		await assertNoReload(admin, 'the admin page');
 	},
 
+	// An order for more than the stock is refused, and the page says so
+	// plainly; nothing changes.
+	async 'refused'(context) {
+		const product = await pickProduct(1);
+		const portal = await openPage(context, '#portal');
+		const card = portal.locator('#product-list li[data-key="' +
+		    product.id + '"]');
+		await card.locator('input.qty').fill(String(product.stock + 1));
+		await card.locator('button').click();
+		await portal.locator('#place-order').click();
+		await portal.waitForSelector('#order-error:not(:empty)',
+		    { timeout: LOAD_MS });
+		const text = await portal.textContent('#order-error');
+		log('shown: ' + text);
+		if (!/^Order refused: ./.test(text))
+			fail('unexpected error text: ' + text);
+		const after = await api('GET', 'products/' + product.id);
+		if (after.stock !== product.stock)
+			fail('stock changed from ' + product.stock + ' to ' +
+			    after.stock);
+		if (await portal.locator('#cart li[data-key]').count() !== 1)
+			fail('the cart was not kept');
+		// The browser logs the 409 answer itself; nothing else may show.
+		for (let i = problems.length - 1; i >= 0; i--)
+			if (/status of 409/.test(problems[i]))
+				problems.splice(i, 1);
+	},
+
 	// Stock changed in the admin page shows in the portal; a product out
 	// of stock cannot be added to the cart.
 	async 'stock'(context) {
