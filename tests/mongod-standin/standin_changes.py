@@ -120,6 +120,7 @@ class ChangeLog:
         self.history = max(1, history)
         self.events = []
         self.start = 0
+        self.base = 0           # absolute number of events[0]
         self.lost_upto = None
         now = int(time.time())
         self.last = (now, 0)
@@ -151,6 +152,7 @@ class ChangeLog:
             self.start += 1
         if self.start > self.history and self.start > 1024:
             del self.events[:self.start]
+            self.base += self.start
             self.start = 0
 
     def index_after(self, pos):
@@ -172,6 +174,7 @@ class ChangeLog:
     def restore(self, snap):
         self.events = list(snap['events'])
         self.start = 0
+        self.base = 0
         self.lost_upto = snap['lost_upto']
         self.last = max(tuple(snap['last']), self.last)
         self._trim()
@@ -188,6 +191,7 @@ class ChangeStream:
         self.cluster = cluster
         self.dead = False
         self.invalidate_pos = None
+        self.next_seq = None      # absolute number of the next event
         self.full_document = spec.get('fullDocument', 'default')
         if self.full_document not in ('default', 'updateLookup',
                                       'whenAvailable', 'required'):
@@ -331,8 +335,12 @@ class ChangeStream:
         log.check_position(self.pos)
         out = []
         size = 0
-        i = log.index_after(self.pos)
         events = log.events
+        i = -1
+        if self.next_seq is not None:
+            i = self.next_seq - log.base
+        if i < log.start or i > len(events):
+            i = log.index_after(self.pos)
         while i < len(events) and len(out) < limit and size < BATCH_BYTES:
             ev = events[i]
             i += 1
@@ -350,6 +358,7 @@ class ChangeStream:
                 self.dead = True
                 self.invalidate_pos = ev.ct
                 return out, make_token(ev.ct, KIND_INVALIDATE)
+        self.next_seq = log.base + i
         if i >= len(events) and log.last > self.pos:
             self.pos = log.last
         return out, make_token(self.pos)

@@ -41,6 +41,7 @@ CODE_NAMES = {6: 'HostUnreachable', 7: 'HostNotFound', 43: 'CursorNotFound',
               9001: 'SocketException', 10107: 'NotWritablePrimary',
               11600: 'InterruptedAtShutdown', 280: 'ChangeStreamFatalError',
               286: 'ChangeStreamHistoryLost'}
+SIGNATURE = {'hash': Binary(b'\0' * 20, 0), 'keyId': Int64(0)}
 log = logging.getLogger('mongod-standin')
 
 
@@ -213,10 +214,7 @@ class Server:
 
     def _gossip(self, reply):
         ts = self.log.cluster_time()
-        reply['$clusterTime'] = {
-            'clusterTime': ts,
-            'signature': {'hash': Binary(b'\0' * 20, 0),
-                          'keyId': Int64(0)}}
+        reply['$clusterTime'] = {'clusterTime': ts, 'signature': SIGNATURE}
         reply['operationTime'] = ts
         return reply
 

@@ -180,10 +180,74 @@ def sort_docs(docs, sort_spec):
     return docs
 
 
+_FAST_OPS = {
+    '$eq': lambda a, b: a == b, '$ne': lambda a, b: a != b,
+    '$gt': lambda a, b: a > b, '$gte': lambda a, b: a >= b,
+    '$lt': lambda a, b: a < b, '$lte': lambda a, b: a <= b,
+}
+_NO_FAST = object()
+
+
+def _bracket(value):
+    """Comparison bracket of a scalar, or None if not a simple scalar."""
+    if isinstance(value, bool):
+        return 'b'
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (int, float)):
+        return 'n'
+    if isinstance(value, str):
+        return 's'
+    if isinstance(value, (ObjectId, datetime.datetime)):
+        return type(value)
+    return None
+
+
+def _fast_cond(value, cond):
+    """Result of one simple condition on a scalar, or _NO_FAST."""
+    if isinstance(cond, dict):
+        if not cond:
+            return _NO_FAST
+        for op, arg in cond.items():
+            fn = _FAST_OPS.get(op)
+            if fn is None or _bracket(arg) is None:
+                return _NO_FAST
+            if value is _MISSING or _bracket(value) != _bracket(arg):
+                if op != '$ne':
+                    return False
+                continue
+            if not fn(value, arg):
+                return False
+        return True
+    if _bracket(cond) is None:
+        return _NO_FAST
+    if value is _MISSING or _bracket(value) != _bracket(cond):
+        return False
+    return value == cond
+
+
+def _fast_match(filt, doc):
+    """Match plain top-level comparisons on scalars without mongomock."""
+    for key, cond in filt.items():
+        if key[0] == '$' or '.' in key:
+            return _NO_FAST
+        value = doc.get(key, _MISSING)
+        if isinstance(value, (list, dict)) or \
+                (value is not _MISSING and _bracket(value) is None):
+            return _NO_FAST
+        res = _fast_cond(value, cond)
+        if res is not True:
+            return res
+    return True
+
+
 def matches(filt, doc):
     """True when doc satisfies a query filter (mongomock semantics)."""
     if not filt:
         return True
+    res = _fast_match(filt, doc)
+    if res is not _NO_FAST:
+        return res
     try:
         return filtering.filter_applies(filt, doc)
     except NotImplementedError as exc:
@@ -261,11 +325,18 @@ class Index:
             out[field] = None if val is _MISSING else val
         return out
 
+    def unique_key(self, doc):
+        """Hashable unique-index key of doc."""
+        if len(self.fields) == 1:
+            val = get_path(doc, self.first)
+            return hkey(None if val is _MISSING else val)
+        return hkey(self.key_value(doc))
+
     def conflict(self, doc, doc_id):
         """The id of another document with the same unique key, or None."""
         if not self.unique or not self._applies(doc):
             return None
-        other = self.ukeys.get(hkey(self.key_value(doc)))
+        other = self.ukeys.get(self.unique_key(doc))
         if other is None or other == doc_id:
             return None
         return other
@@ -280,7 +351,7 @@ class Index:
             key = hkey(None if val is _MISSING else val)
             self.by_value.setdefault(key, set()).add(doc_id)
         if self.unique:
-            self.ukeys[hkey(self.key_value(doc))] = doc_id
+            self.ukeys[self.unique_key(doc)] = doc_id
 
     def remove(self, doc, doc_id):
         if not self._applies(doc):
@@ -296,7 +367,7 @@ class Index:
                 if not ids:
                     del self.by_value[key]
         if self.unique:
-            ukey = hkey(self.key_value(doc))
+            ukey = self.unique_key(doc)
             if self.ukeys.get(ukey) == doc_id:
                 del self.ukeys[ukey]
 
@@ -348,6 +419,9 @@ class Collection:
 
     def add_index(self, spec):
         index = Index(spec)
+        if index.name == '_id_':
+            self.indexes[index.name] = index
+            return index
         for hk, doc in self.docs.items():
             other = index.conflict(doc, hk)
             if other is not None:
@@ -369,7 +443,7 @@ class Collection:
         """Raise E11000 if doc collides on a unique index."""
         own = hkey(doc['_id'])
         for index in self.indexes.values():
-            if not index.unique:
+            if not index.unique or index.name == '_id_':
                 continue
             other = index.conflict(doc, own)
             if other is not None and other != exclude:
@@ -385,22 +459,24 @@ class Collection:
         self.seq[hk] = self.next_seq
         self.next_seq += 1
         for index in self.indexes.values():
-            index.add(doc, hk)
+            if index.name != '_id_':
+                index.add(doc, hk)
 
     def replace(self, old, new):
         """Swap a stored document for its updated copy (same _id)."""
         hk = hkey(old['_id'])
         self.check_unique(new)
         for index in self.indexes.values():
-            index.remove(old, hk)
+            if index.name != '_id_':
+                index.remove(old, hk)
+                index.add(new, hk)
         self.docs[hk] = new
-        for index in self.indexes.values():
-            index.add(new, hk)
 
     def delete(self, doc):
         hk = hkey(doc['_id'])
         for index in self.indexes.values():
-            index.remove(doc, hk)
+            if index.name != '_id_':
+                index.remove(doc, hk)
         del self.docs[hk]
         del self.seq[hk]
 
