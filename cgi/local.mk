@@ -30,3 +30,4 @@ cgi_fcgi_proto_test_SOURCES = cgi/fcgi-proto-test.c cgi/fcgi-proto.c \
 cgi_fcgi_proto_test_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 cgi_fcgi_proto_test_LDADD = $(OC_LIBS)
 TESTS += cgi/fcgi-proto-test
+EXTRA_DIST += docs/api.md

@@ -510,3 +510,48 @@ print(sorted(names))")
 	assert_line --index 0 --regexp '^Status: 405'
 	assert_output --partial 'Allow: GET'
 }
+
+# The ```sh blocks of docs/api.md as one script run in order in one
+# shell: curl reports each status on stderr, and a block with an
+# "# expect:" line must end with that status.
+docs_script() {
+	awk '
+	/^```sh$/ { inblock = 1; n++; code = ""; want = ""; next }
+	inblock && /^```$/ {
+		inblock = 0
+		printf "{\n%s} >>\"$EX_OUT\" 2>\"$EX_STATUS\"\n", code
+		if (want != "")
+			printf "check_example %d %s\n", n, want
+		next
+	}
+	inblock && /^# expect: / { want = $3; next }
+	inblock { code = code $0 "\n" }
+	' "$OC_SRCDIR/docs/api.md"
+}
+
+@test "every curl example of docs/api.md answers as documented" {
+	run_sh=$BATS_TEST_TMPDIR/run.sh
+	cat >"$run_sh" <<SH
+set -u
+BASE=$STACK_URL
+EX_OUT=$BATS_TEST_TMPDIR/ex.out
+EX_STATUS=$BATS_TEST_TMPDIR/ex.status
+curl() { command curl -w '%{stderr}HTTP_STATUS=%{http_code}\n' "\$@"; }
+check_example() {
+	local got
+	got=\$(sed -n 's/^HTTP_STATUS=//p' "\$EX_STATUS" | tail -1)
+	if [ "\$got" != "\$2" ]; then
+		echo "example \$1: expected \$2, got '\$got'" >&2
+		cat "\$EX_STATUS" >&2
+		exit 1
+	fi
+	echo "example \$1: \$got"
+}
+SH
+	docs_script >>"$run_sh"
+	[ "$(grep -c '^check_example' "$run_sh")" -ge 20 ]
+	run bash "$run_sh"
+	echo "$output"
+	assert_success
+	! grep -q 'parse error' "$BATS_TEST_TMPDIR/ex.status"
+}
