@@ -8,8 +8,10 @@ ordercast_api_SOURCES = \
 	cgi/api-stats.c cgi/api-simulate.c cgi/api-init.c
 ordercast_api_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 ordercast_api_LDADD = $(OC_LIBS) $(FCGI_LIBS)
-TESTS += tests/api.bats
-EXTRA_DIST += tests/api.bats
+TESTS += tests/api.bats tests/api-race.bats tests/api-failure.bats \
+	tests/api-malformed.bats
+EXTRA_DIST += tests/api.bats tests/api-race.bats tests/api-failure.bats \
+	tests/api-malformed.bats tests/api-common.bash docs/api.md
 
 # ordercast-sse: the event stream relay (GET /api/events), one epoll loop.
 bin_PROGRAMS += ordercast-sse
@@ -18,10 +20,6 @@ ordercast_sse_SOURCES = \
 	cgi/sse-event.c cgi/fcgi-proto.c cgi/fcgi-proto.h
 ordercast_sse_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 ordercast_sse_LDADD = $(OC_LIBS) $(FCGI_LIBS)
-TESTS += tests/api-race.bats
-EXTRA_DIST += tests/api-race.bats tests/api-common.bash
-TESTS += tests/api-failure.bats tests/api-malformed.bats
-EXTRA_DIST += tests/api-failure.bats tests/api-malformed.bats
 TESTS += tests/sse.bats
 EXTRA_DIST += tests/sse.bats
 check_PROGRAMS += cgi/fcgi-proto-test
@@ -30,4 +28,3 @@ cgi_fcgi_proto_test_SOURCES = cgi/fcgi-proto-test.c cgi/fcgi-proto.c \
 cgi_fcgi_proto_test_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 cgi_fcgi_proto_test_LDADD = $(OC_LIBS)
 TESTS += cgi/fcgi-proto-test
-EXTRA_DIST += docs/api.md
