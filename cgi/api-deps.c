@@ -194,6 +194,7 @@ api_redis_ctx(struct api_req *req)
 void
 api_redis_failed(struct api_req *req)
 {
+	req->redis_down = true;
 	if (req->thr->redis != NULL) {
 		log_warnx("redis: %s", req->thr->redis->errstr[0] != '\0' ?
 		    req->thr->redis->errstr : "connection lost");
@@ -224,10 +225,12 @@ api_redis_command(struct api_req *req, const char *fmt, ...)
 	return r;
 }
 
-/* Give the client back and tell the breaker how MongoDB did. */
+/* Give the client back and tell the breakers how the dependencies did. */
 void
 api_request_done(struct api_req *req)
 {
+	if (req->thr->redis != NULL && !req->redis_down)
+		api_breaker_report(&api_server.redis_breaker, true);
 	if (req->client != NULL) {
 		mongoc_client_pool_push(api_server.pool, req->client);
 		req->client = NULL;

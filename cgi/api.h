@@ -70,6 +70,7 @@ struct api_req {
 
 	mongoc_client_t		*client;	/* from the pool, lazily */
 	bool			 mongo_down;	/* saw the database fail */
+	bool			 redis_down;	/* saw Redis fail */
 
 	int			 status;
 	char			*out;
