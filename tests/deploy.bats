@@ -110,7 +110,11 @@ teardown_file() {
 }
 
 @test "apache with mod_fcgid: the API through a spawned ordercast-api" {
-	local dir=$BATS_FILE_TMPDIR/fcgid port redis_port
+	local dir port redis_port
+	# Apache's www-data children must reach mod_fcgid's sockets: a folder
+	# of their own outside the private temporary tree.
+	dir=$(mktemp -d /tmp/ordercast-fcgid.XXXXXX)
+	chmod 755 "$dir"
 	mkdir -p "$dir/fcgid"
 	chown www-data "$dir/fcgid"
 	port=$(stack_free_port)
@@ -131,8 +135,10 @@ teardown_file() {
 	stack_spawn apache2-fcgid apache2 -f "$dir/httpd.conf" -DFOREGROUND
 	APACHE_URL=http://127.0.0.1:$port stack_wait apache2-fcgid 20 apache_ready
 	run smoke_products "http://127.0.0.1:$port"
+	cat "$dir/apache-error.log" >&2 || true
 	stack_stop_prog apache2-fcgid
 	stack_stop_prog redis-tcp
+	rm -rf "$dir"
 	assert_success
 }
 
@@ -140,7 +146,6 @@ teardown_file() {
 	local f out=$BATS_TEST_TMPDIR/lighttpd.conf
 	for f in ordercast ordercast-spawn; do
 		{
-			echo 'server.document-root = "/nonexistent"'
 			echo "server.port = $(stack_free_port)"
 			sed -e "s|@[a-z_]*@|/nonexistent|g" \
 				"$OC_SRCDIR/deploy/lighttpd/$f.conf.in"
@@ -183,15 +188,15 @@ teardown_file() {
 	run make -C "$OC_BUILDDIR" -s install DESTDIR="$dest"
 	assert_success
 	run find "$dest" -type f
-	assert_output --regexp '/bin/ordercast-api$'
-	assert_output --regexp '/bin/ordercast-sse$'
-	assert_output --regexp '/bin/ordercast-watch$'
-	assert_output --regexp '/share/ordercast/www/index.html$'
-	assert_output --regexp '/etc/ordercast/ordercast.env$'
-	assert_output --regexp '/systemd/system/ordercast-api.service$'
-	assert_output --regexp '/sysusers.d/ordercast.conf$'
-	assert_output --regexp '/share/ordercast/deploy/lighttpd/ordercast.conf$'
-	assert_output --regexp '/share/ordercast/deploy/apache/ordercast.conf$'
+	assert_line --regexp '/bin/ordercast-api$'
+	assert_line --regexp '/bin/ordercast-sse$'
+	assert_line --regexp '/bin/ordercast-watch$'
+	assert_line --regexp '/share/ordercast/www/index.html$'
+	assert_line --regexp '/etc/ordercast/ordercast.env$'
+	assert_line --regexp '/systemd/system/ordercast-api.service$'
+	assert_line --regexp '/sysusers.d/ordercast.conf$'
+	assert_line --regexp '/share/ordercast/deploy/lighttpd/ordercast.conf$'
+	assert_line --regexp '/share/ordercast/deploy/apache/ordercast.conf$'
 	run grep -rh '^ExecStart=' "$dest" --include=ordercast-api.service
 	assert_output --partial 'ordercast-api --listen'
 	refute_output --partial '@'

@@ -6,6 +6,6 @@ tests_unit_test_lib_LDADD = $(OC_LIBS)
 
 TESTS += tests/unit/test-lib
 EXTRA_DIST += tests/run tests/lib/stack.bash
-EXTRA_DIST += tests/lib/smoke.bash tests/deploy.bats
-EXTRA_DIST += tests/quickstart.bats
+TESTS += tests/deploy.bats tests/quickstart.bats
+EXTRA_DIST += tests/lib/smoke.bash tests/deploy.bats tests/quickstart.bats
 include tests/mongod-standin/local.mk

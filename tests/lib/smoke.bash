@@ -78,8 +78,8 @@ smoke_event_unbuffered() {
 		"$base/api/products/$product/stock" >/dev/null
 	smoke_wait_line "$file" "^[0-9]+ data: .*\"key\":\"$product\"" 10 ||
 		{ echo "no event arrived"; cat "$file"; kill "$reader"; return 1; }
-	kill "$reader" 2>/dev/null
-	wait "$reader" 2>/dev/null
+	kill "$reader" 2>/dev/null || true
+	wait "$reader" 2>/dev/null || true
 	line=$(grep -E "^[0-9]+ data: .*\"key\":\"$product\"" "$file" | head -1)
 	arrived=${line%% *}
 	published=$(echo "${line#* data: }" | jq -r '.publishedAt')
