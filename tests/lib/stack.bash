@@ -23,9 +23,13 @@ export OC_SRCDIR OC_BUILDDIR
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-# A real replica set to test against, when the user names one.
-OC_REAL_MONGODB_URI=${OC_REAL_MONGODB_URI:-${ORDERCAST_MONGODB_URI:-}}
-export OC_REAL_MONGODB_URI
+# A real replica set to test against, when the user names one. bats
+# loads this file again for every test, after stack_start has exported the
+# stand-in's URI: read the user's choice only the first time.
+if [ -z "${OC_STACK_LOADED:-}" ]; then
+	OC_REAL_MONGODB_URI=${ORDERCAST_MONGODB_URI:-}
+	export OC_REAL_MONGODB_URI OC_STACK_LOADED=1
+fi
 
 stack_start() {
 	STACK_DIR=$BATS_FILE_TMPDIR/stack
