@@ -300,8 +300,7 @@ class Server:
             return
         self.last_sweep = now
         for cid in [c.id for c in self.cursors.values()
-                    if c.stream is None and
-                    now - c.touched > CURSOR_IDLE_SECONDS]:
+                    if now - c.touched > CURSOR_IDLE_SECONDS]:
             del self.cursors[cid]
 
     def cursor_reply(self, ns, docs, first, limit_batch, single=False,
@@ -688,6 +687,7 @@ def _stream_get_more(srv, cmd, cur):
             raise CommandError(237, 'CursorKilled',
                                'cursor id %d was killed' % cur.id)
     out_id = cur.id
+    cur.touched = time.monotonic()
     if stream.dead:
         srv.cursors.pop(cur.id, None)
         out_id = Int64(0)

@@ -27,16 +27,12 @@ CODEC = bson.CodecOptions(document_class=dict, tz_aware=False,
 log = logging.getLogger('mongod-standin')
 
 
-def _recv_exact(sock, size):
-    buf = bytearray(size)
-    view = memoryview(buf)
-    got = 0
-    while got < size:
-        n = sock.recv_into(view[got:], size - got)
-        if n == 0:
-            return None
-        got += n
-    return bytes(buf)
+def _recv_exact(rfile, size):
+    """Exactly size bytes from a buffered socket reader, or None at EOF."""
+    data = rfile.read(size)
+    if data is None or len(data) < size:
+        return None
+    return data
 
 
 def _cstring(data, pos):
@@ -106,6 +102,7 @@ class Connection(threading.Thread):
         super().__init__(daemon=True, name='conn%d' % conn_id)
         self.server = server
         self.sock = sock
+        self.rfile = sock.makefile('rb', buffering=256 * 1024)
         self.conn_id = conn_id
         self.verbose = verbose
 
@@ -118,19 +115,20 @@ class Connection(threading.Thread):
             log.info('conn%d: closed by failpoint', self.conn_id)
         finally:
             try:
+                self.rfile.close()
                 self.sock.close()
             except OSError:
                 pass
 
     def _serve(self):
         while True:
-            header = _recv_exact(self.sock, 16)
+            header = _recv_exact(self.rfile, 16)
             if header is None:
                 return
             length, request_id, _, opcode = HEADER.unpack(header)
             if length < 16 or length > MAX_MESSAGE:
                 raise ValueError('bad message length %d' % length)
-            body = _recv_exact(self.sock, length - 16)
+            body = _recv_exact(self.rfile, length - 16)
             if body is None:
                 return
             out = self._handle(opcode, request_id, body)
