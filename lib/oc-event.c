@@ -27,6 +27,7 @@ static const char *const types[][3] = {
 	{ "user.created", "user.updated", "user.deleted" },
 };
 
+/* Types come from a table so the relay and watcher agree on names. */
 const char *
 oc_event_type(const char *collection, const char *op)
 {
@@ -50,6 +51,7 @@ oc_event_type(const char *collection, const char *op)
 	return NULL;
 }
 
+/* The topic is the type's noun in plural; alerts share one topic. */
 const char *
 oc_event_topic(const char *type)
 {
@@ -74,6 +76,7 @@ string_or_null(const char *s)
 	return s != NULL ? json_object_new_string(s) : NULL;
 }
 
+/* Fields in the order DESIGN.md shows, so every event reads alike. */
 json_object *
 oc_event_new(const char *type, const char *collection, const char *op,
     const char *key, json_object *doc, json_object *changed,
@@ -194,6 +197,7 @@ update_description(const bson_t *change, json_object **changed,
 		*removed = oc_bson_value_to_json(&it);
 }
 
+/* One change document to its event and the facts the watcher acts on. */
 bool
 oc_change_parse(const bson_t *change, struct oc_change *c, char *err,
     size_t errlen)
@@ -250,6 +254,7 @@ done:
 	return ok;
 }
 
+/* Release a parsed change, event included. */
 void
 oc_change_clear(struct oc_change *c)
 {
@@ -259,6 +264,7 @@ oc_change_clear(struct oc_change *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The alert that follows a product event whose stock crossed down. */
 json_object *
 oc_event_low_stock(const struct oc_change *c)
 {

@@ -36,7 +36,11 @@ for i in range($1, $2):
 check_orders() {
 	watch_py "
 start, lo, hi, run = $1, $2, $3, '$4'
-evs = wait_log(start + hi - lo, 120)[start:]
+try:
+    wait_log(start + hi - lo, 120)
+except SystemExit:
+    print('# the log stays short; what it holds:', file=sys.stderr)
+evs = log_events()[start:]
 seqs = [e['doc']['seq'] for e in evs
         if e['type'] == 'order.created' and e['doc'].get('run') == run]
 assert len(evs) == hi - lo, 'log has %d new events, want %d' % (

@@ -26,6 +26,7 @@
 volatile sig_atomic_t watch_stop;
 static volatile sig_atomic_t reopen_log;
 
+/* Monotonic milliseconds, for deadlines that clock changes must not move. */
 int64_t
 watch_now_ms(void)
 {
@@ -35,6 +36,7 @@ watch_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Wall-clock milliseconds since the epoch, for what others read. */
 int64_t
 watch_wall_ms(void)
 {
@@ -44,6 +46,7 @@ watch_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Release an event whether it was published or dropped. */
 void
 watch_event_clear(struct watch_event *ev)
 {
@@ -55,6 +58,7 @@ watch_event_clear(struct watch_event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
+/* After a success the next fault starts from the shortest delay. */
 void
 watch_backoff_reset(struct watch_backoff *b)
 {
@@ -144,7 +148,8 @@ write_pidfile(const char *path)
 	return ok;
 }
 
-static void
+static /* Options in one place, for --help and for mistakes. */
+void
 usage(FILE *f)
 {
 	fprintf(f, "usage: ordercast-watch [-n] [--foreground] "
@@ -173,7 +178,8 @@ watch_init(struct watch *w, const struct oc_config *cfg)
 	w->k_cache_product = oc_config_key(cfg, "cache:product:");
 }
 
-static void
+static /* Release everything watch_init() and the loop acquired. */
+void
 watch_free(struct watch *w)
 {
 	size_t i;
@@ -219,6 +225,7 @@ watch_run(struct watch *w)
 		watch_heartbeat(w, true);
 }
 
+/* Validate, then run until told to stop; exit 1 only on bad setup. */
 int
 main(int argc, char *argv[])
 {

@@ -80,6 +80,7 @@ watch_mongo_setup(struct watch *w, char *err, size_t errlen)
 	return true;
 }
 
+/* Drop the stream; the loop opens it again from the token. */
 void
 watch_stream_close(struct watch *w)
 {
@@ -88,6 +89,7 @@ watch_stream_close(struct watch *w)
 	w->batch_left = 0;
 }
 
+/* Children before their client: stream, then client, then URI. */
 void
 watch_mongo_cleanup(struct watch *w)
 {
@@ -127,6 +129,8 @@ stream_opts(struct watch *w, bson_t *opts, bool from_now,
 
 	BSON_APPEND_UTF8(opts, "fullDocument", "updateLookup");
 	BSON_APPEND_INT64(opts, "maxAwaitTimeMS", WATCH_AWAIT_MS);
+	/* Batches of one pipeline's size keep replies small and reused. */
+	BSON_APPEND_INT32(opts, "batchSize", WATCH_BATCH);
 	if (from_now || text == NULL) {
 		ok = true;
 		goto done;
@@ -207,6 +211,27 @@ done:
 	return stream;
 }
 
+/*
+ * With no token yet, keep the position the stream opened at, so that a
+ * crash before the first event resumes here and not from a later "now".
+ */
+static bool
+watch_store_start(struct watch *w)
+{
+	char *tok = stream_token(w->stream);
+	bool ok = true;
+
+	if (tok != NULL) {
+		ok = watch_redis_set_token(w, tok);
+		if (ok) {
+			w->token = tok;
+			tok = NULL;
+		}
+	}
+	free(tok);
+	return ok;
+}
+
 /* True for the errors that mean the token fell out of the history. */
 static bool
 is_history_lost(const bson_error_t *err)
@@ -217,6 +242,7 @@ is_history_lost(const bson_error_t *err)
 	    err->code == ERR_CAPPED_POSITION_LOST);
 }
 
+/* Open the stream after the token, or from now without one. */
 bool
 watch_stream_open(struct watch *w)
 {
@@ -250,6 +276,8 @@ watch_stream_open(struct watch *w)
 	}
 	free(w->start_after);
 	w->start_after = NULL;
+	if (w->token == NULL && !watch_store_start(w))
+		return false;
 	if (w->mongo_down) {
 		log_info("mongodb: change stream open again");
 		w->total.reconnects++;
@@ -271,6 +299,7 @@ event_body(json_object *event)
 	return xstrndup(text + 1, len - 2);
 }
 
+/* Keep what the script needs of one event until the batch is sent. */
 void
 watch_queue(struct watch *w, json_object *event, const char *token,
     const char *key, bool product, const char *stock, json_object *alert,
@@ -350,6 +379,7 @@ done:
 	oc_change_clear(&c);
 }
 
+/* Read until the stream waits, publishing at each batch boundary. */
 void
 watch_stream_step(struct watch *w)
 {

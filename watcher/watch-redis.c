@@ -153,6 +153,7 @@ done:
 	return ok;
 }
 
+/* (Re)connect, load the script and adopt the stored token. */
 bool
 watch_redis_open(struct watch *w)
 {
@@ -179,6 +180,28 @@ watch_redis_open(struct watch *w)
 fail:
 	watch_fail_redis(w, err);
 	return false;
+}
+
+/* The start position, stored before any event can carry a token. */
+bool
+watch_redis_set_token(struct watch *w, const char *token)
+{
+	redisReply *r;
+	bool ok;
+
+	if (w->rc == NULL)
+		return false;
+	/* NX: never move back a token a newer event stored meanwhile. */
+	r = redisCommand(w->rc, "SET %s %s NX", w->k_token, token);
+	if (r == NULL) {
+		watch_fail_redis(w, w->rc->errstr);
+		return false;
+	}
+	ok = r->type != REDIS_REPLY_ERROR;
+	if (!ok)
+		watch_fail_redis(w, r->str);
+	freeReplyObject(r);
+	return ok;
 }
 
 /* Queue one EVALSHA of the script for ev on the connection. */
@@ -273,6 +296,7 @@ done:
 	return result;
 }
 
+/* Publish the pending events as one pipeline; false after a fault. */
 bool
 watch_flush(struct watch *w)
 {

@@ -104,6 +104,8 @@ void watch_redis_close(struct watch *w);
 bool watch_flush(struct watch *w);
 void watch_heartbeat(struct watch *w, bool force);
 void watch_fail_redis(struct watch *w, const char *what);
+/* Store a token with no event (the start position); false on a fault. */
+bool watch_redis_set_token(struct watch *w, const char *token);
 
 /* watch-mongo.c */
 bool watch_mongo_setup(struct watch *w, char *err, size_t errlen);
