@@ -17,7 +17,7 @@ dist_wwwjs_DATA = \
 WWW_VENDOR = www/vendor/uPlot.esm.js www/vendor/uPlot.min.css \
 	www/vendor/uPlot.LICENSE
 wwwvendor_DATA = $(WWW_VENDOR)
-WWW_NODE_MODULES = $(top_srcdir)/node_modules
+WWW_NODE_MODULES = $(NODE_MODULES)
 
 www/vendor/uPlot.esm.js: $(top_srcdir)/package-lock.json
 	$(AM_V_GEN)$(WWW_COPY) uplot/dist/uPlot.esm.js $@
