@@ -63,7 +63,10 @@ optime() {
 
 # field JSON-LINE JQ-PATH: print one field of a JSON document.
 field() {
-	echo "$1" | jq -c "$2"
+	echo "$1" | jq -c "$2" || {
+		echo "not JSON: $1" >&2
+		return 1
+	}
 }
 
 # --- handshake -----------------------------------------------------------
@@ -454,6 +457,21 @@ field() {
 	run jq -sc "[.[] | select(.ns.coll == \"${C}b\") | [.documentKey._id, .operationType]]
 		| group_by(.[0]) | map(map(.[1])) | unique" "$T/ev"
 	assert_output '[["insert","delete"]]'
+}
+
+@test "database change stream: dropDatabase gives drops, dropDatabase, invalidate" {
+	local db=${TDB}_dd
+	oc insert "$db" one '{"_id": 1}' >/dev/null
+	oc insert "$db" two '{"_id": 1}' >/dev/null
+	start_watch "$T/ev" "$db" - 4
+	oc drop-database "$db" >/dev/null
+	wait "$WATCH_PID"
+	run jq -sc 'map(.operationType)' "$T/ev"
+	assert_output '["drop","drop","dropDatabase","invalidate"]'
+	run jq -sc '[.[0].ns.coll, .[1].ns.coll] | sort' "$T/ev"
+	assert_output '["one","two"]'
+	run jq -sc '.[2].ns' "$T/ev"
+	assert_output "{\"db\":\"$db\"}"
 }
 
 @test "postBatchResumeToken on first and empty batches; resuming from it skips nothing" {

@@ -243,6 +243,13 @@ class Server:
             except mongomock.OperationFailure as exc:
                 reply = CommandError(exc.code or 2, 'BadValue',
                                      str(exc)).reply()
+            except CloseConnection:
+                raise
+            except Exception as exc:  # a stand-in bug must not kill it
+                log.exception('command %s failed', name)
+                reply = CommandError(1, 'InternalError',
+                                     'mongod stand-in internal error: %r'
+                                     % (exc,)).reply()
             if self.log.last != before:
                 self.cond.notify_all()
             return self._gossip(reply)
