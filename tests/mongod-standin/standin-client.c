@@ -67,7 +67,8 @@ usage(void)
 	    "  command DB JSON\n"
 	    "  insert DB COLL DOC...\n"
 	    "  find DB COLL FILTER [OPTS]\n"
-	    "  update-one|update-many|replace-one DB COLL FILTER UPDATE [OPTS]\n"
+	    "  update-one|update-many|replace-one DB COLL FILTER UPDATE"
+	    " [OPTS]\n"
 	    "  delete-one|delete-many DB COLL FILTER\n"
 	    "  find-and-modify DB COLL QUERY OPTS\n"
 	    "  aggregate DB COLL PIPELINE [OPTS]\n"
@@ -545,7 +546,8 @@ do_create_index(mongoc_collection_t *coll, int argc, char **argv)
 	if (argc > 1 && (opts = parse_json(argv[1])) == NULL)
 		goto done;
 	model = index_model(keys, opts);
-	BSON_APPEND_UTF8(&cmd, "createIndexes", mongoc_collection_get_name(coll));
+	BSON_APPEND_UTF8(&cmd, "createIndexes",
+	    mongoc_collection_get_name(coll));
 	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
 	BSON_APPEND_DOCUMENT(&indexes, "0", model);
 	bson_append_array_end(&cmd, &indexes);
@@ -731,7 +733,7 @@ open_stream(mongoc_client_t *client, const char *db, const char *coll,
 	return stream;
 }
 
-/* Read events until COUNT arrived, next() was called N times, or time ran out. */
+/* Read events until COUNT came, next() ran N times, or time ran out. */
 static int
 read_stream(mongoc_change_stream_t *stream, long count,
     const struct watch_opts *wo)
@@ -897,7 +899,8 @@ bench_writes(mongoc_collection_t *coll, long n, double *t_ins, double *t_upd)
 	t0 = now_s();
 	for (i = 0; ok && i < n; i++) {
 		doc = BCON_NEW("_id", BCON_INT64(i), "stock", BCON_INT32(100));
-		ok = mongoc_collection_insert_one(coll, doc, NULL, NULL, &error);
+		ok = mongoc_collection_insert_one(coll, doc, NULL, NULL,
+		    &error);
 		bson_destroy(doc);
 	}
 	*t_ins = now_s() - t0;
@@ -1018,8 +1021,8 @@ run_collection_cmd(mongoc_client_t *client, const char *sub, int argc,
 	else if (strcmp(sub, "create-index") == 0 && n >= 1)
 		rc = do_create_index(coll, n, rest);
 	else if (strcmp(sub, "list-indexes") == 0)
-		rc = drain_cursor_owned(mongoc_collection_find_indexes_with_opts(
-		    coll, NULL));
+		rc = drain_cursor_owned(
+		    mongoc_collection_find_indexes_with_opts(coll, NULL));
 	else if (strcmp(sub, "drop") == 0)
 		rc = print_dropped(mongoc_collection_drop(coll, &error),
 		    &error);
