@@ -22,6 +22,7 @@ static const char put_script[] =
     "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end "
     "return 0";
 
+/* The cache key of one product. Caller frees. */
 char *
 api_product_key(const bson_oid_t *oid)
 {
@@ -143,7 +144,8 @@ api_cache_invalidate(struct api_req *req, const bson_oid_t *ids, size_t n)
 	redisAppendCommandArgv(c, (int)(n + 2), argv, NULL);
 	if (!drain_replies(req, c, r, 2))
 		goto done;
-	ok = r[0]->type != REDIS_REPLY_ERROR && r[1]->type != REDIS_REPLY_ERROR;
+	ok = r[0]->type != REDIS_REPLY_ERROR &&
+	    r[1]->type != REDIS_REPLY_ERROR;
 	if (!ok)
 		log_warnx("cache invalidate: %s", r[0]->type ==
 		    REDIS_REPLY_ERROR ? r[0]->str : r[1]->str);

@@ -20,6 +20,7 @@
 #define BREAKER_THRESHOLD	3
 #define BREAKER_OPEN_MS		(API_RETRY_AFTER * 1000)
 
+/* Wall-clock milliseconds, for stored dates. */
 int64_t
 api_now_ms(void)
 {
@@ -29,6 +30,7 @@ api_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Monotonic microseconds, for latencies and deadlines. */
 int64_t
 api_mono_us(void)
 {
@@ -38,6 +40,7 @@ api_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* A closed breaker. */
 void
 api_breaker_init(struct api_breaker *b)
 {
@@ -144,6 +147,7 @@ is_unavailable(const bson_error_t *err)
 	return false;
 }
 
+/* A unique index refused the write (E11000). */
 bool
 api_is_dup_key(const bson_error_t *err)
 {

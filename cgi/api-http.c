@@ -19,6 +19,7 @@
 
 #define JSON_TYPE	"application/json; charset=utf-8"
 
+/* A FastCGI or CGI parameter; valid until the request ends. */
 const char *
 api_param(struct api_req *req, const char *name)
 {
@@ -87,6 +88,7 @@ api_query(struct api_req *req, const char *name, char **out)
 	return false;
 }
 
+/* The reason phrase of the statuses we send. */
 const char *
 api_status_text(int status)
 {

@@ -207,7 +207,8 @@ serve_fastcgi(long nthreads)
 	if (pthread_create(&sigthr, NULL, signal_main, &set) != 0)
 		fatalx("cannot start the signal thread");
 	for (i = 0; i < nthreads; i++) {
-		if (pthread_create(&threads[i], NULL, worker_main, NULL) != 0) {
+		if (pthread_create(&threads[i], NULL, worker_main,
+		    NULL) != 0) {
 			log_warnx("cannot start thread %ld", i);
 			break;
 		}
@@ -236,6 +237,7 @@ server_free(void)
 	oc_config_clear(&api_server.cfg);
 }
 
+/* Parse options, load the configuration and run in the chosen mode. */
 int
 main(int argc, char **argv)
 {
@@ -260,7 +262,8 @@ main(int argc, char **argv)
 			listen_spec = optarg;
 			break;
 		case 't':
-			if (!oc_parse_long(optarg, 1, MAX_THREADS, &nthreads)) {
+			if (!oc_parse_long(optarg, 1, MAX_THREADS,
+			    &nthreads)) {
 				fprintf(stderr, "ordercast-api: --threads: "
 				    "expected 1 to %d\n", MAX_THREADS);
 				return 1;

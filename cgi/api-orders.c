@@ -44,6 +44,7 @@ struct line {
 	bool		 taken;
 };
 
+/* Is s one of the order statuses of DESIGN.md? */
 bool
 api_status_valid(const char *s)
 {
@@ -311,8 +312,8 @@ claim_key(struct api_req *req, const char *key, json_object **existing)
 		    BCON_DATE_TIME(api_now_ms() - STALE_CLAIM_MS), "}");
 		mongoc_collection_delete_one(claims, stale, NULL, NULL, NULL);
 		if (api_now_ms() > deadline) {
-			api_error(req, 409, "in_progress", "a request with this "
-			    "Idempotency-Key is still in progress");
+			api_error(req, 409, "in_progress", "a request with "
+			    "this Idempotency-Key is still in progress");
 			goto done;
 		}
 		nap(10);
@@ -713,8 +714,8 @@ parse_items(struct api_req *req, json_object *v, struct api_item *items,
 		json_object_object_foreach(item, k, val) {
 			if (strcmp(k, "productId") != 0 &&
 			    strcmp(k, "qty") != 0) {
-				snprintf(field, sizeof(field), "items[%zu].%.16s",
-				    i, k);
+				snprintf(field, sizeof(field),
+				    "items[%zu].%.16s", i, k);
 				return api_field_error(req, field,
 				    "unknown field");
 			}

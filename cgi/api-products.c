@@ -324,7 +324,8 @@ api_route_product_stock(struct api_req *req, const char *idstr)
 			    "not both");
 			goto done;
 		}
-		if (!api_int_field(req, v, "delta", -MAX_STOCK, MAX_STOCK, &value))
+		if (!api_int_field(req, v, "delta", -MAX_STOCK, MAX_STOCK,
+		    &value))
 			goto done;
 		have = true;
 	}

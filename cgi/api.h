@@ -76,7 +76,7 @@ struct api_req {
 	char			*out;
 	size_t			 out_len;
 	const char		*out_type;
-	char			*headers;	/* extra lines, each ending CRLF */
+	char			*headers;	/* extra lines, CRLF ended */
 	const char		*err_code;
 	int			 cache_hits;
 	int			 cache_misses;

@@ -211,7 +211,11 @@ run_loop(int epfd, int lfd)
 		now = sse_now_ms();
 		feed_tick(now);
 		conn_tick(now);
+		{ struct timespec a, b; clock_gettime(CLOCK_REALTIME, &a);
 		conn_flush_all();
+		clock_gettime(CLOCK_REALTIME, &b);
+		long d = (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+		if (d > 2000) log_info("flush %ld us at %lld.%03ld n=%d", d, (long long)a.tv_sec, a.tv_nsec / 1000000, n); }
 	}
 }
 
