@@ -13,3 +13,9 @@ EXTRA_DIST += tests/watch.bats tests/watch-recovery.bats \
 TESTS += tests/watch-resync.bats
 EXTRA_DIST += tests/watch-resync.bats
 dist_noinst_SCRIPTS += tests/bench/watch
+
+check_PROGRAMS += tests/unit/test-event
+tests_unit_test_event_SOURCES = tests/unit/test-event.c
+tests_unit_test_event_CFLAGS = $(OC_CFLAGS)
+tests_unit_test_event_LDADD = $(OC_LIBS)
+TESTS += tests/unit/test-event

@@ -1,0 +1,151 @@
+/*
+ * Unit tests of lib/oc-event: event types, topics and the event JSON
+ * built from change stream documents. Prints TAP.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "oc-event.h"
+#include "oc-json.h"
+
+static int test_no;
+static int failures;
+
+/* Record one TAP result. */
+static void
+ok(int cond, const char *what)
+{
+	test_no++;
+	if (!cond)
+		failures++;
+	printf("%s %d - %s\n", cond ? "ok" : "not ok", test_no, what);
+}
+
+/* Compare a string that may be NULL with want (NULL for none). */
+static void
+ok_str(const char *got, const char *want, const char *what)
+{
+	int same = (got == NULL && want == NULL) ||
+	    (got != NULL && want != NULL && strcmp(got, want) == 0);
+
+	if (!same)
+		printf("# got  %s\n# want %s\n", got ? got : "(null)",
+		    want ? want : "(null)");
+	ok(same, what);
+}
+
+/* Types and topics the relay and the watcher share. */
+static void
+test_types(void)
+{
+	ok_str(oc_event_type("orders", "insert"), "order.created",
+	    "orders insert");
+	ok_str(oc_event_type("orders", "replace"), "order.updated",
+	    "orders replace");
+	ok_str(oc_event_type("products", "update"), "product.updated",
+	    "products update");
+	ok_str(oc_event_type("users", "delete"), "user.deleted",
+	    "users delete");
+	ok_str(oc_event_type("orders", "drop"), NULL, "drop makes no event");
+	ok_str(oc_event_type("other", "insert"), NULL, "other collection");
+	ok_str(oc_event_type(NULL, "insert"), NULL, "no collection");
+	ok_str(oc_event_topic("order.updated"), "orders", "order topic");
+	ok_str(oc_event_topic("product.created"), "products",
+	    "product topic");
+	ok_str(oc_event_topic("user.deleted"), "users", "user topic");
+	ok_str(oc_event_topic("alert.low_stock"), "alerts", "alert topic");
+	ok_str(oc_event_topic("system.resync"), NULL, "system: everyone");
+	ok_str(oc_event_topic("orderx.created"), NULL, "no prefix match");
+}
+
+/* An update with set and unset fields, stock among them. */
+static void
+test_update(void)
+{
+	struct oc_change c;
+	bson_oid_t oid;
+	bson_t *change;
+	char err[128];
+
+	bson_oid_init_from_string(&oid, "65f0c0ffee0000000000abcd");
+	change = BCON_NEW("_id", "{", "_data", "82AB", "}",
+	    "operationType", "update",
+	    "clusterTime", BCON_TIMESTAMP(1700000000, 3),
+	    "ns", "{", "db", "ordercast", "coll", "products", "}",
+	    "documentKey", "{", "_id", BCON_OID(&oid), "}",
+	    "updateDescription", "{", "updatedFields", "{",
+	    "stock", BCON_INT32(4), "name", "n", "}",
+	    "removedFields", "[", "old", "]", "}",
+	    "fullDocument", "{", "_id", BCON_OID(&oid), "stock",
+	    BCON_INT32(2), "}");
+	ok(oc_change_parse(change, &c, err, sizeof(err)), "update parses");
+	ok_str(c.type, "product.updated", "update type");
+	ok_str(c.key, "65f0c0ffee0000000000abcd", "key is the hex id");
+	ok(c.cluster_ms == 1700000000000LL, "clusterTime in ms");
+	ok(c.has_stock && c.stock == 4, "stock from updatedFields");
+	ok_str(oc_json_text(c.event, NULL),
+	    "{\"type\":\"product.updated\",\"collection\":\"products\","
+	    "\"op\":\"update\",\"key\":\"65f0c0ffee0000000000abcd\","
+	    "\"doc\":{\"id\":\"65f0c0ffee0000000000abcd\",\"stock\":2},"
+	    "\"changed\":{\"stock\":4,\"name\":\"n\"},"
+	    "\"removed\":[\"old\"],\"clusterTime\":1700000000000}",
+	    "update event JSON");
+	oc_change_clear(&c);
+	bson_destroy(change);
+}
+
+/* A delete, an update that leaves stock alone, and non-events. */
+static void
+test_others(void)
+{
+	struct oc_change c;
+	bson_t *change;
+	char err[128];
+
+	change = BCON_NEW("operationType", "delete",
+	    "ns", "{", "db", "d", "coll", "users", "}",
+	    "documentKey", "{", "_id", BCON_INT32(7), "}");
+	ok(oc_change_parse(change, &c, err, sizeof(err)), "delete parses");
+	ok_str(oc_json_text(c.event, NULL),
+	    "{\"type\":\"user.deleted\",\"collection\":\"users\","
+	    "\"op\":\"delete\",\"key\":\"7\",\"doc\":null,\"changed\":{},"
+	    "\"removed\":[],\"clusterTime\":0}", "delete event JSON");
+	oc_change_clear(&c);
+	bson_destroy(change);
+
+	change = BCON_NEW("operationType", "update",
+	    "ns", "{", "db", "d", "coll", "products", "}",
+	    "documentKey", "{", "_id", "p1", "}",
+	    "updateDescription", "{", "updatedFields", "{", "name", "x",
+	    "}", "removedFields", "[", "]", "}",
+	    "fullDocument", "{", "_id", "p1", "stock", BCON_INT32(1), "}");
+	ok(oc_change_parse(change, &c, err, sizeof(err)) && !c.has_stock,
+	    "an update without stock does not report stock");
+	oc_change_clear(&c);
+	bson_destroy(change);
+
+	change = BCON_NEW("operationType", "drop",
+	    "ns", "{", "db", "d", "coll", "orders", "}");
+	ok(oc_change_parse(change, &c, err, sizeof(err)) &&
+	    c.type == NULL && c.event == NULL, "drop: no event");
+	oc_change_clear(&c);
+	bson_destroy(change);
+
+	change = BCON_NEW("ns", "{", "db", "d", "}");
+	ok(!oc_change_parse(change, &c, err, sizeof(err)),
+	    "no operationType: error");
+	oc_change_clear(&c);
+	bson_destroy(change);
+}
+
+int
+main(void)
+{
+	test_types();
+	test_update();
+	test_others();
+	printf("1..%d\n", test_no);
+	return failures == 0 ? 0 : 1;
+}
