@@ -643,3 +643,24 @@ field() {
 	run jq -sc '[.[].clusterTime."$timestamp" | [.t, .i]] | .[0] < .[1]' <<<"$output"
 	assert_output true
 }
+
+@test "a change stream open across a restart resumes by itself" {
+	needs_private_standin "restarts the server"
+	start_standin "$T/r" --dbpath "$T/r/data"
+	local URI port
+	URI=$(standin_uri "$T/r")
+	port=$(cat "$T/r/port")
+	# A single-threaded client tries server selection only once unless
+	# told otherwise; with a real server that is the same.
+	URI="$URI&serverSelectionTryOnce=false" start_watch "$T/ev" "$TDB" "$C" 3
+	oc insert "$TDB" "$C" '{"_id": 1}' >/dev/null
+	wait_for 30 grep -q '"_id" : 1' "$T/ev"
+	stop_standin "$T/r"
+	start_standin "$T/r" --dbpath "$T/r/data" --port "$port"
+	oc insert "$TDB" "$C" '{"_id": 2}' '{"_id": 3}' >/dev/null
+	local rc=0
+	wait "$WATCH_PID" || rc=$?
+	stop_standin "$T/r"
+	assert_equal "$rc" 0
+	assert_equal "$(jq -sc 'map(.documentKey._id)' "$T/ev")" '[1,2,3]'
+}
