@@ -122,3 +122,27 @@ xlen() {
 	watch_start 3>&-
 	check_orders "$start" 0 2000 term
 }
+
+# At least N "still down" retries logged by the watcher PID in LOG.
+retried() {
+	[ "$(grep -c "ordercast-watch\[$2\]: redis .*still down" "$3")" -ge "$1" ]
+}
+
+@test "watch: Redis down: it stays up, warns once, backs off, catches up" {
+	local log=$OC_STATE/log/ordercast-watch.log pid start n
+	stack_stop_prog ordercast-watch || true
+	ORDERCAST_LOG_LEVEL=debug watch_start 3>&-
+	pid=$(watch_pid)
+	start=$(xlen)
+	stack_stop_prog redis || true
+	write_orders 0 100 down
+	stack_wait ordercast-watch 60 retried 4 "$pid" "$log"
+	kill -0 "$pid"
+	# Backoff: a handful of attempts by now, where a spin makes thousands.
+	n=$(grep -c "ordercast-watch\[$pid\]: redis .*still down" "$log")
+	[ "$n" -lt 40 ]
+	run grep -c "warn ordercast-watch\[$pid\]: redis .*retrying" "$log"
+	[ "$output" -eq 1 ]
+	stack_start_redis 3>&-
+	check_orders "$start" 0 100 down
+}

@@ -394,10 +394,10 @@ watch_stream_step(struct watch *w)
 		handle_change(w, doc);
 		if (w->start_after != NULL)
 			break;
+		/* Back to the loop after each batch, for signals and beats. */
 		if (w->npending == WATCH_BATCH || w->batch_left == 0) {
-			if (!watch_flush(w))
-				return;
-			watch_heartbeat(w, false);
+			watch_flush(w);
+			return;
 		}
 	}
 	if (!watch_flush(w))

@@ -90,7 +90,7 @@ watch_fail_redis(struct watch *w, const char *what)
 		log_warnx("redis %s: %s; retrying with backoff", w->cfg->redis,
 		    what);
 	else
-		log_debug("redis %s: %s", w->cfg->redis, what);
+		log_debug("redis %s: %s (still down)", w->cfg->redis, what);
 	w->redis_down = true;
 	watch_redis_close(w);
 	drop_pending(w);
