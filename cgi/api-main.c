@@ -85,6 +85,7 @@ serve_cgi(void)
 	api_handle(&req);
 	fflush(stdout);
 	api_metrics_record(&req);
+	api_metrics_flush(&thr);
 	api_request_done(&req);
 	if (thr.redis != NULL)
 		redisFree(thr.redis);
@@ -206,6 +207,8 @@ serve_fastcgi(long nthreads)
 	signal(SIGPIPE, SIG_IGN);
 	if (pthread_create(&sigthr, NULL, signal_main, &set) != 0)
 		fatalx("cannot start the signal thread");
+	if (!api_metrics_start())
+		fatalx("cannot start the metrics thread");
 	for (i = 0; i < nthreads; i++) {
 		if (pthread_create(&threads[i], NULL, worker_main,
 		    NULL) != 0) {
@@ -218,6 +221,7 @@ serve_fastcgi(long nthreads)
 		fatalx("no worker thread started");
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	api_metrics_stop();
 	if (!stopping)
 		pthread_kill(sigthr, SIGUSR2);
 	pthread_join(sigthr, NULL);

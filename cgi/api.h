@@ -131,7 +131,12 @@ void		 api_cache_put(struct api_req *, const char *, const char *,
 		    const char *, size_t);
 bool		 api_cache_invalidate(struct api_req *, const bson_oid_t *,
 		    size_t);
+
+/* api-metrics.c */
 void		 api_metrics_record(struct api_req *);
+void		 api_metrics_flush(struct api_thread *);
+bool		 api_metrics_start(void);
+void		 api_metrics_stop(void);
 char		*api_product_key(const bson_oid_t *);
 
 /* api-products.c */

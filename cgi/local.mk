@@ -5,7 +5,8 @@ bin_PROGRAMS += ordercast-api
 ordercast_api_SOURCES = \
 	cgi/api.h cgi/api-main.c cgi/api-http.c cgi/api-deps.c \
 	cgi/api-cache.c cgi/api-products.c cgi/api-orders.c \
-	cgi/api-stats.c cgi/api-simulate.c cgi/api-init.c
+	cgi/api-stats.c cgi/api-simulate.c cgi/api-init.c \
+	cgi/api-metrics.c
 ordercast_api_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 ordercast_api_LDADD = $(OC_LIBS) $(FCGI_LIBS)
 TESTS += tests/api.bats tests/api-race.bats tests/api-failure.bats \

@@ -75,6 +75,21 @@ db_count() {
 	stack_mongo "print(db.$1.count_documents(${2:-{\}}))"
 }
 
+# Wait until the API's counter FIELD reaches at least MIN (counters are
+# flushed to Redis every 100 ms). Usage: wait_metric FIELD MIN
+wait_metric() {
+	local deadline=$((SECONDS + 10)) v
+	while :; do
+		v=$(stack_redis hget "$ORDERCAST_PREFIX:metrics:api" "$1")
+		[ "${v:-0}" -ge "$2" ] && return 0
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "metric $1 is ${v:-0}, expected >= $2" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
 # Set a product's stock through the API.
 set_stock() {
 	api PUT "/api/products/$1/stock" "{\"stock\":$2}"

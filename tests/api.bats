@@ -328,9 +328,8 @@ teardown_file() {
 	[ "$(stack_redis exists "$ORDERCAST_PREFIX:cache:product:$id")" = 1 ]
 	ttl=$(stack_redis ttl "$ORDERCAST_PREFIX:cache:products")
 	[ "$ttl" -gt 0 ] && [ "$ttl" -le 60 ]
-	hits=$(stack_redis hget "$ORDERCAST_PREFIX:metrics:api" cache_hits)
-	misses=$(stack_redis hget "$ORDERCAST_PREFIX:metrics:api" cache_misses)
-	[ "$hits" -ge 2 ] && [ "$misses" -ge 1 ]
+	wait_metric cache_hits 2
+	wait_metric cache_misses 1
 	for n in 39 38 37; do
 		api PUT "/api/products/$id/stock" '{"delta":-1}'
 		assert_status 200
@@ -359,6 +358,7 @@ teardown_file() {
 
 @test "metrics: JSON with components and cache ratio, and Prometheus text" {
 	api GET /api/products
+	wait_metric requests_products 1
 	api GET /api/metrics
 	assert_status 200
 	assert_body '.components.api.requests_total > 0'
@@ -367,6 +367,7 @@ teardown_file() {
 	assert_body '.components.api.latency_products_le_inf > 0'
 	assert_body '.cache.hits >= 0 and .cache.misses >= 0 and .cache.hitRatio >= 0 and .cache.hitRatio <= 1'
 	api GET /api/nope
+	wait_metric errors_not_found 1
 	api GET /api/metrics
 	assert_body '.components.api.errors_not_found > 0 and .components.api.status_4xx > 0'
 	api GET '/api/metrics?format=prometheus'
