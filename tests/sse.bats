@@ -372,6 +372,15 @@ PY
 	assert_output --partial replays
 }
 
+@test "the relay asks the scheduler for a 20 ms slice where Linux has them" {
+	local pid
+	pid=$(stack_pid ordercast-sse)
+	grep -q '^se.slice' "/proc/$pid/sched" 2>/dev/null ||
+		skip "this kernel has no per-task slice"
+	run awk '/^se.slice/ { print $3 }' "/proc/$pid/sched"
+	assert_output 20000000
+}
+
 @test "an EventSource in headless chromium receives events" {
 	[ -d "$OC_SRCDIR/node_modules/playwright-core" ] ||
 		skip "npm ci has not installed playwright-core"
