@@ -116,10 +116,11 @@ wait_for_code() {
 		--data-binary "$(order_body "$customer" "$(product_id MS-202)" 1)" \
 		"$STACK_URL/api/orders" >"$BATS_TEST_TMPDIR/slow.code" &
 	slow=$!
-	# Wait until lighttpd holds a connection to the daemon.
+	# Wait until lighttpd holds a connection to the daemon: the
+	# listener and each accepted connection list the socket's path.
 	deadline=$((SECONDS + 10))
-	until [ "$(ss -x | grep -c "$sock")" -ge 1 ]; do
-		[ "$SECONDS" -lt "$deadline" ] || { ss -x | grep api; false; }
+	until [ "$(grep -c "$sock" /proc/net/unix)" -ge 2 ]; do
+		[ "$SECONDS" -lt "$deadline" ] || false
 		sleep 0.02
 	done
 	kill -TERM "$pid"
