@@ -88,6 +88,13 @@ struct api_item {
 	int64_t		 qty;
 };
 
+/*
+ * Ownership: json_object results (out-parameters) and char * results
+ * belong to the caller; api_reply_json() takes the object it is given;
+ * strings from api_param() live until the request is finished. A
+ * function returning false has already written the error response.
+ */
+
 /* api-http.c */
 const char	*api_param(struct api_req *, const char *);
 bool		 api_query(struct api_req *, const char *, char **);
