@@ -510,6 +510,8 @@ print(sorted(names))")
 		"$OC_BUILDDIR/ordercast-api" </dev/null
 	assert_line --index 0 --regexp '^Status: 405'
 	assert_output --partial 'Allow: GET'
+	refute_output --partial Sanitizer
+	refute_output --partial 'runtime error'
 }
 
 # The ```sh blocks of docs/api.md as one script run in order in one
