@@ -198,7 +198,7 @@ request_done(struct sse_conn *c)
 		c->state = CS_IDLE;
 	} else
 		c->state = CS_ENDING;
-	c->end_deadline = sse_now_ms() + END_GRACE_MS;
+	c->end_deadline = oc_mono_ms() + END_GRACE_MS;
 }
 
 /* End an open stream cleanly: empty STDOUT, then END_REQUEST. */
@@ -286,7 +286,7 @@ stream_start(struct sse_conn *c, bool resync)
 	conns.nclients++;
 	c->replaying = false;
 	if (resync) {
-		ev = sse_event_resync(&last, sse_now_ms());
+		ev = sse_event_resync(&last, oc_wall_ms());
 		q_push(c, ev->rec);
 		sse_event_unref(ev);
 		sse_stats.resyncs++;
@@ -610,7 +610,7 @@ conn_accept(int lfd)
 				log_warn("accept");
 				/* Let connections go before trying again. */
 				epoll_ctl(conns.epfd, EPOLL_CTL_DEL, lfd, NULL);
-				conns.accept_resume = sse_now_ms() + 100;
+				conns.accept_resume = oc_mono_ms() + 100;
 			} else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept");
@@ -773,7 +773,7 @@ conn_init(const struct sse_settings *set, int epfd)
 	conns.lfd = -1;
 	conns.stream_head = sse_buf_stdout(head, sizeof(head) - 1);
 	conns.heartbeat = sse_buf_stdout(beat, sizeof(beat) - 1);
-	conns.next_heartbeat = sse_now_ms() + SSE_HEARTBEAT_MS;
+	conns.next_heartbeat = oc_mono_ms() + SSE_HEARTBEAT_MS;
 }
 
 void
@@ -799,7 +799,7 @@ conn_shutdown(void)
 			continue;
 		} else {
 			c->state = CS_ENDING;
-			c->end_deadline = sse_now_ms() + END_GRACE_MS;
+			c->end_deadline = oc_mono_ms() + END_GRACE_MS;
 		}
 		if ((c->watched & EPOLLOUT) == 0 && !conn_write(c))
 			conn_close(c);

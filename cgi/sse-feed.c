@@ -269,7 +269,7 @@ fill_check_lost(void)
 			log_warnx("%s was trimmed past %" PRIu64 "-%" PRIu64
 			    ": clients resync", feed.log_key, feed.last.ms,
 			    feed.last.seq);
-			ev = sse_event_resync(&deleted, sse_now_ms());
+			ev = sse_event_resync(&deleted, oc_wall_ms());
 			sse_stats.resyncs++;
 			feed_accept(ev);
 			sse_event_unref(ev);
@@ -356,7 +356,7 @@ sub_watch(uint32_t events)
 static void
 sub_fail(const char *reason)
 {
-	int64_t now = sse_now_ms();
+	int64_t now = oc_mono_ms();
 	char why[128];
 
 	/* reason may live in the context freed below. */
@@ -435,7 +435,7 @@ sub_reply(const redisReply *r)
 	} else if (strcmp(kind, "subscribe") == 0) {
 		feed.state = SUB_LIVE;
 		feed.ping_out = false;
-		feed.next_ping = sse_now_ms() + SSE_HEARTBEAT_MS;
+		feed.next_ping = oc_mono_ms() + SSE_HEARTBEAT_MS;
 		if (!feed_sync()) {
 			sub_fail("cannot read the log");
 			return false;
@@ -709,7 +709,7 @@ feed_init(const struct sse_settings *set, int epfd)
 	feed.backoff = BACKOFF_MIN_MS;
 	feed.state = SUB_DOWN;
 	feed.next_attempt = 0;
-	feed.next_metrics = sse_now_ms() + METRICS_EVERY_MS;
+	feed.next_metrics = oc_mono_ms() + METRICS_EVERY_MS;
 }
 
 void

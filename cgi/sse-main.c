@@ -81,15 +81,6 @@ usage(FILE *f)
 	    "  -n, --check       validate the configuration and exit\n");
 }
 
-int64_t
-sse_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* SIGTERM and SIGINT end the loop; the loop does the rest. */
 static void
 on_stop(int sig)
@@ -151,25 +142,6 @@ ask_long_slice(void)
 #endif
 }
 
-/* Write our pid so service scripts can signal us. */
-static bool
-pidfile_write(const char *path)
-{
-	FILE *f;
-	bool ok;
-
-	f = fopen(path, "w");
-	if (f == NULL) {
-		log_warn("%s", path);
-		return false;
-	}
-	ok = fprintf(f, "%ld\n", (long)getpid()) > 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok)
-		log_warn("%s", path);
-	return ok;
-}
-
 /*
  * The listening socket: --listen through libfcgi's FCGX_OpenSocket, or
  * fd 0 from the web server. Returns -1 when there is none (plain CGI).
@@ -224,7 +196,7 @@ run_loop(int epfd, int lfd)
 	int i, n;
 
 	while (!stop_requested) {
-		now = sse_now_ms();
+		now = oc_mono_ms();
 		wait = 1000;
 		t = feed_next_ms(now);
 		if (t < wait)
@@ -235,7 +207,7 @@ run_loop(int epfd, int lfd)
 		n = epoll_wait(epfd, evs, MAX_EVENTS, (int)wait);
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
-		now = sse_now_ms();
+		now = oc_mono_ms();
 		for (i = 0; i < n; i++) {
 			kind = evs[i].data.ptr;
 			if (*kind == SSE_KIND_LISTEN)
@@ -245,7 +217,7 @@ run_loop(int epfd, int lfd)
 			else
 				conn_io(evs[i].data.ptr, evs[i].events);
 		}
-		now = sse_now_ms();
+		now = oc_mono_ms();
 		feed_tick(now);
 		conn_tick(now);
 		conn_flush_all();
@@ -257,11 +229,11 @@ static void
 drain(int epfd)
 {
 	struct epoll_event evs[MAX_EVENTS];
-	int64_t deadline = sse_now_ms() + DRAIN_MS;
+	int64_t deadline = oc_mono_ms() + DRAIN_MS;
 	enum sse_kind *kind;
 	int i, n;
 
-	while (!conn_none_left() && sse_now_ms() < deadline) {
+	while (!conn_none_left() && oc_mono_ms() < deadline) {
 		n = epoll_wait(epfd, evs, MAX_EVENTS, 100);
 		for (i = 0; i < n; i++) {
 			kind = evs[i].data.ptr;
@@ -349,8 +321,10 @@ main(int argc, char *argv[])
 	signals_init();
 	raise_nofile();
 	ask_long_slice();
-	if (pidfile != NULL && !pidfile_write(pidfile))
+	if (pidfile != NULL && !oc_pidfile_write(pidfile)) {
+		log_warn("%s", pidfile);
 		goto done;
+	}
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd == -1)
 		fatal("epoll_create1");

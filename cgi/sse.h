@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "oc-config.h"
+#include "oc-util.h"
 
 /* What an epoll registration points at. */
 enum sse_kind {
@@ -178,7 +179,5 @@ void conn_shutdown(void);
 bool conn_none_left(void);
 void conn_free_all(void);
 size_t conn_clients(void);
-
-int64_t sse_now_ms(void);
 
 #endif

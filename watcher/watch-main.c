@@ -27,26 +27,6 @@
 volatile sig_atomic_t watch_stop;
 static volatile sig_atomic_t reopen_log;
 
-/* Monotonic milliseconds, for deadlines that clock changes must not move. */
-int64_t
-watch_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wall-clock milliseconds since the epoch, for what others read. */
-int64_t
-watch_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Release an event whether it was published or dropped. */
 void
 watch_event_clear(struct watch_event *ev)
@@ -95,9 +75,9 @@ watch_backoff_wait(struct watch *w, struct watch_backoff *b)
 	else
 		b->delay_ms = BACKOFF_MAX_MS;
 	wait = b->delay_ms / 2 + random() % (b->delay_ms / 2 + 1);
-	deadline = watch_now_ms() + wait;
+	deadline = oc_mono_ms() + wait;
 	while (!watch_stop) {
-		left = (long)(deadline - watch_now_ms());
+		left = (long)(deadline - oc_mono_ms());
 		if (left <= 0)
 			break;
 		nap(left < 250 ? left : 250);
@@ -147,26 +127,8 @@ install_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Record our pid for init scripts and tests. */
-static bool
-write_pidfile(const char *path)
-{
-	char buf[32];
-	int fd, n;
-	bool ok;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1)
-		return false;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	ok = write(fd, buf, (size_t)n) == n;
-	if (close(fd) == -1)
-		ok = false;
-	return ok;
-}
-
-static /* Options in one place, for --help and for mistakes. */
-void
+/* Options in one place, for --help and for mistakes. */
+static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: ordercast-watch [-n] [--foreground] "
@@ -311,13 +273,13 @@ main(int argc, char *argv[])
 		status = 0;
 		goto done;
 	}
-	if (pidfile != NULL && !write_pidfile(pidfile)) {
+	if (pidfile != NULL && !oc_pidfile_write(pidfile)) {
 		log_warn("cannot write %s", pidfile);
 		goto done;
 	}
 	install_signals();
 	tune_malloc();
-	srandom((unsigned)(getpid() ^ watch_wall_ms()));
+	srandom((unsigned)(getpid() ^ oc_wall_ms()));
 	log_info("watching %s in %s; publishing to %s", cfg.db, cfg.redis,
 	    w.k_log);
 	watch_run(&w);

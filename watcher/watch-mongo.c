@@ -177,7 +177,7 @@ history_lost(struct watch *w, mongoc_change_stream_t *stream)
 	w->total.resyncs++;
 	tok = stream_token(stream);
 	ev = oc_event_new(OC_EVENT_RESYNC, NULL, NULL, NULL, NULL, NULL,
-	    NULL, watch_wall_ms());
+	    NULL, oc_wall_ms());
 	watch_queue(w, ev, tok, NULL, false, "", NULL, 0);
 	json_object_put(ev);
 	free(tok);

@@ -358,7 +358,7 @@ watch_heartbeat(struct watch *w, bool force)
 	struct watch_counters *t = &w->total, *s = &w->sent;
 	redisReply *r = NULL;
 	char alive[256];
-	int64_t now = watch_now_ms();
+	int64_t now = oc_mono_ms();
 	int n = 2, i;
 
 	if (w->rc == NULL || (!force && now < w->next_beat))
@@ -367,7 +367,7 @@ watch_heartbeat(struct watch *w, bool force)
 	snprintf(alive, sizeof(alive), "{\"pid\":%ld,\"at\":%lld,"
 	    "\"lagMs\":%lld,\"events\":%lld,\"errors\":%lld,"
 	    "\"lastEventId\":\"%s\"}", (long)getpid(),
-	    (long long)watch_wall_ms(), w->lag_ms, t->events, t->errors,
+	    (long long)oc_wall_ms(), w->lag_ms, t->events, t->errors,
 	    w->last_id);
 	redisAppendCommand(w->rc, "SET %s %s EX " WATCH_ALIVE_TTL,
 	    w->k_alive, alive);

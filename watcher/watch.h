@@ -15,6 +15,7 @@
 #include <mongoc/mongoc.h>
 
 #include "oc-config.h"
+#include "oc-util.h"
 
 /* Events sent to Redis in one pipeline at most. */
 #define WATCH_BATCH		256
@@ -91,8 +92,6 @@ struct watch {
 extern volatile sig_atomic_t watch_stop;
 
 /* watch-main.c */
-int64_t watch_now_ms(void);
-int64_t watch_wall_ms(void);
 void watch_event_clear(struct watch_event *ev);
 void watch_backoff_reset(struct watch_backoff *b);
 void watch_backoff_wait(struct watch *w, struct watch_backoff *b);
