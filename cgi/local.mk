@@ -12,7 +12,9 @@ ordercast_api_LDADD = $(OC_LIBS) $(FCGI_LIBS)
 TESTS += tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats
 EXTRA_DIST += tests/api.bats tests/api-race.bats tests/api-failure.bats \
-	tests/api-malformed.bats tests/api-common.bash docs/api.md
+	tests/api-malformed.bats tests/api-common.bash docs/api.md \
+	tests/bench/api-bare.c
+dist_noinst_SCRIPTS += tests/bench/api
 
 # ordercast-sse: the event stream relay (GET /api/events), one epoll loop.
 bin_PROGRAMS += ordercast-sse
