@@ -282,27 +282,79 @@ oc_json_to_bson(json_object *obj, bson_t *out, char *err, size_t errlen)
 	return true;
 }
 
+/* Length of a well-formed UTF-8 sequence at p (strict: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t
+utf8_seq_len(const unsigned char *p, size_t left)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (left < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
 /*
- * json-c 0.16 accepts 'single-quoted' strings even in strict mode; JSON
- * does not. Returns the offset of a quote outside any string, or -1.
+ * json-c 0.16, even in strict mode, takes some text that is not JSON:
+ * 'single-quoted' strings, NaN and Infinity, raw control characters in
+ * strings, and overlong or surrogate UTF-8. Find the first such byte.
+ * Returns its offset and a reason, or -1.
  */
 static long
-stray_single_quote(const char *buf, size_t len)
+not_json_text(const char *buf, size_t len, const char **why)
 {
+	const unsigned char *p = (const unsigned char *)buf;
 	bool in_string = false;
-	size_t i;
+	size_t i = 0, n;
 
-	for (i = 0; i < len; i++) {
-		if (in_string) {
-			if (buf[i] == '\\')
-				i++;
-			else if (buf[i] == '"')
-				in_string = false;
-		} else if (buf[i] == '"') {
-			in_string = true;
-		} else if (buf[i] == '\'') {
+	while (i < len) {
+		n = utf8_seq_len(p + i, len - i);
+		if (n == 0) {
+			*why = "invalid UTF-8";
 			return (long)i;
 		}
+		if (in_string) {
+			if (p[i] < 0x20) {
+				*why = "control character in a string";
+				return (long)i;
+			}
+			if (p[i] == '\\' && i + 1 < len)
+				n = 2;
+			else if (p[i] == '"')
+				in_string = false;
+		} else if (p[i] == '"') {
+			in_string = true;
+		} else if (p[i] == '\'') {
+			*why = "single quotes are not JSON";
+			return (long)i;
+		} else if (p[i] == 'N' || p[i] == 'I' || p[i] == 'i') {
+			*why = "NaN and Infinity are not JSON";
+			return (long)i;
+		}
+		i += n;
 	}
 	return -1;
 }
@@ -314,17 +366,18 @@ oc_json_parse(const char *buf, size_t len, int max_depth, char *err,
 	struct json_tokener *tok = NULL;
 	json_object *obj = NULL;
 	enum json_tokener_error jerr;
+	const char *why = NULL;
 	size_t off = 0;
-	long quote;
+	long bad;
 
 	if (len > INT32_MAX) {
 		snprintf(err, errlen, "JSON text too large");
 		goto done;
 	}
-	quote = stray_single_quote(buf, len);
-	if (quote >= 0) {
-		snprintf(err, errlen, "malformed JSON at byte %ld: single "
-		    "quotes are not JSON", quote);
+	bad = not_json_text(buf, len, &why);
+	if (bad >= 0) {
+		snprintf(err, errlen, "malformed JSON at byte %ld: %s", bad,
+		    why);
 		goto done;
 	}
 	tok = json_tokener_new_ex(max_depth);

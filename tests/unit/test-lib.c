@@ -183,6 +183,15 @@ test_parser(void)
 	ok(!parses("{\"a\":\"\xff\"}", 9), "invalid UTF-8 refused");
 	ok(!parses("{'a':1}", 7), "single quotes refused");
 	ok(!parses("{\"a\":1,}", 8), "trailing comma refused");
+	ok(!parses("[NaN]", 5) && !parses("[Infinity]", 10) &&
+	    !parses("[-Infinity]", 11), "NaN and Infinity refused");
+	ok(!parses("[\"a\tb\"]", 7), "raw control character refused");
+	ok(parses("[\"a\\tb\\\"\"]", 10), "escapes accepted");
+	ok(!parses("[\"\xc0\xaf\"]", 6), "overlong UTF-8 refused");
+	ok(!parses("[\"\xed\xa0\x80\"]", 7), "UTF-8 surrogate refused");
+	ok(parses("[\"\xe2\x82\xac\xf0\x9f\x98\x80\"]", 11),
+	    "multi-byte UTF-8 accepted");
+	ok(parses("[\"it's\"]", 8), "single quote inside a string accepted");
 }
 
 static void
