@@ -125,22 +125,27 @@ assert alerts[2]["key"] == str(p2)
 '
 }
 
-@test "watch: product changes drop the product cache, other changes keep it" {
+@test "watch: product changes drop the product cache and bump its generation, other changes keep it" {
 	watch_py '
+gen = lambda: int(rcmd("GET", PREFIX + ":cache:gen") or 0)
 start = rcmd("XLEN", PREFIX + ":log")
 pid = db.products.insert_one({"sku": "CACHE", "stock": 40}).inserted_id
 wait_log(start + 1)
 one = PREFIX + ":cache:product:" + str(pid)
 rcmd("SET", PREFIX + ":cache:products", "{}")
 rcmd("SET", one, "{}")
+g0 = gen()
 n = rcmd("XLEN", PREFIX + ":log")
 db.orders.insert_one({"note": "no cache change"})
 wait_log(n + 1)
 assert rcmd("EXISTS", one) == 1
 assert rcmd("EXISTS", PREFIX + ":cache:products") == 1
+assert gen() == g0
 db.products.update_one({"_id": pid}, {"$inc": {"stock": -1}})
 wait_for(lambda: rcmd("EXISTS", one) == 0, 20)
 assert rcmd("EXISTS", PREFIX + ":cache:products") == 0
+# Readers that missed before the change may not store what they read.
+assert gen() == g0 + 1
 # The cache was gone before the event could be seen.
 last = log_events()[-1]
 assert last["type"] == "product.updated" and last["key"] == str(pid)

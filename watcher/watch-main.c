@@ -155,6 +155,7 @@ watch_init(struct watch *w, const struct oc_config *cfg)
 	w->k_metrics = oc_config_key(cfg, "metrics:watch");
 	w->k_cache_products = oc_config_key(cfg, "cache:products");
 	w->k_cache_product = oc_config_key(cfg, "cache:product:");
+	w->k_cache_gen = oc_config_key(cfg, "cache:gen");
 }
 
 static /* Release everything watch_init() and the loop acquired. */
@@ -177,6 +178,7 @@ watch_free(struct watch *w)
 	free(w->k_metrics);
 	free(w->k_cache_products);
 	free(w->k_cache_product);
+	free(w->k_cache_gen);
 }
 
 /* Run until SIGTERM or SIGINT; transient faults only slow it down. */

@@ -12,12 +12,15 @@
 #include "watch.h"
 
 /*
- * One event, atomically: drop the product cache, append the event to the
+ * One event, atomically: drop the product cache (and bump its generation,
+ * so an API reader that missed before this change cannot store what it
+ * read), append the event to the
  * log with its stream id inside, publish the same text, store the resume
  * token, and keep the low-stock state so an alert follows the product
  * event once per crossing.
  *
- * KEYS: log, token, low-stock set [, cache:products, cache:product:<id>]
+ * KEYS: log, token, low-stock set
+ *       [, cache:products, cache:product:<id>, cache:gen]
  * ARGV: channel, body, token ("" deletes it), maxlen, stock ("low",
  *       "ok" or ""), alert body, product id
  * Returns {last id, publishedAt}.
@@ -27,7 +30,10 @@
  */
 static const char watch_script[] =
 "local log = KEYS[1]\n"
-"if #KEYS >= 5 then redis.call('DEL', KEYS[4], KEYS[5]) end\n"
+"if #KEYS >= 6 then\n"
+"  redis.call('DEL', KEYS[4], KEYS[5])\n"
+"  redis.call('INCR', KEYS[6])\n"
+"end\n"
 "local t = redis.call('TIME')\n"
 "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 "local ms, seq = now, 0\n"
@@ -214,13 +220,14 @@ append_event(struct watch *w, const struct watch_event *ev)
 
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = w->sha;
-	argv[argc++] = ev->cache_key != NULL ? "5" : "3";
+	argv[argc++] = ev->cache_key != NULL ? "6" : "3";
 	argv[argc++] = w->k_log;
 	argv[argc++] = w->k_token;
 	argv[argc++] = w->k_low;
 	if (ev->cache_key != NULL) {
 		argv[argc++] = w->k_cache_products;
 		argv[argc++] = ev->cache_key;
+		argv[argc++] = w->k_cache_gen;
 	}
 	argv[argc++] = w->k_events;
 	argv[argc++] = ev->body;

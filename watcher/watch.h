@@ -63,6 +63,7 @@ struct watch {
 	char *k_metrics;
 	char *k_cache_products;
 	char *k_cache_product;	/* prefix of one product's cache key */
+	char *k_cache_gen;	/* bumped with every product change */
 
 	redisContext *rc;
 	char sha[41];
