@@ -20,26 +20,6 @@
 #define BREAKER_THRESHOLD	3
 #define BREAKER_OPEN_MS		(API_RETRY_AFTER * 1000)
 
-/* Wall-clock milliseconds, for stored dates. */
-int64_t
-api_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Monotonic microseconds, for latencies and deadlines. */
-int64_t
-api_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* A closed breaker. */
 void
 api_breaker_init(struct api_breaker *b)
@@ -59,7 +39,7 @@ api_breaker_allow(struct api_breaker *b)
 
 	pthread_mutex_lock(&b->mu);
 	if (b->failures >= BREAKER_THRESHOLD) {
-		if (api_mono_us() / 1000 < b->open_until || b->probing)
+		if (oc_mono_ms() < b->open_until || b->probing)
 			ok = false;
 		else
 			b->probing = true;
@@ -83,7 +63,7 @@ api_breaker_report(struct api_breaker *b, bool ok)
 			log_warnx("dependency failing; breaker open for %d ms",
 			    BREAKER_OPEN_MS);
 		if (b->failures >= BREAKER_THRESHOLD)
-			b->open_until = api_mono_us() / 1000 + BREAKER_OPEN_MS;
+			b->open_until = oc_mono_ms() + BREAKER_OPEN_MS;
 	}
 	b->probing = false;
 	pthread_mutex_unlock(&b->mu);

@@ -430,7 +430,7 @@ api_handle(struct api_req *req)
 	char id[128];
 	size_t i;
 
-	req->started = api_mono_us();
+	req->started = oc_mono_us();
 	req->route = "other";
 	req->method = api_param(req, "REQUEST_METHOD");
 	if (req->method == NULL)

@@ -206,7 +206,7 @@ insert_samples(mongoc_client_t *client, const char *db, bson_error_t *err)
 	mongoc_collection_t *cu = NULL, *cp = NULL, *co = NULL;
 	bson_oid_t uids[NUSERS], pids[NPRODUCTS];
 	bson_t *docs[SAMPLE_ORDERS];
-	int64_t now = api_now_ms();
+	int64_t now = oc_wall_ms();
 	size_t i;
 	bool ok = false;
 

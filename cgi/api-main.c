@@ -49,7 +49,7 @@ worker_main(void *arg)
 
 	(void)arg;
 	memset(&thr, 0, sizeof(thr));
-	thr.rng = (uint64_t)api_mono_us() ^ (uint64_t)(uintptr_t)&thr;
+	thr.rng = (uint64_t)oc_mono_us() ^ (uint64_t)(uintptr_t)&thr;
 	if (FCGX_InitRequest(&fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
 	while (!stopping) {
@@ -78,7 +78,7 @@ serve_cgi(void)
 	struct api_req req;
 
 	memset(&thr, 0, sizeof(thr));
-	thr.rng = (uint64_t)api_mono_us() ^ (uint64_t)getpid();
+	thr.rng = (uint64_t)oc_mono_us() ^ (uint64_t)getpid();
 	memset(&req, 0, sizeof(req));
 	req.thr = &thr;
 	req.envp = environ;
@@ -118,22 +118,6 @@ signal_main(void *arg)
 	 */
 	shutdown(listen_fd, SHUT_RDWR);
 	return NULL;
-}
-
-/* Record our pid for service managers and test scripts. */
-static bool
-write_pidfile(const char *path)
-{
-	FILE *fp;
-	bool ok;
-
-	fp = fopen(path, "w");
-	if (fp == NULL)
-		return false;
-	ok = fprintf(fp, "%ld\n", (long)getpid()) > 0;
-	if (fclose(fp) != 0)
-		ok = false;
-	return ok;
 }
 
 /* The MongoDB pool, with our time limits written into its URI. */
@@ -343,7 +327,7 @@ main(int argc, char **argv)
 	} else {
 		cgi = FCGX_IsCGI();
 	}
-	if (pidfile != NULL && !write_pidfile(pidfile)) {
+	if (pidfile != NULL && !oc_pidfile_write(pidfile)) {
 		log_warn("pidfile %s", pidfile);
 		goto done;
 	}

@@ -73,7 +73,7 @@ api_metrics_record(struct api_req *req)
 		{ "1ms", 1000 }, { "5ms", 5000 }, { "25ms", 25000 },
 		{ "100ms", 100000 }, { "500ms", 500000 }, { "inf", -1 },
 	};
-	int64_t us = api_mono_us() - req->started;
+	int64_t us = oc_mono_us() - req->started;
 	char name[METRIC_NAME_MAX];
 	size_t i;
 

@@ -101,7 +101,7 @@ give_back(mongoc_collection_t *products, const bson_oid_t *id, int64_t qty)
 {
 	bson_t *sel = BCON_NEW("_id", BCON_OID(id));
 	bson_t *upd = BCON_NEW("$inc", "{", "stock", BCON_INT64(qty), "}",
-	    "$set", "{", "updatedAt", BCON_DATE_TIME(api_now_ms()), "}");
+	    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
 	bson_error_t err;
 	char hex[25];
 
@@ -126,7 +126,7 @@ take_stock(mongoc_collection_t *products, const bson_oid_t *id,
 	bson_t *sel = BCON_NEW("_id", BCON_OID(id), "stock", "{", "$gte",
 	    BCON_INT64(qty), "}");
 	bson_t *upd = BCON_NEW("$inc", "{", "stock", BCON_INT64(-qty), "}",
-	    "$set", "{", "updatedAt", BCON_DATE_TIME(api_now_ms()), "}");
+	    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
 	bson_t reply;
 	int rc = -1;
 
@@ -216,7 +216,7 @@ order_doc(const bson_oid_t *id, const bson_oid_t *customer,
 {
 	bson_t *doc = bson_new();
 	bson_t arr, item, hist, h;
-	int64_t now = api_now_ms(), total = 0;
+	int64_t now = oc_wall_ms(), total = 0;
 	char key[16];
 	const char *k;
 	size_t i;
@@ -275,7 +275,7 @@ claim_key(struct api_req *req, const char *key, json_object **existing)
 	json_object *arr = NULL;
 	bson_t *claim = NULL, *byk = NULL, *opts = NULL, *stale = NULL;
 	bson_error_t err;
-	int64_t deadline = api_now_ms() + api_server.cfg.timeout_ms;
+	int64_t deadline = oc_mono_ms() + api_server.cfg.timeout_ms;
 	int rc = -1;
 
 	claims = api_collection(req, "idempotency");
@@ -286,7 +286,7 @@ claim_key(struct api_req *req, const char *key, json_object **existing)
 	for (;;) {
 		bson_destroy(claim);
 		claim = BCON_NEW("_id", BCON_UTF8(key), "state",
-		    BCON_UTF8("pending"), "at", BCON_DATE_TIME(api_now_ms()));
+		    BCON_UTF8("pending"), "at", BCON_DATE_TIME(oc_wall_ms()));
 		if (mongoc_collection_insert_one(claims, claim, NULL, NULL,
 		    &err)) {
 			rc = 1;
@@ -309,9 +309,9 @@ claim_key(struct api_req *req, const char *key, json_object **existing)
 		/* The owner may have died: take over an old claim. */
 		bson_destroy(stale);
 		stale = BCON_NEW("_id", BCON_UTF8(key), "at", "{", "$lt",
-		    BCON_DATE_TIME(api_now_ms() - STALE_CLAIM_MS), "}");
+		    BCON_DATE_TIME(oc_wall_ms() - STALE_CLAIM_MS), "}");
 		mongoc_collection_delete_one(claims, stale, NULL, NULL, NULL);
-		if (api_now_ms() > deadline) {
+		if (oc_mono_ms() > deadline) {
 			api_error(req, 409, "in_progress", "a request with "
 			    "this Idempotency-Key is still in progress");
 			goto done;
@@ -557,7 +557,7 @@ api_order_move(struct api_req *req, const bson_oid_t *id, const char *from,
 		    "order from %s to %s", cur_status, to);
 		goto done;
 	}
-	now = api_now_ms();
+	now = oc_wall_ms();
 	sel = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8(cur_status));
 	upd = BCON_NEW("$set", "{", "status", BCON_UTF8(to), "updatedAt",
 	    BCON_DATE_TIME(now), "}", "$push", "{", "history", "{",

@@ -214,7 +214,7 @@ api_stock_change(struct api_req *req, const bson_oid_t *id, bool is_set,
 	if (is_set) {
 		query = BCON_NEW("_id", BCON_OID(id));
 		update = BCON_NEW("$set", "{", "stock", BCON_INT64(value),
-		    "updatedAt", BCON_DATE_TIME(api_now_ms()), "}");
+		    "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
 	} else {
 		if (value < 0)
 			query = BCON_NEW("_id", BCON_OID(id), "stock", "{",
@@ -222,7 +222,7 @@ api_stock_change(struct api_req *req, const bson_oid_t *id, bool is_set,
 		else
 			query = BCON_NEW("_id", BCON_OID(id));
 		update = BCON_NEW("$inc", "{", "stock", BCON_INT64(value), "}",
-		    "$set", "{", "updatedAt", BCON_DATE_TIME(api_now_ms()),
+		    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()),
 		    "}");
 	}
 	fam = mongoc_find_and_modify_opts_new();

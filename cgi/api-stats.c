@@ -42,7 +42,7 @@ mongo_state(struct api_req *req, bool *ok)
 {
 	bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
 	bson_error_t err;
-	int64_t t0 = api_mono_us();
+	int64_t t0 = oc_mono_us();
 
 	if (req->client == NULL)
 		req->client = mongoc_client_pool_pop(api_server.pool);
@@ -51,7 +51,7 @@ mongo_state(struct api_req *req, bool *ok)
 	bson_destroy(cmd);
 	if (!*ok)
 		req->mongo_down = true;
-	return dep_state(*ok, api_mono_us() - t0, *ok ? NULL : err.message);
+	return dep_state(*ok, oc_mono_us() - t0, *ok ? NULL : err.message);
 }
 
 /* The watcher's heartbeat from PREFIX:watch:alive, if Redis has it. */
@@ -93,11 +93,11 @@ api_route_health(struct api_req *req)
 	bool mongo_ok, redis_ok, watch_ok;
 
 	json_object_object_add(body, "mongodb", mongo_state(req, &mongo_ok));
-	t0 = api_mono_us();
+	t0 = oc_mono_us();
 	r = api_redis_command(req, "PING");
 	redis_ok = r != NULL && r->type != REDIS_REPLY_ERROR;
 	json_object_object_add(body, "redis", dep_state(redis_ok,
-	    api_mono_us() - t0, r == NULL ? "unreachable" : r->str));
+	    oc_mono_us() - t0, r == NULL ? "unreachable" : r->str));
 	if (r != NULL)
 		freeReplyObject(r);
 	json_object_object_add(body, "watcher",
@@ -378,7 +378,7 @@ stats_revenue(struct api_req *req, json_object *body)
 static bool
 stats_per_minute(struct api_req *req, json_object *body)
 {
-	int64_t now = api_now_ms();
+	int64_t now = oc_wall_ms();
 	int64_t first = (now / 60000 - (STATS_MINUTES - 1)) * 60000;
 	bson_t *p = BCON_NEW("pipeline", "[",
 	    "{", "$match", "{", "createdAt", "{", "$gte",

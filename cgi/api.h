@@ -17,6 +17,7 @@
 #include <mongoc/mongoc.h>
 
 #include "oc-config.h"
+#include "oc-util.h"
 
 /* Request bodies larger than this are refused with 413 unread. */
 #define API_MAX_BODY	(64 * 1024)
@@ -115,8 +116,6 @@ const char	*api_status_text(int);
 void		 api_breaker_init(struct api_breaker *);
 bool		 api_breaker_allow(struct api_breaker *);
 void		 api_breaker_report(struct api_breaker *, bool);
-int64_t		 api_now_ms(void);
-int64_t		 api_mono_us(void);
 mongoc_client_t	*api_mongo(struct api_req *);
 mongoc_collection_t *api_collection(struct api_req *, const char *);
 bool		 api_mongo_error(struct api_req *, const bson_error_t *,
