@@ -382,9 +382,10 @@ PY
 }
 
 @test "an EventSource in headless chromium receives events" {
+	# tests/run installs both; their absence is a failure, not a skip.
 	[ -d "$OC_SRCDIR/node_modules/playwright-core" ] ||
-		skip "npm ci has not installed playwright-core"
-	[ -x /usr/bin/chromium ] || skip "chromium is not installed"
+		fail "playwright-core is missing: run npm ci"
+	[ -x /usr/bin/chromium ] || fail "chromium is missing: apt-get install chromium"
 	local js=$BATS_TEST_TMPDIR/es.mjs
 	cat >"$js" <<'JS'
 import { createRequire } from 'node:module';

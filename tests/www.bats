@@ -12,14 +12,6 @@ load lib/stack
 XSS_NAME='<img src=x onerror=alert(1)>'
 
 setup_file() {
-	local prog
-	for prog in ordercast-api ordercast-sse ordercast-watch; do
-		if [ ! -x "$OC_BUILDDIR/$prog" ]; then
-			# bats 1.8 cannot skip from setup_file: setup() does.
-			export WWW_SKIP="$prog not built"
-			return 0
-		fi
-	done
 	[ -d "$OC_SRCDIR/node_modules/playwright-core" ] || {
 		echo "playwright-core is missing: run npm ci in $OC_SRCDIR" >&2
 		return 1
@@ -39,12 +31,6 @@ setup_file() {
 
 teardown_file() {
 	stack_stop
-}
-
-setup() {
-	# The static check of the sources needs no stack.
-	[[ $BATS_TEST_DESCRIPTION == *"inserted as HTML"* ]] && return 0
-	[ -z "${WWW_SKIP:-}" ] || skip "$WWW_SKIP"
 }
 
 # Run one check of tests/browser/dashboard.mjs against the stack.
