@@ -26,7 +26,8 @@
  * Returns {last id, publishedAt}.
  *
  * The stream id is chosen here as XADD would ("<ms>-<seq>", above the
- * last entry) so that the event can carry it.
+ * stream's last generated id, even if that entry was deleted) so that
+ * the event can carry it.
  */
 static const char watch_script[] =
 "local log = KEYS[1]\n"
@@ -37,11 +38,15 @@ static const char watch_script[] =
 "local t = redis.call('TIME')\n"
 "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 "local ms, seq = now, 0\n"
-"local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)\n"
-"if #last > 0 then\n"
-"  local lms, lseq = string.match(last[1][1], '^(%d+)-(%d+)$')\n"
-"  lms = tonumber(lms)\n"
-"  if lms >= ms then ms = lms; seq = tonumber(lseq) + 1 end\n"
+"if redis.call('EXISTS', log) == 1 then\n"
+"  local info = redis.call('XINFO', 'STREAM', log)\n"
+"  for i = 1, #info, 2 do\n"
+"    if info[i] == 'last-generated-id' then\n"
+"      local lms, lseq = string.match(info[i + 1], '^(%d+)-(%d+)$')\n"
+"      lms = tonumber(lms)\n"
+"      if lms >= ms then ms = lms; seq = tonumber(lseq) + 1 end\n"
+"    end\n"
+"  end\n"
 "end\n"
 "local nowtext = string.format('%d', now)\n"
 "local lastid\n"
