@@ -325,6 +325,9 @@ feed_sync(void)
 			}
 			feed_accept(ev);
 			sse_event_unref(ev);
+			/* Whatever the entry held, the fill moves past it. */
+			if (sse_id_cmp(&id, &feed.last) > 0)
+				feed.last = id;
 		}
 		freeReplyObject(r);
 		if (n > 0)
