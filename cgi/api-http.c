@@ -289,6 +289,9 @@ take_body(struct api_req *req, bool optional)
 	req->body = xmalloc((size_t)len + 1);
 	req->body_len = read_body(req, req->body, (size_t)len);
 	req->body[req->body_len] = '\0';
+	if (req->body_len != (size_t)len)
+		return api_error(req, 400, "bad_request",
+		    "the body is shorter than its Content-Length");
 	return true;
 }
 

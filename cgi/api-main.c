@@ -120,9 +120,13 @@ signal_main(void *arg)
 	return NULL;
 }
 
-/* The MongoDB pool, with our time limits written into its URI. */
+/*
+ * The MongoDB pool, with our time limits written into its URI and room
+ * for every worker thread: a thread waiting for a pooled client would
+ * wait past any timeout.
+ */
 static bool
-open_pool(char *err, size_t errlen)
+open_pool(long nthreads, char *err, size_t errlen)
 {
 	bson_error_t berr;
 	mongoc_uri_t *uri = NULL;
@@ -141,6 +145,10 @@ open_pool(char *err, size_t errlen)
 	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, t);
 	mongoc_uri_set_option_as_int32(uri,
 	    MONGOC_URI_HEARTBEATFREQUENCYMS, 1000);
+	if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE, 100) <
+	    nthreads)
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE,
+		    (int32_t)nthreads);
 	mongoc_uri_set_appname(uri, "ordercast-api");
 	api_server.pool = mongoc_client_pool_new_with_error(uri, &berr);
 	if (api_server.pool == NULL) {
@@ -308,7 +316,7 @@ main(int argc, char **argv)
 	api_server.key_alive = oc_config_key(&api_server.cfg, "watch:alive");
 	api_breaker_init(&api_server.mongo_breaker);
 	api_breaker_init(&api_server.redis_breaker);
-	if (!open_pool(err, sizeof(err))) {
+	if (!open_pool(nthreads, err, sizeof(err))) {
 		log_errorx("%s", err);
 		goto done;
 	}
