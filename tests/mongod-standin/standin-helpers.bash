@@ -68,8 +68,15 @@ stop_standin() {
 }
 
 # oc: run the test client against the suite's server.
+# libmongoc logs warnings (server selection retries under load) on
+# stderr, which `run` would mix into the JSON on stdout: keep them apart
+# and show them only when the client fails.
 oc() {
-	"$CLIENT" "$URI" "$@"
+	local err=${BATS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/client-stderr.$BASHPID rc=0
+	"$CLIENT" "$URI" "$@" 2>"$err" || rc=$?
+	[ "$rc" -eq 0 ] || cat "$err" >&2
+	rm -f "$err"
+	return "$rc"
 }
 
 # start_watch OUT ARGS...: run "oc watch --ready OUT.ready ARGS" in the
