@@ -46,13 +46,13 @@ stack_wait() {
 	local deadline=$((SECONDS + secs))
 	while ! "$@" >/dev/null 2>&1; do
 		if [ -n "${OC_WAIT_PID:-}" ] && ! kill -0 "$OC_WAIT_PID" 2>/dev/null; then
-			stack_die "$name exited during start; see $OC_STATE/log/$name.log"
 			tail -n 20 "$OC_STATE/log/$name.log" >&2 2>/dev/null
+			stack_die "$name exited during start; see $OC_STATE/log/$name.log"
 			return 1
 		fi
 		if [ "$SECONDS" -ge "$deadline" ]; then
-			stack_die "$name not ready after ${secs}s; see $OC_STATE/log/$name.log"
 			tail -n 20 "$OC_STATE/log/$name.log" >&2 2>/dev/null
+			stack_die "$name not ready after ${secs}s; see $OC_STATE/log/$name.log"
 			return 1
 		fi
 		sleep 0.05
