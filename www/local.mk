@@ -41,3 +41,9 @@ EXTRA_DIST += package.json package-lock.json
 # Browser tests: headless chromium driven by playwright-core.
 TESTS += tests/www.bats
 EXTRA_DIST += tests/www.bats tests/browser/dashboard.mjs
+
+# Screenshots the browser tests keep in the build tree.
+clean-local: clean-www-screenshots
+clean-www-screenshots:
+	rm -rf tests/www-screenshots
+.PHONY: clean-www-screenshots
