@@ -15,6 +15,34 @@
 
 OC_PROGRAMS="redis mongod-standin ordercast-watch ordercast-api ordercast-sse lighttpd"
 
+# Install the Debian packages of the list that are missing (sudo when not
+# root), and Debian's Node.js when there is no npm at all.
+# Usage: stack_install_packages WHO PACKAGE...
+stack_install_packages() {
+	local who=$1 missing=() p sudo=
+	shift
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	command -v npm >/dev/null || missing+=(nodejs npm)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	echo "$who: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The npm packages of package-lock.json, when node_modules is older.
+stack_npm_ci() {
+	if [ ! -f "$OC_SRCDIR/node_modules/.package-lock.json" ] ||
+	    [ "$OC_SRCDIR/package-lock.json" -nt \
+	    "$OC_SRCDIR/node_modules/.package-lock.json" ]; then
+		(cd "$OC_SRCDIR" && npm ci --no-audit --no-fund >/dev/null)
+	fi
+}
+
 # Print a message and fail the caller.
 stack_die() {
 	echo "ordercast: $*" >&2
