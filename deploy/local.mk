@@ -1,5 +1,5 @@
-# deploy/: web server, systemd and Redis files for operators, and the
-# local stack scripts (up, down, stack.sh), which are not installed.
+# deploy/: web server, systemd and Redis files for operators, and
+# the entry points of the local stack (up, down), which are not installed.
 
 systemdsystemunitdir = $(prefix)/lib/systemd/system
 sysusersdir = $(prefix)/lib/sysusers.d
@@ -28,7 +28,7 @@ systemdsystemunit_DATA = deploy/systemd/ordercast-api.service \
 	deploy/systemd/ordercast-sse.service \
 	deploy/systemd/ordercast-watch.service
 
-EXTRA_DIST += deploy/up deploy/down deploy/stack.sh deploy/README.md \
+EXTRA_DIST += deploy/up deploy/down deploy/README.md \
 	deploy/systemd/ordercast.sysusers \
 	$(DEPLOY_GENERATED:=.in)
 CLEANFILES += $(DEPLOY_GENERATED)

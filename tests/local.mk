@@ -1,11 +1,39 @@
-# tests/: bats suites, unit tests (TAP programs) and the stack helper.
-check_PROGRAMS += tests/unit/test-lib
+# tests/: every suite of `make check` is registered here, in the order it
+# runs: unit programs (TAP), then the bats suites (TAP), one prefix per
+# program: standin-, watch-, api-, sse-, deploy-, www-.
+
+# Unit tests of lib/.
+check_PROGRAMS += tests/unit/test-lib tests/unit/test-event
 tests_unit_test_lib_SOURCES = tests/unit/test-lib.c
 tests_unit_test_lib_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_lib_LDADD = $(OC_LIBS)
+tests_unit_test_event_SOURCES = tests/unit/test-event.c
+tests_unit_test_event_CFLAGS = $(OC_CFLAGS)
+tests_unit_test_event_LDADD = $(OC_LIBS)
 
-TESTS += tests/unit/test-lib
-EXTRA_DIST += tests/run tests/lib/stack.bash
-TESTS += tests/deploy.bats tests/quickstart.bats
-EXTRA_DIST += tests/lib/smoke.bash tests/deploy.bats tests/quickstart.bats
+OC_UNIT_TESTS = tests/unit/test-lib tests/unit/test-event \
+	cgi/sse/fcgi-proto-test
+
+OC_SUITES = \
+	tests/standin.bats \
+	tests/watch.bats tests/watch-recovery.bats tests/watch-resync.bats \
+	tests/api.bats tests/api-race.bats tests/api-failure.bats \
+	tests/api-malformed.bats \
+	tests/sse.bats \
+	tests/deploy.bats tests/quickstart.bats \
+	tests/www.bats
+
+TESTS += $(OC_UNIT_TESTS) $(OC_SUITES)
+
+# Helpers the suites load, and the browser driver.
+EXTRA_DIST += $(OC_SUITES) tests/run \
+	tests/lib/stack.bash tests/lib/stack.sh tests/lib/smoke.bash \
+	tests/api-common.bash tests/watch-common.bash \
+	tests/browser/dashboard.mjs
+
+# Benchmarks: commands of their own, not part of make check. Each is a
+# script in tests/bench with its C helpers beside it.
+dist_noinst_SCRIPTS += tests/bench/api tests/bench/sse tests/bench/watch
+EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c
+
 include tests/mongod-standin/local.mk

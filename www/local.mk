@@ -2,7 +2,7 @@
 # the browser libraries it uses come from npm (package.json and its
 # lockfile): `npm ci` fills node_modules/ in the source tree and `make`
 # copies their dist files to www/vendor/ in the build tree, served at
-# /vendor/ (deploy/stack.sh aliases it; `make install` puts it beside).
+# /vendor/ (tests/lib/stack.sh aliases it; `make install` puts it beside).
 
 wwwjsdir = $(wwwdir)/js
 wwwvendordir = $(wwwdir)/vendor
@@ -37,10 +37,6 @@ WWW_COPY = $(SHELL) -c 'f="$(WWW_NODE_MODULES)/$$1"; \
 
 CLEANFILES += $(WWW_VENDOR)
 EXTRA_DIST += package.json package-lock.json
-
-# Browser tests: headless chromium driven by playwright-core.
-TESTS += tests/www.bats
-EXTRA_DIST += tests/www.bats tests/browser/dashboard.mjs
 
 # Screenshots the browser tests keep in the build tree.
 clean-local: clean-www-screenshots

@@ -16,8 +16,8 @@
 : "${OC_BUILDDIR:=$OC_SRCDIR/_build/check}"
 export OC_SRCDIR OC_BUILDDIR
 
-# shellcheck source=../../deploy/stack.sh
-. "$OC_SRCDIR/deploy/stack.sh"
+# shellcheck source=stack.sh
+. "$OC_SRCDIR/tests/lib/stack.sh"
 
 # Sanitizer reports go to each program's log; stack_stop looks for them.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"

@@ -5,7 +5,6 @@ tests_mongod_standin_standin_client_SOURCES = \
 	tests/mongod-standin/standin-client.c
 tests_mongod_standin_standin_client_CFLAGS = $(AM_CFLAGS) $(MONGOC_CFLAGS)
 tests_mongod_standin_standin_client_LDADD = $(MONGOC_LIBS) $(PTHREAD_LIBS)
-TESTS += tests/standin.bats
 EXTRA_DIST += tests/mongod-standin/mongod-standin \
 	tests/mongod-standin/README.md \
 	tests/mongod-standin/standin_changes.py \
@@ -14,5 +13,4 @@ EXTRA_DIST += tests/mongod-standin/mongod-standin \
 	tests/mongod-standin/standin_store.py \
 	tests/mongod-standin/standin_update.py \
 	tests/mongod-standin/standin_wire.py \
-	tests/mongod-standin/standin-helpers.bash \
-	tests/standin.bats
+	tests/mongod-standin/standin-helpers.bash
