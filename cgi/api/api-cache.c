@@ -1,5 +1,6 @@
 /*
- * The product read-through cache in Redis and the API's counters.
+ * Layer: the product read-through cache in Redis, beside api-db.c.
+ * Calls api-deps.c and lib/.
  *
  * A reader that misses notes the generation counter PREFIX:cache:gen
  * with its GET, reads MongoDB, and stores the body only if the counter
@@ -24,12 +25,13 @@ static const char put_script[] =
 
 /* The cache key of one product. Caller frees. */
 char *
-api_product_key(const bson_oid_t *oid)
+api_product_key(const struct api_server *server,
+    const bson_oid_t *oid)
 {
 	char hex[25];
 
 	bson_oid_to_string(oid, hex);
-	return xasprintf("%s:cache:product:%s", api_server.cfg.prefix, hex);
+	return xasprintf("%s:cache:product:%s", server->cfg.prefix, hex);
 }
 
 /* Read the replies of n pipelined commands; false if the link broke. */
@@ -73,7 +75,7 @@ api_cache_get(struct api_req *req, const char *key, char **body,
 	if (c == NULL)
 		return false;
 	redisAppendCommand(c, "GET %s", key);
-	redisAppendCommand(c, "GET %s", api_server.key_gen);
+	redisAppendCommand(c, "GET %s", req->server->key_gen);
 	if (!drain_replies(req, c, r, 2))
 		goto done;
 	if (r[0]->type == REDIS_REPLY_STRING) {
@@ -106,7 +108,7 @@ api_cache_put(struct api_req *req, const char *key, const char *gen,
 		return;
 	snprintf(ttl, sizeof(ttl), "%d", API_CACHE_TTL);
 	r = redisCommand(c, "EVAL %s 2 %s %s %s %b %s", put_script, key,
-	    api_server.key_gen, gen, body, len, ttl);
+	    req->server->key_gen, gen, body, len, ttl);
 	if (r == NULL) {
 		api_redis_failed(req);
 		return;
@@ -135,12 +137,12 @@ api_cache_invalidate(struct api_req *req, const bson_oid_t *ids, size_t n)
 	keys = xcalloc(n + 1, sizeof(*keys));
 	argv = xcalloc(n + 2, sizeof(*argv));
 	argv[0] = "DEL";
-	argv[1] = api_server.key_products;
+	argv[1] = req->server->key_products;
 	for (i = 0; i < n; i++) {
-		keys[i] = api_product_key(&ids[i]);
+		keys[i] = api_product_key(req->server, &ids[i]);
 		argv[i + 2] = keys[i];
 	}
-	redisAppendCommand(c, "INCR %s", api_server.key_gen);
+	redisAppendCommand(c, "INCR %s", req->server->key_gen);
 	redisAppendCommandArgv(c, (int)(n + 2), argv, NULL);
 	if (!drain_replies(req, c, r, 2))
 		goto done;

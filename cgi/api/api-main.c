@@ -1,6 +1,9 @@
 /*
- * ordercast-api: start-up, the worker threads and the three ways to run
- * (plain CGI, FastCGI on fd 0, standalone daemon with --listen).
+ * Layer: the top of ordercast-api. Start-up, the worker threads and the
+ * three ways to run (plain CGI, FastCGI on fd 0, standalone daemon with
+ * --listen). The server it makes is passed to every thread.
+ * Calls api-routes.c, api-init.c, api-metrics.c, api-deps.c, api-req.c
+ * and lib/.
  */
 #include "config.h"
 
@@ -20,8 +23,6 @@
 
 #define MAX_THREADS	256
 
-struct api_server api_server;
-
 static int listen_fd = 0;
 static volatile sig_atomic_t stopping;
 
@@ -39,7 +40,7 @@ usage(FILE *fp)
 	    "plain CGI when fd 0 is not a FastCGI socket.\n");
 }
 
-/* Serve requests on one thread until the listener closes. */
+/* Serve requests on one thread until the listener closes; arg: server. */
 static void *
 worker_main(void *arg)
 {
@@ -47,18 +48,15 @@ worker_main(void *arg)
 	struct api_thread thr;
 	struct api_req req;
 
-	(void)arg;
 	memset(&thr, 0, sizeof(thr));
+	thr.server = arg;
 	thr.rng = (uint64_t)oc_mono_us() ^ (uint64_t)(uintptr_t)&thr;
 	if (FCGX_InitRequest(&fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
 	while (!stopping) {
 		if (FCGX_Accept_r(&fcgi) < 0)
 			break;
-		memset(&req, 0, sizeof(req));
-		req.thr = &thr;
-		req.fcgi = &fcgi;
-		req.envp = fcgi.envp;
+		api_req_init(&req, &thr, &fcgi, fcgi.envp);
 		api_handle(&req);
 		FCGX_Finish_r(&fcgi);
 		api_metrics_record(&req);
@@ -72,16 +70,15 @@ worker_main(void *arg)
 
 /* One request as a plain CGI program: environment in, stdout out. */
 static int
-serve_cgi(void)
+serve_cgi(struct api_server *server)
 {
 	struct api_thread thr;
 	struct api_req req;
 
 	memset(&thr, 0, sizeof(thr));
+	thr.server = server;
 	thr.rng = (uint64_t)oc_mono_us() ^ (uint64_t)getpid();
-	memset(&req, 0, sizeof(req));
-	req.thr = &thr;
-	req.envp = environ;
+	api_req_init(&req, &thr, NULL, environ);
 	api_handle(&req);
 	fflush(stdout);
 	api_metrics_record(&req);
@@ -126,14 +123,15 @@ signal_main(void *arg)
  * wait past any timeout.
  */
 static bool
-open_pool(long nthreads, char *err, size_t errlen)
+open_pool(struct api_server *server, long nthreads, char *err,
+    size_t errlen)
 {
 	bson_error_t berr;
 	mongoc_uri_t *uri = NULL;
-	int32_t t = (int32_t)api_server.cfg.timeout_ms;
+	int32_t t = (int32_t)server->cfg.timeout_ms;
 	bool ok = false;
 
-	uri = mongoc_uri_new_with_error(api_server.cfg.mongodb_uri, &berr);
+	uri = mongoc_uri_new_with_error(server->cfg.mongodb_uri, &berr);
 	if (uri == NULL) {
 		snprintf(err, errlen, "ORDERCAST_MONGODB_URI: %s",
 		    berr.message);
@@ -150,12 +148,12 @@ open_pool(long nthreads, char *err, size_t errlen)
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE,
 		    (int32_t)nthreads);
 	mongoc_uri_set_appname(uri, "ordercast-api");
-	api_server.pool = mongoc_client_pool_new_with_error(uri, &berr);
-	if (api_server.pool == NULL) {
+	server->pool = mongoc_client_pool_new_with_error(uri, &berr);
+	if (server->pool == NULL) {
 		snprintf(err, errlen, "mongodb: %s", berr.message);
 		goto done;
 	}
-	mongoc_client_pool_set_error_api(api_server.pool,
+	mongoc_client_pool_set_error_api(server->pool,
 	    MONGOC_ERROR_API_VERSION_2);
 	ok = true;
 done:
@@ -185,7 +183,7 @@ open_listener(const char *spec)
 
 /* Run the worker threads until a signal stops them. */
 static int
-serve_fastcgi(long nthreads)
+serve_fastcgi(struct api_server *server, long nthreads)
 {
 	pthread_t threads[MAX_THREADS], sigthr;
 	sigset_t set;
@@ -199,11 +197,11 @@ serve_fastcgi(long nthreads)
 	signal(SIGPIPE, SIG_IGN);
 	if (pthread_create(&sigthr, NULL, signal_main, &set) != 0)
 		fatalx("cannot start the signal thread");
-	if (!api_metrics_start())
+	if (!api_metrics_start(server))
 		fatalx("cannot start the metrics thread");
 	for (i = 0; i < nthreads; i++) {
 		if (pthread_create(&threads[i], NULL, worker_main,
-		    NULL) != 0) {
+		    server) != 0) {
 			log_warnx("cannot start thread %ld", i);
 			break;
 		}
@@ -222,15 +220,15 @@ serve_fastcgi(long nthreads)
 
 /* Free what start-up made, so leak checks see a clean exit. */
 static void
-server_free(void)
+server_free(struct api_server *server)
 {
-	if (api_server.pool != NULL)
-		mongoc_client_pool_destroy(api_server.pool);
-	free(api_server.key_products);
-	free(api_server.key_gen);
-	free(api_server.key_metrics);
-	free(api_server.key_alive);
-	oc_config_clear(&api_server.cfg);
+	if (server->pool != NULL)
+		mongoc_client_pool_destroy(server->pool);
+	free(server->key_products);
+	free(server->key_gen);
+	free(server->key_metrics);
+	free(server->key_alive);
+	oc_config_clear(&server->cfg);
 }
 
 /* Parse options, load the configuration and run in the chosen mode. */
@@ -248,9 +246,12 @@ main(int argc, char **argv)
 	};
 	const char *listen_spec = NULL, *pidfile = NULL;
 	long nthreads = 8;
+	struct api_server server;
 	bool check = false, init = false, cgi;
 	char err[1024];
 	int ch, rc = 1;
+
+	memset(&server, 0, sizeof(server));
 
 	while ((ch = getopt_long(argc, argv, "nh", opts, NULL)) != -1) {
 		switch (ch) {
@@ -287,21 +288,21 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_init("ordercast-api", OC_LOG_INFO, false);
-	if (!oc_config_load(&api_server.cfg, err, sizeof(err))) {
+	if (!oc_config_load(&server.cfg, err, sizeof(err))) {
 		log_errorx("%s", err);
-		oc_config_clear(&api_server.cfg);
+		oc_config_clear(&server.cfg);
 		return 1;
 	}
-	log_set_level(api_server.cfg.log_level);
-	oc_config_log(&api_server.cfg);
+	log_set_level(server.cfg.log_level);
+	oc_config_log(&server.cfg);
 	if (check) {
 		log_info("configuration is valid");
-		oc_config_clear(&api_server.cfg);
+		oc_config_clear(&server.cfg);
 		return 0;
 	}
 	mongoc_init();
 	if (init) {
-		if (api_init_database(&api_server.cfg, err, sizeof(err))) {
+		if (api_init_database(&server.cfg, err, sizeof(err))) {
 			log_info("%s", err);
 			rc = 0;
 		} else {
@@ -309,14 +310,14 @@ main(int argc, char **argv)
 		}
 		goto done;
 	}
-	api_server.key_products = oc_config_key(&api_server.cfg,
+	server.key_products = oc_config_key(&server.cfg,
 	    "cache:products");
-	api_server.key_gen = oc_config_key(&api_server.cfg, "cache:gen");
-	api_server.key_metrics = oc_config_key(&api_server.cfg, "metrics:api");
-	api_server.key_alive = oc_config_key(&api_server.cfg, "watch:alive");
-	api_breaker_init(&api_server.mongo_breaker);
-	api_breaker_init(&api_server.redis_breaker);
-	if (!open_pool(nthreads, err, sizeof(err))) {
+	server.key_gen = oc_config_key(&server.cfg, "cache:gen");
+	server.key_metrics = oc_config_key(&server.cfg, "metrics:api");
+	server.key_alive = oc_config_key(&server.cfg, "watch:alive");
+	api_breaker_init(&server.mongo_breaker);
+	api_breaker_init(&server.redis_breaker);
+	if (!open_pool(&server, nthreads, err, sizeof(err))) {
 		log_errorx("%s", err);
 		goto done;
 	}
@@ -340,19 +341,19 @@ main(int argc, char **argv)
 		goto done;
 	}
 	if (cgi) {
-		rc = serve_cgi();
+		rc = serve_cgi(&server);
 		goto done;
 	}
 	log_info("serving FastCGI on %s with %ld threads",
 	    listen_spec != NULL ? listen_spec : "fd 0", nthreads);
-	rc = serve_fastcgi(nthreads);
+	rc = serve_fastcgi(&server, nthreads);
 	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
 		unlink(listen_spec + 5);
 	if (pidfile != NULL)
 		unlink(pidfile);
 	log_info("stopped");
 done:
-	server_free();
+	server_free(&server);
 	mongoc_cleanup();
 	return rc;
 }

@@ -1,8 +1,9 @@
 /*
- * The API's counters. Requests add to one table in memory; a flusher
- * thread sends what accumulated to the Redis hash PREFIX:metrics:api
- * every METRICS_FLUSH_MS in one pipeline, so a request never waits for
- * metrics and a Redis failure only delays them.
+ * Layer: the API's counters, beside api-db.c. Requests add to one table
+ * in memory; a flusher thread sends what accumulated to the Redis hash
+ * PREFIX:metrics:api every METRICS_FLUSH_MS in one pipeline, so a request
+ * never waits for metrics and a Redis failure only delays them.
+ * Calls api-deps.c, api-req.c and lib/.
  */
 #include "config.h"
 
@@ -132,8 +133,7 @@ api_metrics_flush(struct api_thread *thr)
 	pthread_mutex_unlock(&metrics_mu);
 	if (n == 0)
 		goto done;
-	memset(&req, 0, sizeof(req));
-	req.thr = thr;
+	api_req_init(&req, thr, NULL, NULL);
 	c = api_redis_ctx(&req);
 	if (c == NULL) {
 		requeue = true;
@@ -141,7 +141,7 @@ api_metrics_flush(struct api_thread *thr)
 	}
 	for (i = 0; i < n; i++)
 		redisAppendCommand(c, "HINCRBY %s %s %lld",
-		    api_server.key_metrics, batch[i].name, batch[i].count);
+		    thr->server->key_metrics, batch[i].name, batch[i].count);
 	for (i = 0; i < n; i++) {
 		if (redisGetReply(c, &reply) != REDIS_OK) {
 			log_warnx("metrics: %zu counters lost", n);
@@ -168,8 +168,8 @@ flusher_main(void *arg)
 	struct timespec ts;
 	bool stop = false;
 
-	(void)arg;
 	memset(&thr, 0, sizeof(thr));
+	thr.server = arg;
 	while (!stop) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += METRICS_FLUSH_MS * 1000000L;
@@ -189,11 +189,11 @@ flusher_main(void *arg)
 	return NULL;
 }
 
-/* Start the flusher thread of a daemon. */
+/* Start the flusher thread of a daemon serving server. */
 bool
-api_metrics_start(void)
+api_metrics_start(struct api_server *server)
 {
-	if (pthread_create(&flusher, NULL, flusher_main, NULL) != 0)
+	if (pthread_create(&flusher, NULL, flusher_main, server) != 0)
 		return false;
 	flusher_started = true;
 	return true;

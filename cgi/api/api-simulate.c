@@ -1,7 +1,10 @@
 /*
- * Demo activity for the dashboard. Each route picks something at random
- * and goes through the same functions as the real routes, so simulated
- * orders take stock and simulated moves obey the status rules.
+ * Layer: route handlers of demo activity for the dashboard. Each route
+ * picks something at random and goes through the same functions as the
+ * real routes, so simulated orders take stock and simulated moves obey
+ * the status rules.
+ * Calls api-order-create.c, api-order-status.c, api-stock.c, api-db.c,
+ * api-reply.c and lib/.
  */
 #include "config.h"
 
@@ -16,6 +19,21 @@
 
 /* Orders the status simulator chooses from (the newest open ones). */
 #define SIM_CANDIDATES	50
+
+/* A number in [0, n) from the thread's xorshift generator. */
+static uint64_t
+sim_random(struct api_thread *thr, uint64_t n)
+{
+	uint64_t x = thr->rng;
+
+	if (x == 0)
+		x = 0x9e3779b97f4a7c15ULL;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	thr->rng = x;
+	return n == 0 ? 0 : x % n;
+}
 
 /* {"action": name, ...} with obj added under key (ownership taken). */
 static json_object *
@@ -62,12 +80,12 @@ api_route_sim_order(struct api_req *req)
 		goto done;
 	}
 	if (!doc_oid(json_object_array_get_idx(customers,
-	    api_random(req->thr, nc)), &customer))
+	    sim_random(req->thr, nc)), &customer))
 		goto done;
-	n = 1 + api_random(req->thr, np < 3 ? np : 3);
+	n = 1 + sim_random(req->thr, np < 3 ? np : 3);
 	for (i = 0; i < n; ) {
 		p = json_object_array_get_idx(products,
-		    api_random(req->thr, np));
+		    sim_random(req->thr, np));
 		if (!doc_oid(p, &items[i].product))
 			goto done;
 		dup = false;
@@ -79,7 +97,7 @@ api_route_sim_order(struct api_req *req)
 			continue;
 		stock = json_object_get_int64(json_object_object_get(p,
 		    "stock"));
-		items[i].qty = 1 + (int64_t)api_random(req->thr,
+		items[i].qty = 1 + (int64_t)sim_random(req->thr,
 		    stock < 3 ? (uint64_t)stock : 3);
 		i++;
 	}
@@ -114,15 +132,15 @@ api_route_sim_stock(struct api_req *req)
 		api_error(req, 409, "nothing_to_do", "no products");
 		goto done;
 	}
-	p = json_object_array_get_idx(products, api_random(req->thr, np));
+	p = json_object_array_get_idx(products, sim_random(req->thr, np));
 	if (!doc_oid(p, &id))
 		goto done;
 	stock = json_object_get_int64(json_object_object_get(p, "stock"));
-	restock = stock < 5 || api_random(req->thr, 5) == 0;
+	restock = stock < 5 || sim_random(req->thr, 5) == 0;
 	if (restock)
-		value = 50 + (int64_t)api_random(req->thr, 151);
+		value = 50 + (int64_t)sim_random(req->thr, 151);
 	else
-		value = -(1 + (int64_t)api_random(req->thr,
+		value = -(1 + (int64_t)sim_random(req->thr,
 		    stock < 5 ? (uint64_t)stock : 5));
 	if (!api_stock_change(req, &id, restock, value, &doc))
 		goto done;
@@ -159,14 +177,14 @@ api_route_sim_status(struct api_req *req)
 		api_error(req, 409, "nothing_to_do", "no open order to move");
 		goto done;
 	}
-	o = json_object_array_get_idx(orders, api_random(req->thr, n));
+	o = json_object_array_get_idx(orders, sim_random(req->thr, n));
 	if (!doc_oid(o, &id) || !json_object_object_get_ex(o, "status", &st))
 		goto done;
 	snprintf(from, sizeof(from), "%s", json_object_get_string(st));
 	to = api_status_next(from);
 	if (to == NULL)
 		goto done;
-	if (strcmp(from, "shipped") != 0 && api_random(req->thr, 10) == 0)
+	if (strcmp(from, "shipped") != 0 && sim_random(req->thr, 10) == 0)
 		to = "cancelled";
 	if (!api_order_move(req, &id, from, to, &doc))
 		goto done;

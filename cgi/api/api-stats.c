@@ -1,4 +1,8 @@
-/* Health, metrics gathered from every component, and order statistics. */
+/*
+ * Layer: route handlers of health, metrics gathered from every
+ * component, and order statistics.
+ * Calls api-db.c, api-deps.c, api-req.c, api-reply.c and lib/.
+ */
 #include "config.h"
 
 #include <ctype.h>
@@ -45,7 +49,7 @@ mongo_state(struct api_req *req, bool *ok)
 	int64_t t0 = oc_mono_us();
 
 	if (req->client == NULL)
-		req->client = mongoc_client_pool_pop(api_server.pool);
+		req->client = mongoc_client_pool_pop(req->server->pool);
 	*ok = mongoc_client_command_simple(req->client, "admin", cmd, NULL,
 	    NULL, &err);
 	bson_destroy(cmd);
@@ -64,7 +68,7 @@ watcher_state(struct api_req *req, bool redis_ok, bool *ok)
 
 	*ok = false;
 	if (redis_ok)
-		r = api_redis_command(req, "GET %s", api_server.key_alive);
+		r = api_redis_command(req, "GET %s", req->server->key_alive);
 	if (r != NULL && r->type == REDIS_REPLY_STRING)
 		alive = oc_json_parse(r->str, r->len, 4, err, sizeof(err));
 	if (alive != NULL && json_object_is_type(alive, json_type_object)) {
@@ -141,9 +145,9 @@ gather_metrics(struct api_req *req, json_object **out)
 {
 	json_object *comps = json_object_new_object(), *h;
 	redisReply *scan = NULL, *r;
-	char *pattern = oc_config_key(&api_server.cfg, "metrics:*");
+	char *pattern = oc_config_key(&req->server->cfg, "metrics:*");
 	char cursor[32] = "0";
-	size_t plen = strlen(api_server.cfg.prefix) + strlen(":metrics:");
+	size_t plen = strlen(req->server->cfg.prefix) + strlen(":metrics:");
 	size_t i;
 	bool ok = false;
 	int rounds = 0;

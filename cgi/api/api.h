@@ -2,6 +2,22 @@
  * ordercast-api: the REST API behind /api/. Shared types of its files:
  * the server (configuration, MongoDB pool, circuit breakers), one worker
  * thread's state and one request with its response.
+ *
+ * The files form layers, each calling only the layers below it (and
+ * lib/); tests/lib/callgraph checks that no two files call each other:
+ *
+ *   api-main.c                          options, threads, start
+ *   api-routes.c                        route table and dispatcher
+ *   api-users.c api-products.c api-orders.c api-stats.c api-simulate.c
+ *                                       route handlers
+ *   api-order-create.c                  a new order
+ *   api-order-status.c                  the status machine
+ *   api-stock.c api-idem.c              stock, idempotency claims
+ *   api-db.c api-cache.c api-metrics.c  queries, product cache, counters
+ *   api-deps.c                          MongoDB client, Redis, breakers
+ *   api-req.c                           request parsing
+ *   api-reply.c                         response writing
+ *   api-init.c                          --init, beside the rest
  */
 #ifndef API_H
 #define API_H
@@ -25,6 +41,8 @@
 #define API_RETRY_AFTER	2
 /* Lifetime of a cached product body in Redis, a safety net only. */
 #define API_CACHE_TTL	60
+/* Most lines an order may have. */
+#define API_MAX_ITEMS	50
 
 /*
  * Trips after a few consecutive failures of a dependency: requests then
@@ -37,6 +55,7 @@ struct api_breaker {
 	bool		 probing;
 };
 
+/* What every thread shares; made once by api-main.c, then read only. */
 struct api_server {
 	struct oc_config	 cfg;
 	mongoc_client_pool_t	*pool;
@@ -48,15 +67,15 @@ struct api_server {
 	char			*key_alive;	/* PREFIX:watch:alive */
 };
 
-extern struct api_server api_server;
-
 /* What one worker thread keeps between requests. */
 struct api_thread {
-	redisContext	*redis;		/* NULL until connected */
-	uint64_t	 rng;
+	struct api_server	*server;
+	redisContext		*redis;		/* NULL until connected */
+	uint64_t		 rng;
 };
 
 struct api_req {
+	struct api_server	*server;	/* thr->server */
 	struct api_thread	*thr;
 	FCGX_Request		*fcgi;		/* NULL when running as CGI */
 	char			**envp;
@@ -65,6 +84,7 @@ struct api_req {
 	const char		*method;
 	char			*path;		/* REQUEST_URI without query */
 	char			*query;		/* after '?', or "" */
+	char			*id;		/* the route's :id, or NULL */
 	char			*body;
 	size_t			 body_len;
 	const char		*route;		/* name in the metrics */
@@ -96,9 +116,7 @@ struct api_item {
  * function returning false has already written the error response.
  */
 
-/* api-http.c */
-const char	*api_param(struct api_req *, const char *);
-bool		 api_query(struct api_req *, const char *, char **);
+/* api-reply.c: the response. */
 void		 api_reply_json(struct api_req *, int, json_object *);
 void		 api_reply_raw(struct api_req *, int, const char *, size_t,
 		    const char *);
@@ -106,31 +124,48 @@ bool		 api_error(struct api_req *, int, const char *, const char *,
 		    ...) __attribute__((format(printf, 4, 5)));
 bool		 api_field_error(struct api_req *, const char *,
 		    const char *);
+void		 api_unavailable(struct api_req *, const char *);
 void		 api_add_header(struct api_req *, const char *, const char *);
+json_object	*api_list_body(json_object *, bool, const char *);
+void		 api_reply_write(struct api_req *);
+
+/* api-req.c: the request. */
+void		 api_req_init(struct api_req *, struct api_thread *,
+		    FCGX_Request *, char **);
+void		 api_req_clear(struct api_req *);
+const char	*api_param(struct api_req *, const char *);
+bool		 api_query(struct api_req *, const char *, char **);
+bool		 api_req_read_body(struct api_req *, bool);
 json_object	*api_body_object(struct api_req *);
 const char	*api_json_str(json_object *);
-void		 api_handle(struct api_req *);
-const char	*api_status_text(int);
+bool		 api_int_field(struct api_req *, json_object *, const char *,
+		    int64_t, int64_t, int64_t *);
+bool		 api_oid_param(struct api_req *, const char *, const char *,
+		    bson_oid_t *);
 
-/* api-deps.c */
+/* api-deps.c: MongoDB, Redis and their breakers. */
 void		 api_breaker_init(struct api_breaker *);
 bool		 api_breaker_allow(struct api_breaker *);
 void		 api_breaker_report(struct api_breaker *, bool);
 mongoc_client_t	*api_mongo(struct api_req *);
-mongoc_collection_t *api_collection(struct api_req *, const char *);
-bool		 api_mongo_error(struct api_req *, const bson_error_t *,
-		    const char *);
-bool		 api_is_dup_key(const bson_error_t *);
-void		 api_unavailable(struct api_req *, const char *);
 redisReply	*api_redis_command(struct api_req *, const char *, ...);
 redisContext	*api_redis_ctx(struct api_req *);
 void		 api_redis_failed(struct api_req *);
 void		 api_request_done(struct api_req *);
-uint64_t	 api_random(struct api_thread *, uint64_t);
-bool		 api_oid_param(struct api_req *, const char *, const char *,
-		    bson_oid_t *);
 
-/* api-cache.c */
+/* api-db.c: collections and generic queries. */
+mongoc_collection_t *api_collection(struct api_req *, const char *);
+bool		 api_mongo_error(struct api_req *, const bson_error_t *,
+		    const char *);
+bool		 api_is_dup_key(const bson_error_t *);
+bool		 api_find_json(struct api_req *, const char *, const bson_t *,
+		    const bson_t *, json_object **);
+bool		 api_find_by_id(struct api_req *, const char *,
+		    const bson_oid_t *, json_object **);
+
+/* api-cache.c: the product read-through cache. */
+char		*api_product_key(const struct api_server *,
+		    const bson_oid_t *);
 bool		 api_cache_get(struct api_req *, const char *, char **,
 		    char **);
 void		 api_cache_put(struct api_req *, const char *, const char *,
@@ -138,52 +173,64 @@ void		 api_cache_put(struct api_req *, const char *, const char *,
 bool		 api_cache_invalidate(struct api_req *, const bson_oid_t *,
 		    size_t);
 
-/* api-metrics.c */
+/* api-metrics.c: the API's counters. */
 void		 api_metrics_record(struct api_req *);
 void		 api_metrics_flush(struct api_thread *);
-bool		 api_metrics_start(void);
+bool		 api_metrics_start(struct api_server *);
 void		 api_metrics_stop(void);
-char		*api_product_key(const bson_oid_t *);
 
-/* api-products.c */
-void		 api_route_users(struct api_req *);
-void		 api_route_products(struct api_req *);
-void		 api_route_product(struct api_req *, const char *);
-void		 api_route_product_stock(struct api_req *, const char *);
-bool		 api_find_json(struct api_req *, const char *, const bson_t *,
-		    const bson_t *, json_object **);
-bool		 api_find_by_id(struct api_req *, const char *,
-		    const bson_oid_t *, json_object **);
-json_object	*api_list_body(json_object *, bool, const char *);
-bool		 api_int_field(struct api_req *, json_object *, const char *,
-		    int64_t, int64_t, int64_t *);
+/* api-stock.c: stock taken, given back and changed. */
+int		 api_stock_take(mongoc_collection_t *, const bson_oid_t *,
+		    int64_t, bson_error_t *);
+void		 api_stock_give_back(mongoc_collection_t *,
+		    const bson_oid_t *, int64_t);
+void		 api_stock_return_order(struct api_req *,
+		    mongoc_collection_t *, const bson_t *);
 bool		 api_stock_change(struct api_req *, const bson_oid_t *, bool,
 		    int64_t, json_object **);
 
-/* api-orders.c */
-void		 api_route_orders_list(struct api_req *);
-void		 api_route_order(struct api_req *, const char *);
-void		 api_route_orders_create(struct api_req *);
-void		 api_route_order_status(struct api_req *, const char *);
+/* api-idem.c: idempotency claims. */
+bool		 api_idem_key_valid(const char *);
+int		 api_idem_claim(struct api_req *, const char *,
+		    json_object **);
+void		 api_idem_release(struct api_req *, const char *);
+
+/* api-order-status.c: the status machine. */
+bool		 api_status_valid(const char *);
+const char	*api_status_next(const char *);
+bool		 api_order_move(struct api_req *, const bson_oid_t *,
+		    const char *, const char *, json_object **);
+
+/* api-order-create.c: a new order. */
 bool		 api_order_create(struct api_req *, const bson_oid_t *,
 		    const struct api_item *, size_t, const char *,
 		    json_object **, bool *);
-bool		 api_order_move(struct api_req *, const bson_oid_t *,
-		    const char *, const char *, json_object **);
-const char	*api_status_next(const char *);
-bool		 api_status_valid(const char *);
 
+/* Route handlers: the request is routed, its body read; they answer. */
+/* api-users.c */
+void		 api_route_users(struct api_req *);
+/* api-products.c */
+void		 api_route_products(struct api_req *);
+void		 api_route_product(struct api_req *);
+void		 api_route_product_stock(struct api_req *);
+/* api-orders.c */
+void		 api_route_orders_list(struct api_req *);
+void		 api_route_order(struct api_req *);
+void		 api_route_orders_create(struct api_req *);
+void		 api_route_order_status(struct api_req *);
 /* api-stats.c */
 void		 api_route_health(struct api_req *);
 void		 api_route_metrics(struct api_req *);
 void		 api_route_stats(struct api_req *);
-
 /* api-simulate.c */
 void		 api_route_sim_order(struct api_req *);
 void		 api_route_sim_stock(struct api_req *);
 void		 api_route_sim_status(struct api_req *);
 
-/* api-init.c */
+/* api-routes.c: answer one request, the response written. */
+void		 api_handle(struct api_req *);
+
+/* api-init.c: indexes and sample data (--init). */
 bool		 api_init_database(const struct oc_config *, char *, size_t);
 
 #endif

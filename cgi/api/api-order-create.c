@@ -1,0 +1,252 @@
+/*
+ * Layer: a new order, a domain module. The customer and the products
+ * must exist; stock is taken item by item with conditional updates
+ * (MongoDB transactions are not assumed) and given back when an item is
+ * short; an Idempotency-Key makes a retry return the first order.
+ * Calls api-stock.c, api-idem.c, api-db.c, api-cache.c, api-reply.c and
+ * lib/.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api.h"
+#include "oc-json.h"
+#include "oc-log.h"
+#include "oc-xmalloc.h"
+
+/* What an order line needs from its product. */
+struct line {
+	bson_oid_t	 id;
+	int64_t		 qty;
+	char		*sku;
+	char		*name;
+	int64_t		 price;
+	bool		 found;
+	bool		 taken;
+};
+
+/* Fill sku, name and price of each line from the products collection. */
+static bool
+load_products(struct api_req *req, struct line *lines, size_t n)
+{
+	mongoc_collection_t *c = NULL;
+	mongoc_cursor_t *cur = NULL;
+	bson_t filter = BSON_INITIALIZER, in, arr;
+	const bson_t *doc;
+	bson_error_t err;
+	bson_iter_t it;
+	const bson_oid_t *oid;
+	char key[16], field[48];
+	const char *k;
+	size_t i;
+	bool ok = false;
+
+	bson_append_document_begin(&filter, "_id", -1, &in);
+	bson_append_array_begin(&in, "$in", -1, &arr);
+	for (i = 0; i < n; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+		bson_append_oid(&arr, k, -1, &lines[i].id);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(&filter, &in);
+	c = api_collection(req, "products");
+	if (c == NULL)
+		goto done;
+	cur = mongoc_collection_find_with_opts(c, &filter, NULL, NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		if (!bson_iter_init_find(&it, doc, "_id") ||
+		    !BSON_ITER_HOLDS_OID(&it))
+			continue;
+		oid = bson_iter_oid(&it);
+		for (i = 0; i < n; i++) {
+			if (lines[i].found ||
+			    bson_oid_compare(oid, &lines[i].id) != 0)
+				continue;
+			lines[i].found = true;
+			if (bson_iter_init_find(&it, doc, "sku") &&
+			    BSON_ITER_HOLDS_UTF8(&it))
+				lines[i].sku = xstrdup(bson_iter_utf8(&it,
+				    NULL));
+			if (bson_iter_init_find(&it, doc, "name") &&
+			    BSON_ITER_HOLDS_UTF8(&it))
+				lines[i].name = xstrdup(bson_iter_utf8(&it,
+				    NULL));
+			if (bson_iter_init_find(&it, doc, "priceCents"))
+				lines[i].price = bson_iter_as_int64(&it);
+		}
+	}
+	if (mongoc_cursor_error(cur, &err)) {
+		api_mongo_error(req, &err, "products");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (!lines[i].found) {
+			snprintf(field, sizeof(field), "items[%zu].productId",
+			    i);
+			api_field_error(req, field, "no such product");
+			goto done;
+		}
+	}
+	ok = true;
+done:
+	bson_destroy(&filter);
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(c);
+	return ok;
+}
+
+/* The order document a successful creation inserts. */
+static bson_t *
+order_doc(const bson_oid_t *id, const bson_oid_t *customer,
+    const struct line *lines, size_t n, const char *idem_key)
+{
+	bson_t *doc = bson_new();
+	bson_t arr, item, hist, h;
+	int64_t now = oc_wall_ms(), total = 0;
+	char key[16];
+	const char *k;
+	size_t i;
+
+	BSON_APPEND_OID(doc, "_id", id);
+	BSON_APPEND_OID(doc, "customerId", customer);
+	bson_append_array_begin(doc, "items", -1, &arr);
+	for (i = 0; i < n; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+		bson_append_document_begin(&arr, k, -1, &item);
+		BSON_APPEND_OID(&item, "productId", &lines[i].id);
+		BSON_APPEND_UTF8(&item, "sku", lines[i].sku != NULL ?
+		    lines[i].sku : "");
+		BSON_APPEND_UTF8(&item, "name", lines[i].name != NULL ?
+		    lines[i].name : "");
+		BSON_APPEND_INT64(&item, "qty", lines[i].qty);
+		BSON_APPEND_INT64(&item, "unitPriceCents", lines[i].price);
+		bson_append_document_end(&arr, &item);
+		total += lines[i].qty * lines[i].price;
+	}
+	bson_append_array_end(doc, &arr);
+	BSON_APPEND_INT64(doc, "totalCents", total);
+	BSON_APPEND_UTF8(doc, "status", "pending");
+	bson_append_array_begin(doc, "history", -1, &hist);
+	bson_append_document_begin(&hist, "0", -1, &h);
+	BSON_APPEND_UTF8(&h, "status", "pending");
+	BSON_APPEND_DATE_TIME(&h, "at", now);
+	bson_append_document_end(&hist, &h);
+	bson_append_array_end(doc, &hist);
+	if (idem_key != NULL)
+		BSON_APPEND_UTF8(doc, "idempotencyKey", idem_key);
+	BSON_APPEND_DATE_TIME(doc, "createdAt", now);
+	BSON_APPEND_DATE_TIME(doc, "updatedAt", now);
+	return doc;
+}
+
+/* Does the customer exist? False after answering 400 or an error. */
+static bool
+customer_exists(struct api_req *req, const bson_oid_t *customer)
+{
+	json_object *doc = NULL;
+
+	if (!api_find_by_id(req, "users", customer, &doc))
+		return false;
+	if (doc == NULL)
+		return api_field_error(req, "customerId", "no such customer");
+	json_object_put(doc);
+	return true;
+}
+
+/*
+ * Create an order: the customer and products must exist, stock is taken
+ * line by line and given back if any line is short. With idem_key a
+ * repeat returns the first order (*repeat true) and takes nothing.
+ * Returns the order in *out, or false after answering.
+ */
+bool
+api_order_create(struct api_req *req, const bson_oid_t *customer,
+    const struct api_item *items, size_t n, const char *idem_key,
+    json_object **out, bool *repeat)
+{
+	mongoc_collection_t *products = NULL, *orders = NULL;
+	struct line *lines = xcalloc(n, sizeof(*lines));
+	bson_oid_t *ids = xcalloc(n, sizeof(*ids));
+	bson_t *doc = NULL;
+	bson_oid_t oid;
+	bson_error_t err;
+	bool ok = false, claimed = false;
+	char hex[25];
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	*repeat = false;
+	for (i = 0; i < n; i++) {
+		lines[i].id = items[i].product;
+		lines[i].qty = items[i].qty;
+		ids[i] = items[i].product;
+	}
+	if (!customer_exists(req, customer) ||
+	    !load_products(req, lines, n))
+		goto done;
+	if (idem_key != NULL) {
+		rc = api_idem_claim(req, idem_key, out);
+		if (rc < 0)
+			goto done;
+		if (rc == 0) {
+			*repeat = true;
+			ok = true;
+			goto done;
+		}
+		claimed = true;
+	}
+	if (!api_cache_invalidate(req, ids, n)) {
+		api_unavailable(req, "Redis");
+		goto done;
+	}
+	products = api_collection(req, "products");
+	orders = api_collection(req, "orders");
+	if (products == NULL || orders == NULL)
+		goto done;
+	for (i = 0; i < n; i++) {
+		rc = api_stock_take(products, &lines[i].id, lines[i].qty, &err);
+		if (rc == 1) {
+			lines[i].taken = true;
+			continue;
+		}
+		if (rc < 0) {
+			api_mongo_error(req, &err, "take stock");
+			goto done;
+		}
+		bson_oid_to_string(&lines[i].id, hex);
+		api_error(req, 409, "insufficient_stock", "not enough stock "
+		    "of product %s (%s)", hex, lines[i].name != NULL ?
+		    lines[i].name : "");
+		goto done;
+	}
+	bson_oid_init(&oid, NULL);
+	doc = order_doc(&oid, customer, lines, n, idem_key);
+	if (!mongoc_collection_insert_one(orders, doc, NULL, NULL, &err)) {
+		api_mongo_error(req, &err, "insert order");
+		goto done;
+	}
+	if (!api_cache_invalidate(req, ids, n))
+		log_warnx("order: cache not cleared after the write");
+	*out = oc_bson_to_json(doc);
+	ok = true;
+done:
+	for (i = 0; !ok && i < n; i++)
+		if (lines[i].taken)
+			api_stock_give_back(products, &lines[i].id,
+			    lines[i].qty);
+	if (!ok && claimed)
+		api_idem_release(req, idem_key);
+	for (i = 0; i < n; i++) {
+		free(lines[i].sku);
+		free(lines[i].name);
+	}
+	free(lines);
+	free(ids);
+	bson_destroy(doc);
+	mongoc_collection_destroy(products);
+	mongoc_collection_destroy(orders);
+	return ok;
+}

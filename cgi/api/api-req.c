@@ -1,0 +1,252 @@
+/*
+ * Layer: the request. Its parameters, query string, bounded body and the
+ * checks of fields and ids that answer 400 themselves.
+ * Calls api-reply.c and lib/.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "oc-json.h"
+#include "oc-xmalloc.h"
+
+/* An empty request of thread thr; fcgi is NULL when running as CGI. */
+void
+api_req_init(struct api_req *req, struct api_thread *thr,
+    FCGX_Request *fcgi, char **envp)
+{
+	memset(req, 0, sizeof(*req));
+	req->server = thr->server;
+	req->thr = thr;
+	req->fcgi = fcgi;
+	req->envp = envp;
+}
+
+/* Free what the request and its response hold; it is empty again. */
+void
+api_req_clear(struct api_req *req)
+{
+	free(req->path);
+	free(req->query);
+	free(req->id);
+	free(req->body);
+	free(req->out);
+	free(req->headers);
+	memset(req, 0, sizeof(*req));
+}
+
+/* A FastCGI or CGI parameter; valid until the request ends. */
+const char *
+api_param(struct api_req *req, const char *name)
+{
+	return FCGX_GetParam(name, req->envp);
+}
+
+/* One hex digit's value, or -1. */
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode %XX and '+' of a query value of len bytes. Caller frees. */
+static char *
+url_decode(const char *s, size_t len)
+{
+	char *out = xmalloc(len + 1);
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
+			out[o++] = (char)(hexval(s[i + 1]) * 16 +
+			    hexval(s[i + 2]));
+			i += 2;
+		} else if (s[i] == '+') {
+			out[o++] = ' ';
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Look up a query parameter. Returns true with a decoded copy in *out
+ * (caller frees) when present, false (and NULL) when absent.
+ */
+bool
+api_query(struct api_req *req, const char *name, char **out)
+{
+	const char *p = req->query, *amp, *eq;
+	size_t nlen = strlen(name);
+
+	*out = NULL;
+	while (*p != '\0') {
+		amp = strchr(p, '&');
+		if (amp == NULL)
+			amp = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if (eq != NULL && (size_t)(eq - p) == nlen &&
+		    strncmp(p, name, nlen) == 0) {
+			*out = url_decode(eq + 1, (size_t)(amp - eq - 1));
+			return true;
+		}
+		p = *amp == '&' ? amp + 1 : amp;
+	}
+	return false;
+}
+
+/* Read up to len bytes of the body from FastCGI or stdin. */
+static size_t
+read_body(struct api_req *req, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+	int r;
+
+	while (got < len) {
+		if (req->fcgi != NULL) {
+			r = FCGX_GetStr(buf + got, (int)(len - got),
+			    req->fcgi->in);
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		} else {
+			n = read(STDIN_FILENO, buf + got, len - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+	}
+	return got;
+}
+
+/* Is the Content-Type application/json, with parameters allowed? */
+static bool
+is_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/*
+ * Size and type of a body, then read it; an empty body passes when
+ * optional. Returns false after answering 413 (nothing read) or 415.
+ */
+bool
+api_req_read_body(struct api_req *req, bool optional)
+{
+	const char *cl = api_param(req, "CONTENT_LENGTH");
+	long len = 0;
+
+	if (cl != NULL && *cl != '\0' &&
+	    !oc_parse_long(cl, 0, INT32_MAX, &len))
+		return api_error(req, 400, "bad_request",
+		    "invalid Content-Length");
+	if (len > API_MAX_BODY)
+		return api_error(req, 413, "payload_too_large",
+		    "the body is larger than %d bytes", API_MAX_BODY);
+	if (len == 0 && optional)
+		return true;
+	if (!is_json_type(api_param(req, "CONTENT_TYPE")))
+		return api_error(req, 415, "unsupported_media_type",
+		    "the body must be application/json");
+	req->body = xmalloc((size_t)len + 1);
+	req->body_len = read_body(req, req->body, (size_t)len);
+	req->body[req->body_len] = '\0';
+	if (req->body_len != (size_t)len)
+		return api_error(req, 400, "bad_request",
+		    "the body is shorter than its Content-Length");
+	return true;
+}
+
+/*
+ * The request body as a JSON object, or NULL after answering 400.
+ * The body was read and checked for size and type before routing.
+ */
+json_object *
+api_body_object(struct api_req *req)
+{
+	json_object *obj;
+	char err[256];
+
+	obj = oc_json_parse(req->body != NULL ? req->body : "",
+	    req->body_len, OC_JSON_MAX_DEPTH, err, sizeof(err));
+	if (obj == NULL) {
+		api_error(req, 400, "bad_json", "%s", err);
+		return NULL;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		api_error(req, 400, "bad_json", "the body must be a JSON "
+		    "object");
+		return NULL;
+	}
+	return obj;
+}
+
+/* A JSON string's text, or NULL when v is no string or holds a NUL. */
+const char *
+api_json_str(json_object *v)
+{
+	const char *s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	return s;
+}
+
+/* An integer field within bounds, or false after answering 400. */
+bool
+api_int_field(struct api_req *req, json_object *v, const char *name,
+    int64_t min, int64_t max, int64_t *out)
+{
+	int64_t n;
+
+	if (!json_object_is_type(v, json_type_int))
+		return api_field_error(req, name, "expected an integer");
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (errno != 0 || n < min || n > max) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "expected an integer from %lld "
+		    "to %lld", (long long)min, (long long)max);
+		return api_field_error(req, name, why);
+	}
+	*out = n;
+	return true;
+}
+
+/* Parse an id from the path or query; false after answering 400. */
+bool
+api_oid_param(struct api_req *req, const char *field, const char *s,
+    bson_oid_t *out)
+{
+	if (!oc_oid_parse(s, out))
+		return api_field_error(req, field, "expected a 24-hex id");
+	return true;
+}

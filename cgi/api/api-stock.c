@@ -1,0 +1,199 @@
+/*
+ * Layer: stock, a domain module. Units are taken from a product with a
+ * conditional update that cannot go below zero, given back when an
+ * order is refused or cancelled, and set or changed by an amount.
+ * Calls api-db.c, api-cache.c, api-reply.c and lib/.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "api.h"
+#include "oc-json.h"
+#include "oc-log.h"
+
+/* An integer counter from a write reply, 0 when absent. */
+static int64_t
+reply_count(const bson_t *reply, const char *field)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, reply, field))
+		return bson_iter_as_int64(&it);
+	return 0;
+}
+
+/*
+ * Add qty back to a product's stock (a refused or cancelled order).
+ * Best effort: a failure is logged, there is nobody else to tell.
+ */
+void
+api_stock_give_back(mongoc_collection_t *products, const bson_oid_t *id,
+    int64_t qty)
+{
+	bson_t *sel = BCON_NEW("_id", BCON_OID(id));
+	bson_t *upd = BCON_NEW("$inc", "{", "stock", BCON_INT64(qty), "}",
+	    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
+	bson_error_t err;
+	char hex[25];
+
+	if (!mongoc_collection_update_one(products, sel, upd, NULL, NULL,
+	    &err)) {
+		bson_oid_to_string(id, hex);
+		log_warnx("could not return %lld to the stock of %s: %s",
+		    (long long)qty, hex, err.message);
+	}
+	bson_destroy(sel);
+	bson_destroy(upd);
+}
+
+/*
+ * Take qty from a product's stock unless that would go below zero.
+ * Returns 1 taken, 0 short, -1 database error (err filled).
+ */
+int
+api_stock_take(mongoc_collection_t *products, const bson_oid_t *id,
+    int64_t qty, bson_error_t *err)
+{
+	bson_t *sel = BCON_NEW("_id", BCON_OID(id), "stock", "{", "$gte",
+	    BCON_INT64(qty), "}");
+	bson_t *upd = BCON_NEW("$inc", "{", "stock", BCON_INT64(-qty), "}",
+	    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
+	bson_t reply;
+	int rc = -1;
+
+	if (mongoc_collection_update_one(products, sel, upd, NULL, &reply,
+	    err))
+		rc = reply_count(&reply, "modifiedCount") > 0 ? 1 : 0;
+	bson_destroy(&reply);
+	bson_destroy(sel);
+	bson_destroy(upd);
+	return rc;
+}
+
+/* Put the items of a cancelled order back into stock. */
+void
+api_stock_return_order(struct api_req *req, mongoc_collection_t *products,
+    const bson_t *order)
+{
+	bson_iter_t it, items, item;
+	bson_oid_t ids[API_MAX_ITEMS];
+	bson_oid_t pid;
+	int64_t qty;
+	size_t n = 0;
+	bool have_id;
+
+	if (!bson_iter_init_find(&it, order, "items") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &items))
+		return;
+	while (bson_iter_next(&items) && n < API_MAX_ITEMS) {
+		if (!BSON_ITER_HOLDS_DOCUMENT(&items) ||
+		    !bson_iter_recurse(&items, &item))
+			continue;
+		have_id = false;
+		qty = 0;
+		while (bson_iter_next(&item)) {
+			if (strcmp(bson_iter_key(&item), "productId") == 0 &&
+			    BSON_ITER_HOLDS_OID(&item)) {
+				bson_oid_copy(bson_iter_oid(&item), &pid);
+				have_id = true;
+			} else if (strcmp(bson_iter_key(&item), "qty") == 0) {
+				qty = bson_iter_as_int64(&item);
+			}
+		}
+		if (!have_id || qty <= 0)
+			continue;
+		api_stock_give_back(products, &pid, qty);
+		ids[n++] = pid;
+	}
+	if (!api_cache_invalidate(req, ids, n))
+		log_warnx("cancel: cache not cleared after the write");
+}
+
+/*
+ * Set the stock (is_set) or change it by value, never below zero.
+ * Returns the product in *out, or false after answering 404/409/503.
+ * The cache is cleared before the write (which proves Redis is up) and
+ * again after it, before the caller answers.
+ */
+bool
+api_stock_change(struct api_req *req, const bson_oid_t *id, bool is_set,
+    int64_t value, json_object **out)
+{
+	mongoc_collection_t *c = NULL;
+	mongoc_find_and_modify_opts_t *fam = NULL;
+	bson_t *query = NULL, *update = NULL;
+	bson_t reply = BSON_INITIALIZER;
+	bson_error_t err;
+	bson_iter_t it;
+	json_object *doc = NULL;
+	bson_t value_doc;
+	const uint8_t *data;
+	uint32_t len;
+	bool ok = false;
+
+	*out = NULL;
+	if (!api_cache_invalidate(req, id, 1)) {
+		api_unavailable(req, "Redis");
+		goto done;
+	}
+	c = api_collection(req, "products");
+	if (c == NULL)
+		goto done;
+	if (is_set) {
+		query = BCON_NEW("_id", BCON_OID(id));
+		update = BCON_NEW("$set", "{", "stock", BCON_INT64(value),
+		    "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
+	} else {
+		if (value < 0)
+			query = BCON_NEW("_id", BCON_OID(id), "stock", "{",
+			    "$gte", BCON_INT64(-value), "}");
+		else
+			query = BCON_NEW("_id", BCON_OID(id));
+		update = BCON_NEW("$inc", "{", "stock", BCON_INT64(value), "}",
+		    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()),
+		    "}");
+	}
+	fam = mongoc_find_and_modify_opts_new();
+	mongoc_find_and_modify_opts_set_update(fam, update);
+	mongoc_find_and_modify_opts_set_flags(fam,
+	    MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+	if (!mongoc_collection_find_and_modify_with_opts(c, query, fam,
+	    &reply, &err)) {
+		api_mongo_error(req, &err, "stock update");
+		goto done;
+	}
+	if (bson_iter_init_find(&it, &reply, "value") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(&value_doc, data, len))
+			doc = oc_bson_to_json(&value_doc);
+	}
+	if (doc == NULL) {
+		json_object *exists = NULL;
+
+		if (!api_find_by_id(req, "products", id, &exists))
+			goto done;
+		if (exists == NULL) {
+			api_error(req, 404, "not_found", "no such product");
+			goto done;
+		}
+		json_object_put(exists);
+		api_error(req, 409, "insufficient_stock", "stock cannot go "
+		    "below zero");
+		goto done;
+	}
+	if (!api_cache_invalidate(req, id, 1))
+		log_warnx("stock update: cache not cleared after the write");
+	*out = doc;
+	doc = NULL;
+	ok = true;
+done:
+	json_object_put(doc);
+	bson_destroy(&reply);
+	bson_destroy(query);
+	bson_destroy(update);
+	mongoc_find_and_modify_opts_destroy(fam);
+	mongoc_collection_destroy(c);
+	return ok;
+}
