@@ -21,12 +21,13 @@ OC_SUITES = \
 	tests/api-malformed.bats \
 	tests/sse.bats \
 	tests/deploy.bats tests/quickstart.bats \
-	tests/www.bats
+	tests/www.bats \
+	tests/layout.bats
 
 TESTS += $(OC_UNIT_TESTS) $(OC_SUITES)
 
 # Helpers the suites load, and the browser driver.
-EXTRA_DIST += $(OC_SUITES) tests/run \
+EXTRA_DIST += $(OC_SUITES) tests/run tests/lib/callgraph \
 	tests/lib/stack.bash tests/lib/stack.sh tests/lib/smoke.bash \
 	tests/api-common.bash tests/watch-common.bash \
 	tests/browser/dashboard.mjs
