@@ -4,7 +4,9 @@ lib_libordercast_a_SOURCES = \
 	lib/oc-config.c lib/oc-config.h \
 	lib/oc-event.c lib/oc-event.h \
 	lib/oc-json.c lib/oc-json.h \
+	lib/oc-keys.c lib/oc-keys.h \
 	lib/oc-log.c lib/oc-log.h \
+	lib/oc-model.c lib/oc-model.h \
 	lib/oc-redis.c lib/oc-redis.h \
 	lib/oc-util.c lib/oc-util.h \
 	lib/oc-xmalloc.c lib/oc-xmalloc.h
