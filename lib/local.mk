@@ -2,9 +2,13 @@
 noinst_LIBRARIES += lib/libordercast.a
 lib_libordercast_a_SOURCES = \
 	lib/oc-config.c lib/oc-config.h \
+	lib/oc-errbody.c lib/oc-errbody.h \
 	lib/oc-event.c lib/oc-event.h \
 	lib/oc-json.c lib/oc-json.h \
+	lib/oc-keys.c lib/oc-keys.h \
 	lib/oc-log.c lib/oc-log.h \
+	lib/oc-model.c lib/oc-model.h \
+	lib/oc-query.c lib/oc-query.h \
 	lib/oc-redis.c lib/oc-redis.h \
 	lib/oc-util.c lib/oc-util.h \
 	lib/oc-xmalloc.c lib/oc-xmalloc.h

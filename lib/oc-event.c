@@ -9,64 +9,37 @@
 #include "oc-json.h"
 #include "oc-xmalloc.h"
 
-struct coll_name {
-	const char *collection;
-	const char *noun;
-};
+/* The verb of a change stream operationType; OC_VERB_NONE if no event. */
+static enum oc_verb
+op_verb(const char *op)
+{
+	if (strcmp(op, "insert") == 0)
+		return OC_VERB_CREATED;
+	if (strcmp(op, "update") == 0 || strcmp(op, "replace") == 0)
+		return OC_VERB_UPDATED;
+	if (strcmp(op, "delete") == 0)
+		return OC_VERB_DELETED;
+	return OC_VERB_NONE;
+}
 
-static const struct coll_name watched[] = {
-	{ "orders", "order" },
-	{ "products", "product" },
-	{ "users", "user" },
-};
-
-/* Event types by collection (rows) and verb (columns). */
-static const char *const types[][3] = {
-	{ "order.created", "order.updated", "order.deleted" },
-	{ "product.created", "product.updated", "product.deleted" },
-	{ "user.created", "user.updated", "user.deleted" },
-};
-
-/* Types come from a table so the relay and watcher agree on names. */
+/* Types come from oc-model so the relay and watcher agree on names. */
 const char *
 oc_event_type(const char *collection, const char *op)
 {
-	size_t i;
-	int verb;
-
 	if (collection == NULL || op == NULL)
 		return NULL;
-	if (strcmp(op, "insert") == 0)
-		verb = 0;
-	else if (strcmp(op, "update") == 0 || strcmp(op, "replace") == 0)
-		verb = 1;
-	else if (strcmp(op, "delete") == 0)
-		verb = 2;
-	else
-		return NULL;
-	for (i = 0; i < sizeof(watched) / sizeof(watched[0]); i++) {
-		if (strcmp(collection, watched[i].collection) == 0)
-			return types[i][verb];
-	}
-	return NULL;
+	return oc_event_kind_type(collection, op_verb(op));
 }
 
-/* The topic is the type's noun in plural; alerts share one topic. */
+/* The one type-to-topic mapping, by name; system events have none. */
 const char *
 oc_event_topic(const char *type)
 {
-	size_t i, n;
+	unsigned bit = oc_event_kind_topic(type);
 
-	if (type == NULL)
+	if ((bit & OC_TOPIC_SUBSCRIBABLE) == 0)
 		return NULL;
-	if (strncmp(type, "alert.", 6) == 0)
-		return "alerts";
-	for (i = 0; i < sizeof(watched) / sizeof(watched[0]); i++) {
-		n = strlen(watched[i].noun);
-		if (strncmp(type, watched[i].noun, n) == 0 && type[n] == '.')
-			return watched[i].collection;
-	}
-	return NULL;
+	return oc_topic_name(bit);
 }
 
 /* A string member or NULL-as-JSON-null, for the optional fields. */
@@ -76,7 +49,7 @@ string_or_null(const char *s)
 	return s != NULL ? json_object_new_string(s) : NULL;
 }
 
-/* Fields in the order DESIGN.md shows, so every event reads alike. */
+/* Fields in the order docs/architecture.md shows, so events read alike. */
 json_object *
 oc_event_new(const char *type, const char *collection, const char *op,
     const char *key, json_object *doc, json_object *changed,

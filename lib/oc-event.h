@@ -7,7 +7,8 @@
  *   {"id","type","collection","op","key","doc","changed","removed",
  *    "clusterTime","publishedAt"}
  * The watcher builds everything but "id" and "publishedAt", which its
- * Redis script adds when the event is appended to the log.
+ * Redis script adds when the event is appended to the log. Types and
+ * topics are oc-model's; docs/architecture.md describes the event.
  */
 #ifndef OC_EVENT_H
 #define OC_EVENT_H
@@ -19,8 +20,7 @@
 #include <bson/bson.h>
 #include <json-c/json.h>
 
-#define OC_EVENT_LOW_STOCK	"alert.low_stock"
-#define OC_EVENT_RESYNC		"system.resync"
+#include "oc-model.h"
 
 /*
  * The event type of an operation on a watched collection, e.g.
@@ -32,8 +32,9 @@ const char *oc_event_type(const char *collection, const char *op);
 
 /*
  * The SSE topic of an event type: "orders", "products", "users" or
- * "alerts". NULL for system.* events, which go to every client.
- * The string is static.
+ * "alerts". NULL for system.* events, which go to every client, and for
+ * a type that oc-model does not list. The string is static. Filters
+ * that keep topic bits use oc_event_kind_topic() instead.
  */
 const char *oc_event_topic(const char *type);
 

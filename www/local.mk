@@ -11,6 +11,7 @@ dist_www_DATA = www/index.html www/app.css
 dist_wwwjs_DATA = \
 	www/js/main.js www/js/api.js www/js/dom.js www/js/events.js \
 	www/js/format.js www/js/store.js www/js/demo.js www/js/toast.js \
+	www/js/config.js \
 	www/js/portal.js www/js/admin.js www/js/live.js
 
 # What the dashboard takes from node_modules, and where it comes from.

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api-config.h"
 #include "oc-xmalloc.h"
 
 /* Longest :id kept from a path; longer ones are cut (and then invalid). */
@@ -32,6 +33,7 @@ struct route {
 };
 
 static const struct route routes[] = {
+	{ "GET", "config", "config", api_route_config, false },
 	{ "GET", "health", "health", api_route_health, false },
 	{ "GET", "metrics", "metrics", api_route_metrics, false },
 	{ "GET", "users", "users", api_route_users, false },

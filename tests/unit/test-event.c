@@ -1,6 +1,7 @@
 /*
- * Unit tests of lib/oc-event: event types, topics and the event JSON
- * built from change stream documents. Prints TAP.
+ * Unit tests of lib/oc-model and lib/oc-event: statuses and moves, event
+ * types, topics and the event JSON built from change stream documents.
+ * Prints TAP.
  */
 #include "config.h"
 
@@ -9,6 +10,7 @@
 
 #include "oc-event.h"
 #include "oc-json.h"
+#include "oc-model.h"
 
 static int test_no;
 static int failures;
@@ -58,6 +60,73 @@ test_types(void)
 	ok_str(oc_event_topic("alert.low_stock"), "alerts", "alert topic");
 	ok_str(oc_event_topic("system.resync"), NULL, "system: everyone");
 	ok_str(oc_event_topic("orderx.created"), NULL, "no prefix match");
+}
+
+/* The order life cycle: pending -> processing -> shipped -> delivered. */
+static void
+test_statuses(void)
+{
+	size_t i, from, to, n = 0;
+
+	ok(OC_NSTATUSES == 5 && strcmp(oc_statuses[0], "pending") == 0 &&
+	    strcmp(oc_statuses[4], "cancelled") == 0, "five statuses");
+	ok(oc_status_valid("shipped") && !oc_status_valid("Shipped") &&
+	    !oc_status_valid("") && !oc_status_valid(NULL),
+	    "status names are exact");
+	ok(oc_status_move_allowed("pending", "processing") &&
+	    oc_status_move_allowed("processing", "shipped") &&
+	    oc_status_move_allowed("shipped", "delivered"),
+	    "forward moves allowed");
+	ok(oc_status_move_allowed("pending", "cancelled") &&
+	    oc_status_move_allowed("processing", "cancelled"),
+	    "pending and processing can be cancelled");
+	ok(!oc_status_move_allowed("shipped", "cancelled") &&
+	    !oc_status_move_allowed("delivered", "pending") &&
+	    !oc_status_move_allowed("pending", "shipped") &&
+	    !oc_status_move_allowed("cancelled", "pending") &&
+	    !oc_status_move_allowed("pending", "pending"),
+	    "nothing else");
+	for (from = 0; from < OC_NSTATUSES; from++)
+		for (to = 0; to < OC_NSTATUSES; to++)
+			if (oc_status_move_allowed(oc_statuses[from],
+			    oc_statuses[to]))
+				n++;
+	ok(n == OC_NMOVES, "the move table is every allowed move");
+	for (i = 0; i < OC_NMOVES; i++)
+		if (!oc_status_valid(oc_moves[i].from) ||
+		    !oc_status_valid(oc_moves[i].to))
+			break;
+	ok(i == OC_NMOVES, "moves are between statuses");
+	ok_str(oc_status_next("pending"), "processing", "next of pending");
+	ok_str(oc_status_next("shipped"), "delivered", "next of shipped");
+	ok_str(oc_status_next("delivered"), NULL, "delivered is final");
+	ok_str(oc_status_next("cancelled"), NULL, "cancelled is final");
+}
+
+/* Topics clients name, and the topic of every event type. */
+static void
+test_topics(void)
+{
+	size_t i;
+
+	ok(oc_topic_parse("orders", 6) == OC_TOPIC_ORDERS &&
+	    oc_topic_parse("alerts,x", 6) == OC_TOPIC_ALERTS,
+	    "topic names parse");
+	ok(oc_topic_parse("system", 6) == 0 && oc_topic_parse("order", 5) == 0
+	    && oc_topic_parse("", 0) == 0, "system is no client's topic");
+	ok_str(oc_topic_name(OC_TOPIC_PRODUCTS), "products", "topic name");
+	ok_str(oc_topic_name(OC_TOPIC_ORDERS | OC_TOPIC_USERS), NULL,
+	    "a topic name is one bit's");
+	for (i = 0; i < OC_NEVENT_KINDS; i++)
+		if (oc_event_kind(oc_event_kinds[i].type) != &oc_event_kinds[i]
+		    || oc_topic_name(oc_event_kinds[i].topic) == NULL)
+			break;
+	ok(i == OC_NEVENT_KINDS, "every type has one topic");
+	ok(oc_event_kind_topic("system.resync") == OC_TOPIC_SYSTEM &&
+	    oc_event_kind_topic("alert.low_stock") == OC_TOPIC_ALERTS &&
+	    oc_event_kind_topic("order.shipped") == 0,
+	    "topic bits of types; unknown types have none");
+	ok_str(oc_event_topic("order.frobbed"), NULL, "unknown type");
 }
 
 /* An update with set and unset fields, stock among them. */
@@ -143,6 +212,8 @@ test_others(void)
 int
 main(void)
 {
+	test_statuses();
+	test_topics();
 	test_types();
 	test_update();
 	test_others();

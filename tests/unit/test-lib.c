@@ -1,6 +1,7 @@
 /*
- * Unit tests of lib/: configuration, the BSON/JSON converter and the
- * strict parser. Prints TAP; bats runs it from tests/lib.bats.
+ * Unit tests of lib/: configuration, Redis key names, the BSON/JSON
+ * converter, the strict parser, query strings and error bodies.
+ * Prints TAP.
  */
 #include "config.h"
 
@@ -9,7 +10,11 @@
 #include <string.h>
 
 #include "oc-config.h"
+#include "oc-errbody.h"
 #include "oc-json.h"
+#include "oc-keys.h"
+#include "oc-query.h"
+#include "oc-xmalloc.h"
 
 static int test_no;
 static int failures;
@@ -205,6 +210,163 @@ test_oid(void)
 	ok(!oc_oid_parse("65f0c0ffee0000000000abcd0", &oid), "25 digits");
 }
 
+/* Every name the programs use, spelled as docs/architecture.md has it. */
+static void
+test_keys(void)
+{
+	struct oc_keys k;
+	char *s;
+
+	oc_keys_init(&k, "oc1");
+	ok(strcmp(k.events, "oc1:events") == 0 &&
+	    strcmp(k.log, "oc1:log") == 0, "events channel and log stream");
+	ok(strcmp(k.watch_token, "oc1:watch:token") == 0 &&
+	    strcmp(k.watch_alive, "oc1:watch:alive") == 0 &&
+	    strcmp(k.watch_low, "oc1:watch:low") == 0, "watcher keys");
+	ok(strcmp(k.cache_gen, "oc1:cache:gen") == 0 &&
+	    strcmp(k.cache_products, "oc1:cache:products") == 0,
+	    "cache keys");
+	s = oc_keys_product(&k, "65f0c0ffee0000000000abcd");
+	ok(strcmp(s, "oc1:cache:product:65f0c0ffee0000000000abcd") == 0,
+	    "one product's cache key");
+	free(s);
+	ok(strcmp(k.metrics_api, "oc1:metrics:api") == 0 &&
+	    strcmp(k.metrics_sse, "oc1:metrics:sse") == 0 &&
+	    strcmp(k.metrics_watch, "oc1:metrics:watch") == 0 &&
+	    strcmp(k.metrics_match, "oc1:metrics:*") == 0, "metrics keys");
+	s = k.metrics_watch;
+	ok(oc_keys_metrics_program(&k, s) != NULL &&
+	    strcmp(oc_keys_metrics_program(&k, s), "watch") == 0 &&
+	    oc_keys_metrics_program(&k, "oc1:metrics:") == NULL &&
+	    oc_keys_metrics_program(&k, "oc2:metrics:api") == NULL,
+	    "program name of a metrics key");
+	oc_keys_clear(&k);
+	ok(k.events == NULL, "cleared");
+}
+
+/* Look name up in q; returns the value or "(absent)" / "(error)". */
+static const char *
+query_value(const char *q, const char *name, char *buf, size_t len)
+{
+	char err[96];
+	char *v;
+
+	if (!oc_query_get(q, name, &v, err, sizeof(err))) {
+		snprintf(buf, len, "(error) %s", err);
+		return buf;
+	}
+	snprintf(buf, len, "%s", v != NULL ? v : "(absent)");
+	free(v);
+	return buf;
+}
+
+static void
+test_query(void)
+{
+	char buf[128], out[8], err[128];
+
+	ok(strcmp(query_value("a=1&status=pending", "status", buf,
+	    sizeof(buf)), "pending") == 0, "value found");
+	ok(strcmp(query_value("a=1", "status", buf, sizeof(buf)),
+	    "(absent)") == 0, "absent name");
+	ok(strcmp(query_value("", "a", buf, sizeof(buf)), "(absent)") == 0,
+	    "empty query");
+	ok(strcmp(query_value("q=a+b%20c%2Cd%e2%82%ac", "q", buf,
+	    sizeof(buf)), "a b c,d\xe2\x82\xac") == 0, "'+' and %XX decoded");
+	ok(strcmp(query_value("%73tatus=x", "status", buf, sizeof(buf)),
+	    "x") == 0, "names are decoded too");
+	ok(strcmp(query_value("a=1&a=2", "a", buf, sizeof(buf)), "1") == 0,
+	    "first of a repeated name");
+	ok(strcmp(query_value("&&flag&b=2", "flag", buf, sizeof(buf)),
+	    "") == 0, "pair without '=' is empty; empty pairs skipped");
+	ok(strcmp(query_value("ab=1&a=2", "a", buf, sizeof(buf)), "2") == 0,
+	    "no prefix match of names");
+	ok(strncmp(query_value("a=x%00y", "a", buf, sizeof(buf)),
+	    "(error) a: %00", 14) == 0, "%00 refused, naming the parameter");
+	ok(strncmp(query_value("a=x%4", "a", buf, sizeof(buf)),
+	    "(error)", 7) == 0, "truncated escape refused");
+	ok(strncmp(query_value("a=%zz", "a", buf, sizeof(buf)),
+	    "(error)", 7) == 0, "non-hex escape refused");
+	ok(strncmp(query_value("a=100%", "a", buf, sizeof(buf)),
+	    "(error)", 7) == 0, "bare '%' refused");
+	ok(strcmp(query_value("x=%zz&a=1", "a", buf, sizeof(buf)), "1") == 0,
+	    "another parameter's bad value does not matter");
+	ok(strcmp(query_value("%zz=1&a=2", "a", buf, sizeof(buf)), "2") == 0,
+	    "a malformed name is passed over");
+	ok(oc_query_decode("abc", 3, out, sizeof(out), err, sizeof(err)) &&
+	    strcmp(out, "abc") == 0, "decode into a buffer");
+	ok(!oc_query_decode("abcdefgh", 8, out, sizeof(out), err,
+	    sizeof(err)) && strstr(err, "longer") != NULL,
+	    "decode past the buffer refused");
+	ok(oc_oid_valid("65f0c0ffee0000000000abcd", 24) &&
+	    oc_oid_valid("65F0C0FFEE0000000000ABCD", 24),
+	    "ObjectId: 24 hex digits, either case");
+	ok(!oc_oid_valid("65f0c0ffee0000000000abc", 23) &&
+	    !oc_oid_valid("65f0c0ffee0000000000abcg", 24) &&
+	    !oc_oid_valid("65f0c0ffee0000000000abcd0", 25) &&
+	    !oc_oid_valid(NULL, 0), "ObjectId: anything else refused");
+}
+
+/* Is s valid UTF-8 (as the strict parser judges it)? */
+static int
+valid_utf8(const char *s)
+{
+	char *text = xasprintf("\"%s\"", s);
+	int res = parses(text, strlen(text));
+
+	free(text);
+	return res;
+}
+
+static void
+test_errbody(void)
+{
+	json_object *body, *msg;
+	char long_msg[OC_ERROR_MESSAGE_MAX + 64];
+	char *text, *c;
+	size_t len, i;
+
+	body = oc_errbody_new("not_found", NULL, "no such \"order\"");
+	ok_json(body, "{\"error\":{\"code\":\"not_found\","
+	    "\"message\":\"no such \\\"order\\\"\"}}", "error body");
+	json_object_put(body);
+	body = oc_errbody_newf("invalid_field", "qty", "qty: %d is too many",
+	    5000);
+	ok_json(body, "{\"error\":{\"code\":\"invalid_field\","
+	    "\"message\":\"qty: 5000 is too many\",\"field\":\"qty\"}}",
+	    "error body with a field");
+	json_object_put(body);
+	text = oc_errbody_text("bad_request", NULL, "a\nb", &len);
+	ok(strcmp(text, "{\"error\":{\"code\":\"bad_request\","
+	    "\"message\":\"a\\nb\"}}") == 0 && len == strlen(text),
+	    "error text escapes what JSON must");
+	free(text);
+
+	/* "x" and euro signs: the limit falls inside a character. */
+	memset(long_msg, 'x', 1);
+	for (i = 1; i + 3 < sizeof(long_msg); i += 3)
+		memcpy(long_msg + i, "\xe2\x82\xac", 3);
+	long_msg[i] = '\0';
+	body = oc_errbody_new("bad_request", NULL, long_msg);
+	json_object_object_get_ex(json_object_object_get(body, "error"),
+	    "message", &msg);
+	len = (size_t)json_object_get_string_len(msg);
+	ok(len <= OC_ERROR_MESSAGE_MAX && len > OC_ERROR_MESSAGE_MAX - 3 &&
+	    valid_utf8(json_object_get_string(msg)),
+	    "a long message is cut at a character boundary");
+	json_object_put(body);
+
+	c = oc_utf8_clip("a\xff" "b\xe2\x82", 5, 100);
+	ok(strcmp(c, "a?b??") == 0, "invalid bytes become '?'");
+	free(c);
+	c = oc_utf8_clip("\xed\xa0\x80\xc0\xaf", 5, 100);
+	ok(strcmp(c, "?????") == 0, "surrogates and overlong forms too");
+	free(c);
+	c = oc_utf8_clip("\xf0\x9f\x98\x80", 4, 3);
+	ok(strcmp(c, "") == 0, "a 4-byte character never split");
+	free(c);
+}
+
 int
 main(void)
 {
@@ -219,6 +381,9 @@ main(void)
 	test_json_to_bson();
 	test_parser();
 	test_oid();
+	test_keys();
+	test_query();
+	test_errbody();
 	printf("1..%d\n", test_no);
 	return failures == 0 ? 0 : 1;
 }

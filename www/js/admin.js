@@ -5,12 +5,12 @@ import { el, reconcile, emptyLine, setText, flash } from './dom.js';
 import { put } from './api.js';
 import { cents, dateTime, time, shortId, statusLabel } from './format.js';
 import * as store from './store.js';
+import { config, nextStatus, canCancel, isLowStock, CANCELLED }
+    from './config.js';
 
-const NEXT = { pending: 'processing', processing: 'shipped',
-	shipped: 'delivered' };
+// Button words for the forward moves; others show the status name.
 const MOVE_LABEL = { processing: 'Process', shipped: 'Ship',
 	delivered: 'Deliver' };
-const CANCELLABLE = new Set(['pending', 'processing']);
 // Rows shown at first, and added by each press of "Show more".
 const PAGE = 25;
 
@@ -23,6 +23,9 @@ export function initAdmin() {
 	const alerts = document.getElementById('alerts');
 	const more = document.getElementById('orders-more');
 	let shown = PAGE;
+
+	for (const s of config.statuses)
+		filter.append(el('option', { value: s }, statusLabel(s)));
 
 	async function moveOrder(id, status, buttons) {
 		adminError.textContent = '';
@@ -62,7 +65,7 @@ export function initAdmin() {
 		move.addEventListener('click', () => moveOrder(tr.dataset.key,
 		    move.dataset.to, [move, cancel]));
 		cancel.addEventListener('click', () => moveOrder(tr.dataset.key,
-		    'cancelled', [move, cancel]));
+		    CANCELLED, [move, cancel]));
 		return tr;
 	}
 
@@ -84,16 +87,17 @@ export function initAdmin() {
 		badge.textContent = statusLabel(o.status);
 		const move = cells[6].querySelector('[data-action=move]');
 		const cancel = cells[6].querySelector('[data-action=cancel]');
-		const next = NEXT[o.status];
+		const next = nextStatus(o.status);
 		move.hidden = !next;
 		move.disabled = !next;
 		if (next) {
+			const label = MOVE_LABEL[next] || statusLabel(next);
 			move.dataset.to = next;
-			move.textContent = MOVE_LABEL[next];
-			move.setAttribute('aria-label', MOVE_LABEL[next] +
-			    ' order ' + shortId(o.id));
+			move.textContent = label;
+			move.setAttribute('aria-label', label + ' order ' +
+			    shortId(o.id));
 		}
-		cancel.hidden = !CANCELLABLE.has(o.status);
+		cancel.hidden = !canCancel(o.status);
 		cancel.disabled = cancel.hidden;
 		cancel.setAttribute('aria-label', 'Cancel order ' + shortId(o.id));
 	}
@@ -180,7 +184,7 @@ export function initAdmin() {
 			flash(s);
 		s.textContent = String(stock);
 		s.className = 'inv-stock num ' + (stock <= 0 ? 'stock-out' :
-		    stock < store.LOW_STOCK ? 'stock-low' : '');
+		    isLowStock(stock) ? 'stock-low' : '');
 		const [minus, plus] = li.querySelectorAll('button');
 		minus.setAttribute('aria-label', 'Remove 10 of ' + p.name);
 		plus.setAttribute('aria-label', 'Add 10 of ' + p.name);
@@ -193,8 +197,8 @@ export function initAdmin() {
 	function renderInventory() {
 		const list = [...store.state.products.values()].sort((a, b) =>
 		    String(a.name).localeCompare(String(b.name)));
-		const low = list.filter(p => (Number(p.stock) || 0) <
-		    store.LOW_STOCK).length;
+		const low = list.filter(p =>
+		    isLowStock(Number(p.stock) || 0)).length;
 		setText('inventory-count', list.length + ' products' +
 		    (low ? ', ' + low + ' low' : ''));
 		if (!list.length) {

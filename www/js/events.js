@@ -4,13 +4,7 @@
 // (the server answered with an error), a new stream is opened after a
 // pause with ?lastEventId= so that the server replays what was missed
 // (or sends system.resync). With no event seen yet, the caller reloads.
-
-const TYPES = [
-	'order.created', 'order.updated', 'order.deleted',
-	'product.created', 'product.updated', 'product.deleted',
-	'user.created', 'user.updated', 'user.deleted',
-	'alert.low_stock', 'system.resync'
-];
+// The event types to listen for come from GET /api/config.
 
 // Compare two stream ids; a missing id sorts first.
 export function compareIds(a, b) {
@@ -31,10 +25,12 @@ export function compareIds(a, b) {
 }
 
 export class EventFeed {
-	// onEvent(event), onStatus('live'|'reconnecting'|'offline'),
-	// onRestart() when a stream without history replaced a lost one.
-	constructor(url, handlers) {
+	// types: the event types to listen for. handlers: onEvent(event),
+	// onStatus('live'|'reconnecting'|'offline'), onRestart() when a
+	// stream without history replaced a lost one.
+	constructor(url, types, handlers) {
 		this.url = url;
+		this.types = types;
 		this.handlers = handlers;
 		this.source = null;
 		this.lastId = null;
@@ -70,7 +66,7 @@ export class EventFeed {
 			}
 		};
 		source.addEventListener('message', this.onMessage);
-		for (const type of TYPES)
+		for (const type of this.types)
 			source.addEventListener(type, this.onMessage);
 	}
 

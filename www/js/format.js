@@ -56,14 +56,8 @@ export function shortId(id) {
 	return '#' + String(id || '').slice(-6);
 }
 
-export const STATUS_LABEL = {
-	pending: 'Pending',
-	processing: 'Processing',
-	shipped: 'Shipped',
-	delivered: 'Delivered',
-	cancelled: 'Cancelled'
-};
-
+// A status as the page shows it: the server's name, capitalized.
 export function statusLabel(s) {
-	return STATUS_LABEL[s] || String(s || 'unknown');
+	const name = String(s || 'unknown');
+	return name.charAt(0).toUpperCase() + name.slice(1);
 }

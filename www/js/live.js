@@ -3,8 +3,10 @@
 // traffic figures are read from /api/health and /api/metrics.
 
 import { el, setText } from './dom.js';
-import { cents, centsShort, time, millis } from './format.js';
+import { cents, centsShort, time, millis, statusLabel }
+    from './format.js';
 import * as store from './store.js';
+import { config } from './config.js';
 
 const POLL_MS = 5000;
 const ACCENT = '#4f46e5';
@@ -65,6 +67,13 @@ export function initLive() {
 	let pollTimer = null;
 	let lastSse = null;
 
+	// One count per status the server knows, after the totals.
+	const kpis = document.getElementById('kpis');
+	for (const s of config.statuses)
+		kpis.append(el('li', { class: 'kpi status-' + s },
+		    el('span', { class: 'kpi-label' }, statusLabel(s)),
+		    el('span', { class: 'kpi-value', id: 'kpi-' + s }, '0')));
+
 	function series() {
 		const per = store.state.stats.ordersPerMinute || [];
 		const xs = per.map(b => millis(b.minute) / 1000);
@@ -110,8 +119,7 @@ export function initLive() {
 		const s = store.state.stats;
 		const by = s.byStatus || {};
 		let total = 0;
-		for (const status of ['pending', 'processing', 'shipped',
-		    'delivered', 'cancelled']) {
+		for (const status of config.statuses) {
 			const n = Number(by[status]) || 0;
 			total += n;
 			setText('kpi-' + status, n.toLocaleString());

@@ -3,6 +3,7 @@
 
 import { EventFeed } from './events.js';
 import * as store from './store.js';
+import { config, loadConfig } from './config.js';
 import { initDemo } from './demo.js';
 import { initPortal } from './portal.js';
 import { initAdmin } from './admin.js';
@@ -45,11 +46,31 @@ function setConnection(status) {
 	document.getElementById('conn-text').textContent = CONN_TEXT[status];
 }
 
-function showLoadError(message) {
+function showLoadError(message, what) {
 	const node = document.getElementById('load-error');
 	node.hidden = !message;
-	node.textContent = message ? 'Could not load data: ' + message +
-	    '. Retrying.' : '';
+	node.textContent = message ? 'Could not load ' + (what || 'data') +
+	    ': ' + message + '. Retrying.' : '';
+}
+
+// The configuration comes first: every view is built from it. Until it
+// loads the page says so and tries again, with a growing pause.
+async function waitForConfig() {
+	let wait = 1000;
+	document.body.dataset.config = 'loading';
+	for (;;) {
+		try {
+			await loadConfig();
+			showLoadError(null);
+			document.body.dataset.config = 'ok';
+			return;
+		} catch (e) {
+			document.body.dataset.config = 'error';
+			showLoadError(e.message, 'the configuration');
+			await new Promise(r => setTimeout(r, wait));
+			wait = Math.min(wait * 2, 10000);
+		}
+	}
 }
 
 // Load state over REST; events that arrive meanwhile wait and are
@@ -95,7 +116,8 @@ function onEvent(event) {
 		store.apply(event);
 }
 
-function start() {
+async function start() {
+	await waitForConfig();
 	views.portal = initPortal();
 	views.admin = initAdmin();
 	views.live = initLive();
@@ -103,14 +125,14 @@ function start() {
 	window.addEventListener('hashchange', showView);
 	showView();
 	const feed = new EventFeed(new URL('api/events?topics=' +
-	    'orders,products,users,alerts', document.baseURI), {
+	    config.topics.join(','), document.baseURI), config.eventTypes, {
 		onEvent,
 		onStatus: setConnection,
 		onRestart: () => reload()
 	});
 	feed.open();
 	reload();
-	window.ordercast = { store, feed };
+	window.ordercast = { store, feed, config };
 }
 
 start();

@@ -5,6 +5,7 @@ import { el, reconcile, emptyLine, setText, flash } from './dom.js';
 import { get, post, randomKey } from './api.js';
 import { cents, dateTime, shortId, statusLabel } from './format.js';
 import * as store from './store.js';
+import { isLowStock } from './config.js';
 import { toast } from './toast.js';
 
 const SAVED_CUSTOMER = 'ordercast.customer';
@@ -66,7 +67,7 @@ export function initPortal() {
 		const stock = Number(p.stock) || 0;
 		if (stock <= 0)
 			return ['out', 'Out of stock'];
-		if (stock < store.LOW_STOCK)
+		if (isLowStock(stock))
 			return ['low', 'Low stock: ' + stock + ' left'];
 		return ['ok', stock + ' in stock'];
 	}

@@ -3,12 +3,10 @@
 
 import { get, getAll } from './api.js';
 import { millis } from './format.js';
+import { config, CANCELLED } from './config.js';
 
-export const LOW_STOCK = 10;
 const ORDER_LIMIT = 200;
 const ALERT_LIMIT = 50;
-const STATUSES = ['pending', 'processing', 'shipped', 'delivered',
-	'cancelled'];
 
 export const state = {
 	loaded: false,
@@ -24,7 +22,7 @@ const listeners = new Map();
 
 function emptyStats() {
 	const byStatus = {};
-	for (const s of STATUSES)
+	for (const s of config.statuses)
 		byStatus[s] = 0;
 	return { byStatus, revenueCents: 0, ordersPerMinute: [],
 		topProducts: [] };
@@ -185,11 +183,11 @@ function applyOrderStats(event, prev) {
 		if (prev || !doc)
 			return false;
 		stats.byStatus[doc.status] = (stats.byStatus[doc.status] || 0) + 1;
-		if (doc.status !== 'cancelled') {
+		if (doc.status !== CANCELLED) {
 			stats.revenueCents += total;
 			countTop(doc, 1);
 		}
-		bumpMinute(doc, 1, doc.status !== 'cancelled' ? total : 0);
+		bumpMinute(doc, 1, doc.status !== CANCELLED ? total : 0);
 		return true;
 	}
 	if (event.type === 'order.deleted') {
@@ -205,7 +203,7 @@ function applyOrderStats(event, prev) {
 		return false;
 	stats.byStatus[before] = Math.max(0, (stats.byStatus[before] || 0) - 1);
 	stats.byStatus[status] = (stats.byStatus[status] || 0) + 1;
-	if (status === 'cancelled' && before !== 'cancelled') {
+	if (status === CANCELLED && before !== CANCELLED) {
 		// Cancelled orders count for no revenue, overall or per minute.
 		stats.revenueCents = Math.max(0, stats.revenueCents - total);
 		countTop(doc || prev, -1);

@@ -1,0 +1,52 @@
+/*
+ * Every Redis key and channel name of ordercast, built from
+ * ORDERCAST_PREFIX in one place (docs/architecture.md, "Redis keys").
+ * A program fills one struct oc_keys at start and reads its fields;
+ * nothing else spells a key.
+ */
+#ifndef OC_KEYS_H
+#define OC_KEYS_H
+
+#include <stddef.h>
+
+/* The program names under PREFIX:metrics:<program>. */
+#define OC_PROGRAM_API		"api"
+#define OC_PROGRAM_SSE		"sse"
+#define OC_PROGRAM_WATCH	"watch"
+
+struct oc_keys {
+	char *events;		/* PREFIX:events, pub/sub channel */
+	char *log;		/* PREFIX:log, stream of events for replay */
+	char *watch_token;	/* PREFIX:watch:token, resume token */
+	char *watch_alive;	/* PREFIX:watch:alive, heartbeat with TTL */
+	char *watch_low;	/* PREFIX:watch:low, set of low products */
+	char *cache_gen;	/* PREFIX:cache:gen, product cache generation */
+	char *cache_products;	/* PREFIX:cache:products, the catalog */
+	char *cache_product;	/* PREFIX:cache:product:, + a product id */
+	char *metrics;		/* PREFIX:metrics:, + a program name */
+	char *metrics_match;	/* PREFIX:metrics:*, a SCAN pattern */
+	char *metrics_api;	/* PREFIX:metrics:api */
+	char *metrics_sse;	/* PREFIX:metrics:sse */
+	char *metrics_watch;	/* PREFIX:metrics:watch */
+};
+
+/*
+ * Build every name under prefix (a validated ORDERCAST_PREFIX). The
+ * strings are owned by keys: release them with oc_keys_clear().
+ */
+void oc_keys_init(struct oc_keys *keys, const char *prefix);
+
+/* Free what oc_keys_init() allocated; safe on a zeroed struct. */
+void oc_keys_clear(struct oc_keys *keys);
+
+/* PREFIX:cache:product:<id>, the cache key of one product. Caller frees. */
+char *oc_keys_product(const struct oc_keys *keys, const char *id);
+
+/*
+ * The program name of a PREFIX:metrics:<program> key, pointing into key;
+ * NULL when key is not one. The string is borrowed from key.
+ */
+const char *oc_keys_metrics_program(const struct oc_keys *keys,
+    const char *key);
+
+#endif
