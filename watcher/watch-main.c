@@ -34,7 +34,8 @@ struct watch {
 	struct watch_queue queue;
 	struct watch_counters total;
 
-	bool mongo_down;	/* a fault was logged, not yet recovered */
+	/* A fault was logged and no real work succeeded since. */
+	bool mongo_down;
 	bool redis_down;
 	struct oc_backoff mongo_backoff;
 	struct oc_backoff redis_backoff;
@@ -91,6 +92,30 @@ mongo_fault(struct watch *w, const bson_error_t *err)
 	watch_mongo_drop_client(&w->mongo);
 }
 
+/* Real work went through: Redis is back, its delays start over. */
+static void
+redis_works(struct watch *w)
+{
+	if (w->redis_down) {
+		log_info("redis %s: connected again", w->redis.cfg->redis);
+		w->total.reconnects++;
+	}
+	w->redis_down = false;
+	oc_backoff_success(&w->redis_backoff);
+}
+
+/* A read was answered: MongoDB is back, its delays start over. */
+static void
+mongo_works(struct watch *w)
+{
+	if (w->mongo_down) {
+		log_info("mongodb: change stream open again");
+		w->total.reconnects++;
+	}
+	w->mongo_down = false;
+	oc_backoff_success(&w->mongo_backoff);
+}
+
 /* The heartbeat, when due; a beat that went through shows Redis works. */
 static void
 heartbeat(struct watch *w, bool force)
@@ -102,7 +127,7 @@ heartbeat(struct watch *w, bool force)
 	if (sent < 0)
 		redis_fault(w, err);
 	else if (sent > 0)
-		oc_backoff_success(&w->redis_backoff);
+		redis_works(w);
 }
 
 /*
@@ -126,8 +151,8 @@ backoff_wait(struct watch *w, struct oc_backoff *b)
 }
 
 /*
- * (Re)connect to Redis. Connecting is not yet success for the backoff:
- * that waits for a published batch or a heartbeat.
+ * (Re)connect to Redis. Connecting is not yet success: that waits for a
+ * published batch or a heartbeat.
  */
 static bool
 redis_open(struct watch *w)
@@ -138,11 +163,6 @@ redis_open(struct watch *w)
 		redis_fault(w, err);
 		return false;
 	}
-	if (w->redis_down) {
-		log_info("redis %s: connected again", w->redis.cfg->redis);
-		w->total.reconnects++;
-	}
-	w->redis_down = false;
 	/* Resume from the token just read, not from the old position. */
 	watch_mongo_close_stream(&w->mongo);
 	log_debug("redis %s: ready, token %s", w->redis.cfg->redis,
@@ -183,11 +203,6 @@ stream_open(struct watch *w)
 	}
 	if (w->redis.token == NULL && !store_start(w))
 		return false;
-	if (w->mongo_down) {
-		log_info("mongodb: change stream open again");
-		w->total.reconnects++;
-	}
-	w->mongo_down = false;
 	log_debug("mongodb: change stream open after %s",
 	    w->redis.token != NULL ? w->redis.token : "(now)");
 	return true;
@@ -205,7 +220,7 @@ flush(struct watch *w)
 		redis_fault(w, err);
 		return false;
 	}
-	oc_backoff_success(&w->redis_backoff);
+	redis_works(w);
 	return true;
 }
 
@@ -222,8 +237,7 @@ step(struct watch *w)
 	switch (res) {
 	case WATCH_READ_BATCH:
 	case WATCH_READ_IDLE:
-		/* The server answered a read: MongoDB works. */
-		oc_backoff_success(&w->mongo_backoff);
+		mongo_works(w);
 		break;
 	case WATCH_READ_REOPEN:
 		watch_mongo_close_stream(&w->mongo);
@@ -234,18 +248,26 @@ step(struct watch *w)
 	}
 }
 
-/* Run until SIGTERM or SIGINT; transient faults only slow it down. */
+/*
+ * Run until SIGTERM or SIGINT; transient faults only slow it down. After
+ * a fault, wherever it happened, the next attempt waits its backoff,
+ * until real work shows the peer works again.
+ */
 static void
 watch_run(struct watch *w)
 {
 	while (!oc_daemon_handle_signals()) {
-		if (w->redis.rc == NULL && !redis_open(w)) {
-			backoff_wait(w, &w->redis_backoff);
-			continue;
+		if (w->redis.rc == NULL) {
+			if (w->redis_down)
+				backoff_wait(w, &w->redis_backoff);
+			if (oc_daemon_stopping() || !redis_open(w))
+				continue;
 		}
-		if (w->mongo.stream == NULL && !stream_open(w)) {
-			backoff_wait(w, &w->mongo_backoff);
-			continue;
+		if (w->mongo.stream == NULL) {
+			if (w->mongo_down)
+				backoff_wait(w, &w->mongo_backoff);
+			if (oc_daemon_stopping() || !stream_open(w))
+				continue;
 		}
 		step(w);
 		heartbeat(w, false);

@@ -382,6 +382,7 @@ watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
 	redisReply *reply = NULL;
 	char alive[256];
 	int64_t now = oc_mono_ms();
+	bool refused = false;
 	int n = 2, i;
 
 	if (r->rc == NULL || (!force && now < r->next_beat))
@@ -407,8 +408,10 @@ watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
 			snprintf(err, errlen, "%s", r->rc->errstr);
 			return -1;
 		}
+		if (reply->type == REDIS_REPLY_ERROR)
+			refused = true;
 		freeReplyObject(reply);
 	}
 	*s = *t;
-	return 1;
+	return refused ? 0 : 1;
 }

@@ -160,7 +160,8 @@ bool watch_redis_flush(struct watch_redis *r, struct watch_queue *q,
     char *err, size_t errlen);
 /*
  * PREFIX:watch:alive and the counters, when due or when force is set.
- * Returns 1 when sent, 0 when not due or not connected, -1 on a fault.
+ * Returns 1 when Redis took it, 0 when not due, not connected or
+ * refused (a beat is best effort), -1 on a connection fault (err).
  */
 int watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
     size_t errlen);
