@@ -1,7 +1,9 @@
 # lib/: code the three programs share, as one static convenience library.
 noinst_LIBRARIES += lib/libordercast.a
 lib_libordercast_a_SOURCES = \
+	lib/oc-backoff.c lib/oc-backoff.h \
 	lib/oc-config.c lib/oc-config.h \
+	lib/oc-daemon.c lib/oc-daemon.h \
 	lib/oc-errbody.c lib/oc-errbody.h \
 	lib/oc-event.c lib/oc-event.h \
 	lib/oc-json.c lib/oc-json.h \

@@ -146,3 +146,29 @@ retried() {
 	stack_start_redis 3>&-
 	check_orders "$start" 0 100 down
 }
+
+# Milliseconds of the monotonic clock.
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+@test "watch: Redis that connects but refuses every write: backoff still grows" {
+	local log=$OC_STATE/log/ordercast-watch.log pid start t0 took
+	stack_stop_prog ordercast-watch || true
+	ORDERCAST_LOG_LEVEL=debug watch_start 3>&-
+	pid=$(watch_pid)
+	start=$(xlen)
+	t0=$(now_ms)
+	# Every write is refused (OOM); connecting, SCRIPT LOAD and GET work.
+	stack_redis config set maxmemory 1 >/dev/null
+	write_orders 0 1 oom
+	stack_wait ordercast-watch 60 retried 5 "$pid" "$log"
+	took=$(($(now_ms) - t0))
+	stack_redis config set maxmemory 0 >/dev/null
+	# A delay that restarts at 100 ms on every connect gives 5 retries
+	# in about half a second; doubling from 100 ms takes 1.55 s at least.
+	echo "# 5 retries took ${took} ms" >&3
+	[ "$took" -ge 1500 ]
+	kill -0 "$pid"
+	check_orders "$start" 0 1 oom
+}

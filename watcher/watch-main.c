@@ -2,88 +2,44 @@
  * ordercast-watch: the only reader of MongoDB change streams. Every
  * change to orders, products and users becomes one event in Redis,
  * exactly once, in the database's order.
+ *
+ * The top layer of the watcher: start-up, the loop, and the failure
+ * policy. It alone calls both the MongoDB side (watch-mongo.c), which
+ * fills the queue, and the Redis side (watch-redis.c), which drains it.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "oc-backoff.h"
 #include "oc-config.h"
+#include "oc-daemon.h"
 #include "oc-log.h"
-#include "oc-xmalloc.h"
 #include "watch.h"
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
+/* Longest sleep of a backoff wait, so the heartbeat keeps its period. */
+#define BACKOFF_SLICE_MS 250
 
-volatile sig_atomic_t watch_stop;
-static volatile sig_atomic_t reopen_log;
+#define OPT_FOREGROUND	OC_DAEMON_OPT_OWN
 
-/* Release an event whether it was published or dropped. */
-void
-watch_event_clear(struct watch_event *ev)
-{
-	free(ev->body);
-	free(ev->token);
-	free(ev->key);
-	free(ev->cache_key);
-	free(ev->alert);
-	memset(ev, 0, sizeof(*ev));
-}
+struct watch {
+	struct watch_mongo mongo;
+	struct watch_redis redis;
+	struct watch_queue queue;
+	struct watch_counters total;
 
-/* After a success the next fault starts from the shortest delay. */
-void
-watch_backoff_reset(struct watch_backoff *b)
-{
-	b->delay_ms = 0;
-}
-
-/* Sleep up to ms, waking early for a signal. */
-static void
-nap(long ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
-/*
- * Wait before the next attempt: the delay doubles up to a cap, and a
- * random half of it is jitter so restarted peers do not retry in step.
- * The heartbeat keeps going meanwhile when Redis is up.
- */
-void
-watch_backoff_wait(struct watch *w, struct watch_backoff *b)
-{
-	int64_t deadline;
-	long wait, left;
-
-	if (b->delay_ms == 0)
-		b->delay_ms = BACKOFF_MIN_MS;
-	else if (b->delay_ms < BACKOFF_MAX_MS / 2)
-		b->delay_ms *= 2;
-	else
-		b->delay_ms = BACKOFF_MAX_MS;
-	wait = b->delay_ms / 2 + random() % (b->delay_ms / 2 + 1);
-	deadline = oc_mono_ms() + wait;
-	while (!watch_stop) {
-		left = (long)(deadline - oc_mono_ms());
-		if (left <= 0)
-			break;
-		nap(left < 250 ? left : 250);
-		watch_heartbeat(w, false);
-	}
-}
+	/* A fault was logged and no real work succeeded since. */
+	bool mongo_down;
+	bool redis_down;
+	struct oc_backoff mongo_backoff;
+	struct oc_backoff redis_backoff;
+};
 
 /*
  * Every batch allocates and frees the same large buffers (cursor replies
@@ -101,161 +57,281 @@ tune_malloc(void)
 #endif
 }
 
-/* Signals only set flags; the loop acts on them. */
+/*
+ * A Redis fault: log it once per outage, then start both sides over so
+ * that the stream resumes from the token Redis really holds; what was
+ * queued is read again from MongoDB.
+ */
 static void
-on_signal(int sig)
+redis_fault(struct watch *w, const char *what)
 {
-	if (sig == SIGHUP)
-		reopen_log = 1;
+	w->total.errors++;
+	if (!w->redis_down)
+		log_warnx("redis %s: %s; retrying with backoff",
+		    w->redis.cfg->redis, what);
 	else
-		watch_stop = 1;
+		log_debug("redis %s: %s (still down)", w->redis.cfg->redis,
+		    what);
+	w->redis_down = true;
+	watch_redis_close(&w->redis);
+	watch_queue_drop(&w->queue);
+	watch_mongo_close_stream(&w->mongo);
 }
 
-/* TERM and INT end the loop; HUP reopens the log; no SA_RESTART. */
+/* A MongoDB fault: log it once per outage; the loop reopens later. */
 static void
-install_signals(void)
+mongo_fault(struct watch *w, const bson_error_t *err)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	w->total.errors++;
+	if (!w->mongo_down)
+		log_warnx("mongodb: %s (code %u); retrying with backoff",
+		    err->message, err->code);
+	else
+		log_debug("mongodb: %s (code %u)", err->message, err->code);
+	w->mongo_down = true;
+	watch_mongo_drop_client(&w->mongo);
 }
 
-/* Options in one place, for --help and for mistakes. */
+/* Real work went through: Redis is back, its delays start over. */
 static void
-usage(FILE *f)
+redis_works(struct watch *w)
 {
-	fprintf(f, "usage: ordercast-watch [-n] [--foreground] "
-	    "[--pidfile FILE] [--log FILE]\n"
-	    "  -n, --check       validate the configuration and exit\n"
-	    "  --foreground      stay in the foreground (always the case)\n"
-	    "  --pidfile FILE    write the process id to FILE\n"
-	    "  --log FILE        log to FILE instead of stderr; SIGHUP "
-	    "reopens it\n"
-	    "Configuration comes from ORDERCAST_* environment variables.\n");
+	if (w->redis_down) {
+		log_info("redis %s: connected again", w->redis.cfg->redis);
+		w->total.reconnects++;
+	}
+	w->redis_down = false;
+	oc_backoff_success(&w->redis_backoff);
 }
 
-/* Keys and channel names, built once from the prefix. */
+/* A read was answered: MongoDB is back, its delays start over. */
 static void
-watch_init(struct watch *w, const struct oc_config *cfg)
+mongo_works(struct watch *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->cfg = cfg;
-	w->k_log = oc_config_key(cfg, "log");
-	w->k_events = oc_config_key(cfg, "events");
-	w->k_token = oc_config_key(cfg, "watch:token");
-	w->k_low = oc_config_key(cfg, "watch:low");
-	w->k_alive = oc_config_key(cfg, "watch:alive");
-	w->k_metrics = oc_config_key(cfg, "metrics:watch");
-	w->k_cache_products = oc_config_key(cfg, "cache:products");
-	w->k_cache_product = oc_config_key(cfg, "cache:product:");
-	w->k_cache_gen = oc_config_key(cfg, "cache:gen");
+	if (w->mongo_down) {
+		log_info("mongodb: change stream open again");
+		w->total.reconnects++;
+	}
+	w->mongo_down = false;
+	oc_backoff_success(&w->mongo_backoff);
 }
 
-static /* Release everything watch_init() and the loop acquired. */
-void
-watch_free(struct watch *w)
+/* The heartbeat, when due; a beat that went through shows Redis works. */
+static void
+heartbeat(struct watch *w, bool force)
 {
-	size_t i;
+	char err[256];
+	int sent;
 
-	for (i = 0; i < w->npending; i++)
-		watch_event_clear(&w->pending[i]);
-	watch_mongo_cleanup(w);
-	watch_redis_close(w);
-	free(w->token);
-	free(w->start_after);
-	free(w->k_log);
-	free(w->k_events);
-	free(w->k_token);
-	free(w->k_low);
-	free(w->k_alive);
-	free(w->k_metrics);
-	free(w->k_cache_products);
-	free(w->k_cache_product);
-	free(w->k_cache_gen);
+	sent = watch_redis_heartbeat(&w->redis, force, err, sizeof(err));
+	if (sent < 0)
+		redis_fault(w, err);
+	else if (sent > 0)
+		redis_works(w);
 }
 
-/* Run until SIGTERM or SIGINT; transient faults only slow it down. */
+/*
+ * Wait before the next attempt on b, the heartbeat going on meanwhile
+ * when Redis is up; a signal cuts the wait short.
+ */
+static void
+backoff_wait(struct watch *w, struct oc_backoff *b)
+{
+	int64_t deadline = oc_mono_ms() + oc_backoff_next(b);
+	long left;
+
+	while (!oc_daemon_handle_signals()) {
+		left = (long)(deadline - oc_mono_ms());
+		if (left <= 0)
+			break;
+		oc_daemon_sleep(left < BACKOFF_SLICE_MS ? left :
+		    BACKOFF_SLICE_MS);
+		heartbeat(w, false);
+	}
+}
+
+/*
+ * (Re)connect to Redis. Connecting is not yet success: that waits for a
+ * published batch or a heartbeat.
+ */
+static bool
+redis_open(struct watch *w)
+{
+	char err[256];
+
+	if (!watch_redis_open(&w->redis, err, sizeof(err))) {
+		redis_fault(w, err);
+		return false;
+	}
+	/* Resume from the token just read, not from the old position. */
+	watch_mongo_close_stream(&w->mongo);
+	log_debug("redis %s: ready, token %s", w->redis.cfg->redis,
+	    w->redis.token != NULL ? w->redis.token : "(none)");
+	return true;
+}
+
+/*
+ * With no token yet, keep the position the stream opened at, so that a
+ * crash before the first event resumes here and not from a later "now".
+ */
+static bool
+store_start(struct watch *w)
+{
+	char err[256];
+	char *tok;
+
+	tok = watch_mongo_position(&w->mongo);
+	if (tok == NULL)
+		return true;
+	if (!watch_redis_set_token(&w->redis, tok, err, sizeof(err))) {
+		free(tok);
+		redis_fault(w, err);
+		return false;
+	}
+	return true;
+}
+
+/* Open the stream after the token Redis holds. */
+static bool
+stream_open(struct watch *w)
+{
+	bson_error_t err;
+
+	if (!watch_mongo_open(&w->mongo, w->redis.token, &w->queue, &err)) {
+		mongo_fault(w, &err);
+		return false;
+	}
+	if (w->redis.token == NULL && !store_start(w))
+		return false;
+	log_debug("mongodb: change stream open after %s",
+	    w->redis.token != NULL ? w->redis.token : "(now)");
+	return true;
+}
+
+/* Publish what is queued; a Redis fault starts both sides over. */
+static bool
+flush(struct watch *w)
+{
+	char err[512];
+
+	if (w->queue.n == 0)
+		return true;
+	if (!watch_redis_flush(&w->redis, &w->queue, err, sizeof(err))) {
+		redis_fault(w, err);
+		return false;
+	}
+	redis_works(w);
+	return true;
+}
+
+/* One read of the stream, published, then what the read ended with. */
+static void
+step(struct watch *w)
+{
+	enum watch_read res;
+	bson_error_t err;
+
+	res = watch_mongo_read(&w->mongo, &w->queue, &err);
+	if (!flush(w))
+		return;
+	switch (res) {
+	case WATCH_READ_BATCH:
+	case WATCH_READ_IDLE:
+		mongo_works(w);
+		break;
+	case WATCH_READ_REOPEN:
+		watch_mongo_close_stream(&w->mongo);
+		break;
+	case WATCH_READ_FAULT:
+		mongo_fault(w, &err);
+		break;
+	}
+}
+
+/*
+ * Run until SIGTERM or SIGINT; transient faults only slow it down. After
+ * a fault, wherever it happened, the next attempt waits its backoff,
+ * until real work shows the peer works again.
+ */
 static void
 watch_run(struct watch *w)
 {
-	while (!watch_stop) {
-		if (reopen_log) {
-			reopen_log = 0;
-			log_reopen();
-			log_info("log reopened");
+	while (!oc_daemon_handle_signals()) {
+		if (w->redis.rc == NULL) {
+			if (w->redis_down)
+				backoff_wait(w, &w->redis_backoff);
+			if (oc_daemon_stopping() || !redis_open(w))
+				continue;
 		}
-		if (w->rc == NULL && !watch_redis_open(w)) {
-			watch_backoff_wait(w, &w->redis_backoff);
-			continue;
+		if (w->mongo.stream == NULL) {
+			if (w->mongo_down)
+				backoff_wait(w, &w->mongo_backoff);
+			if (oc_daemon_stopping() || !stream_open(w))
+				continue;
 		}
-		if (w->stream == NULL && !watch_stream_open(w)) {
-			watch_backoff_wait(w, &w->mongo_backoff);
-			continue;
-		}
-		watch_stream_step(w);
-		watch_heartbeat(w, false);
+		step(w);
+		heartbeat(w, false);
 	}
-	if (w->rc != NULL)
-		watch_heartbeat(w, true);
+	if (w->redis.rc != NULL)
+		heartbeat(w, true);
+}
+
+/*
+ * --foreground: the systemd unit passes it; the watcher never forks, so
+ * it changes nothing and is not in the usage.
+ */
+static bool
+own_option(void *arg, int val, const char *optarg, char *err,
+    size_t errlen)
+{
+	(void)arg;
+	(void)optarg;
+	(void)err;
+	(void)errlen;
+	return val == OPT_FOREGROUND;
+}
+
+static const struct option own_options[] = {
+	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct oc_daemon_spec spec = {
+	.prog = "ordercast-watch",
+	.about = "Publishes every change of the database to Redis, once.",
+	.options = own_options,
+	.option = own_option,
+};
+
+/* Release everything start-up and the loop acquired. */
+static void
+watch_free(struct watch *w)
+{
+	watch_queue_drop(&w->queue);
+	watch_mongo_free(&w->mongo);
+	watch_redis_free(&w->redis);
 }
 
 /* Validate, then run until told to stop; exit 1 only on bad setup. */
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "check", no_argument, NULL, 'n' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "pidfile", required_argument, NULL, 'p' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct oc_daemon d;
 	struct oc_config cfg;
 	struct watch w;
-	const char *pidfile = NULL, *logfile = NULL;
 	char err[512];
-	bool check = false, have_watch = false, mongoc_up = false;
-	int ch, status = 1;
+	bool mongoc_up = false;
+	uint64_t seed;
+	int status;
 
+	if (!oc_daemon_parse(&d, &spec, argc, argv, &status))
+		return status;
+	status = 1;
 	memset(&cfg, 0, sizeof(cfg));
-	while ((ch = getopt_long(argc, argv, "nfh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			check = true;
-			break;
-		case 'f':
-			break;
-		case 'p':
-			pidfile = optarg;
-			break;
-		case 'l':
-			logfile = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_init("ordercast-watch", OC_LOG_INFO, false);
-	if (logfile != NULL && !log_open_file(logfile)) {
-		log_warn("cannot open log %s", logfile);
+	memset(&w, 0, sizeof(w));
+	log_init(spec.prog, OC_LOG_INFO, false);
+	if (!oc_daemon_open_log(&d))
 		goto done;
-	}
 	if (!oc_config_load(&cfg, err, sizeof(err))) {
 		log_errorx("%s", err);
 		goto done;
@@ -264,34 +340,36 @@ main(int argc, char *argv[])
 	oc_config_log(&cfg);
 	mongoc_init();
 	mongoc_up = true;
-	watch_init(&w, &cfg);
-	have_watch = true;
-	if (!watch_mongo_setup(&w, err, sizeof(err))) {
+	watch_redis_init(&w.redis, &cfg, &w.total);
+	if (!watch_mongo_setup(&w.mongo, &cfg, &w.total, err, sizeof(err))) {
 		log_errorx("%s", err);
 		goto done;
 	}
-	if (check) {
-		printf("configuration OK\n");
+	if (d.check) {
+		oc_daemon_print_check(&d, &cfg, stdout);
 		status = 0;
 		goto done;
 	}
-	if (pidfile != NULL && !oc_pidfile_write(pidfile)) {
-		log_warn("cannot write %s", pidfile);
+	if (!oc_daemon_signals(err, sizeof(err))) {
+		log_errorx("%s", err);
 		goto done;
 	}
-	install_signals();
+	if (!oc_daemon_write_pidfile(&d))
+		goto done;
+	seed = (uint64_t)oc_wall_ms() ^ ((uint64_t)getpid() << 20);
+	oc_backoff_init(&w.redis_backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS,
+	    seed);
+	oc_backoff_init(&w.mongo_backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS,
+	    ~seed);
 	tune_malloc();
-	srandom((unsigned)(getpid() ^ oc_wall_ms()));
 	log_info("watching %s in %s; publishing to %s", cfg.db, cfg.redis,
-	    w.k_log);
+	    w.redis.k_log);
 	watch_run(&w);
 	log_info("stopping: %lld events published", w.total.events);
-	if (pidfile != NULL)
-		unlink(pidfile);
 	status = 0;
 done:
-	if (have_watch)
-		watch_free(&w);
+	oc_daemon_cleanup(&d);
+	watch_free(&w);
 	if (mongoc_up)
 		mongoc_cleanup();
 	oc_config_clear(&cfg);

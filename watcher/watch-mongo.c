@@ -1,12 +1,16 @@
-/* The MongoDB side of the watcher: one change stream on the database. */
+/*
+ * The MongoDB side of the watcher: one change stream on the database,
+ * read into the queue. Calls watch-queue.c and lib/ only; faults go back
+ * to the caller.
+ */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "oc-daemon.h"
 #include "oc-event.h"
-#include "oc-json.h"
 #include "oc-log.h"
 #include "oc-xmalloc.h"
 #include "watch.h"
@@ -23,7 +27,8 @@
 static void
 command_succeeded(const mongoc_apm_command_succeeded_t *event)
 {
-	struct watch *w = mongoc_apm_command_succeeded_get_context(event);
+	struct watch_mongo *m = mongoc_apm_command_succeeded_get_context(
+	    event);
 	const char *name = mongoc_apm_command_succeeded_get_command_name(
 	    event);
 	const bson_t *reply;
@@ -45,7 +50,7 @@ command_succeeded(const mongoc_apm_command_succeeded_t *event)
 		return;
 	while (bson_iter_next(&it))
 		n++;
-	w->batch_left = n;
+	m->batch_left = n;
 }
 
 /* Set a URI timeout unless the operator chose one. */
@@ -61,70 +66,66 @@ default_timeout(mongoc_uri_t *uri, const char *option, int32_t ms)
  * loop from its heartbeat for long.
  */
 bool
-watch_mongo_setup(struct watch *w, char *err, size_t errlen)
+watch_mongo_setup(struct watch_mongo *m, const struct oc_config *cfg,
+    struct watch_counters *total, char *err, size_t errlen)
 {
 	bson_error_t berr;
 
-	w->uri = mongoc_uri_new_with_error(w->cfg->mongodb_uri, &berr);
-	if (w->uri == NULL) {
+	memset(m, 0, sizeof(*m));
+	m->cfg = cfg;
+	m->total = total;
+	m->uri = mongoc_uri_new_with_error(cfg->mongodb_uri, &berr);
+	if (m->uri == NULL) {
 		snprintf(err, errlen, "ORDERCAST_MONGODB_URI: %s",
 		    berr.message);
 		return false;
 	}
-	default_timeout(w->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 2000);
-	default_timeout(w->uri, MONGOC_URI_CONNECTTIMEOUTMS, 2000);
-	default_timeout(w->uri, MONGOC_URI_SOCKETTIMEOUTMS,
-	    (int32_t)(WATCH_AWAIT_MS + w->cfg->timeout_ms));
-	if (!mongoc_uri_has_option(w->uri, MONGOC_URI_APPNAME))
-		mongoc_uri_set_appname(w->uri, "ordercast-watch");
+	default_timeout(m->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 2000);
+	default_timeout(m->uri, MONGOC_URI_CONNECTTIMEOUTMS, 2000);
+	default_timeout(m->uri, MONGOC_URI_SOCKETTIMEOUTMS,
+	    (int32_t)(WATCH_AWAIT_MS + cfg->timeout_ms));
+	if (!mongoc_uri_has_option(m->uri, MONGOC_URI_APPNAME))
+		mongoc_uri_set_appname(m->uri, "ordercast-watch");
 	return true;
 }
 
 /* Drop the stream; the loop opens it again from the token. */
 void
-watch_stream_close(struct watch *w)
+watch_mongo_close_stream(struct watch_mongo *m)
 {
-	mongoc_change_stream_destroy(w->stream);
-	w->stream = NULL;
-	w->batch_left = 0;
+	mongoc_change_stream_destroy(m->stream);
+	m->stream = NULL;
+	m->batch_left = 0;
+}
+
+/* The old client may hold a dead topology: start the next open anew. */
+void
+watch_mongo_drop_client(struct watch_mongo *m)
+{
+	watch_mongo_close_stream(m);
+	mongoc_client_destroy(m->client);
+	m->client = NULL;
 }
 
 /* Children before their client: stream, then client, then URI. */
 void
-watch_mongo_cleanup(struct watch *w)
+watch_mongo_free(struct watch_mongo *m)
 {
-	watch_stream_close(w);
-	mongoc_client_destroy(w->client);
-	w->client = NULL;
-	mongoc_uri_destroy(w->uri);
-	w->uri = NULL;
-}
-
-/* A MongoDB fault: log it once per outage; the loop reopens later. */
-static void
-fail_mongo(struct watch *w, const bson_error_t *err)
-{
-	w->total.errors++;
-	if (!w->mongo_down)
-		log_warnx("mongodb: %s (code %u); retrying with backoff",
-		    err->message, err->code);
-	else
-		log_debug("mongodb: %s (code %u)", err->message, err->code);
-	w->mongo_down = true;
-	watch_stream_close(w);
-	/* A new client next time: the old one may hold a dead topology. */
-	mongoc_client_destroy(w->client);
-	w->client = NULL;
+	watch_mongo_drop_client(m);
+	mongoc_uri_destroy(m->uri);
+	m->uri = NULL;
+	free(m->start_after);
+	m->start_after = NULL;
 }
 
 /* The options of the stream: where to start, what to return. */
 static bool
-stream_opts(struct watch *w, bson_t *opts, bool from_now,
-    bson_error_t *err)
+stream_opts(const struct watch_mongo *m, const char *token, bson_t *opts,
+    bool from_now, bson_error_t *err)
 {
 	bson_error_t berr;
 	bson_t *tok = NULL;
-	const char *text = w->start_after != NULL ? w->start_after : w->token;
+	const char *text = m->start_after != NULL ? m->start_after : token;
 	bool ok = false;
 
 	BSON_APPEND_UTF8(opts, "fullDocument", "updateLookup");
@@ -141,7 +142,7 @@ stream_opts(struct watch *w, bson_t *opts, bool from_now,
 		    berr.message);
 		goto done;
 	}
-	BSON_APPEND_DOCUMENT(opts, w->start_after != NULL ? "startAfter" :
+	BSON_APPEND_DOCUMENT(opts, m->start_after != NULL ? "startAfter" :
 	    "resumeAfter", tok);
 	ok = true;
 done:
@@ -150,12 +151,15 @@ done:
 }
 
 /* The stream's current resume token as text, or NULL. Caller frees. */
-static char *
-stream_token(mongoc_change_stream_t *stream)
+char *
+watch_mongo_position(const struct watch_mongo *m)
 {
-	const bson_t *tok = mongoc_change_stream_get_resume_token(stream);
+	const bson_t *tok;
 	char *json, *s;
 
+	if (m->stream == NULL)
+		return NULL;
+	tok = mongoc_change_stream_get_resume_token(m->stream);
 	if (tok == NULL || bson_empty(tok))
 		return NULL;
 	json = bson_as_canonical_extended_json(tok, NULL);
@@ -166,7 +170,7 @@ stream_token(mongoc_change_stream_t *stream)
 
 /* History is gone: tell every client to reload, continue from now. */
 static void
-history_lost(struct watch *w, mongoc_change_stream_t *stream)
+history_lost(struct watch_mongo *m, struct watch_queue *q)
 {
 	json_object *ev;
 	char *tok;
@@ -174,18 +178,19 @@ history_lost(struct watch *w, mongoc_change_stream_t *stream)
 	log_errorx("mongodb: the stored resume token is older than the "
 	    "change history; changes were missed, publishing %s",
 	    OC_EVENT_RESYNC);
-	w->total.resyncs++;
-	tok = stream_token(stream);
+	m->total->resyncs++;
+	tok = watch_mongo_position(m);
 	ev = oc_event_new(OC_EVENT_RESYNC, NULL, NULL, NULL, NULL, NULL,
 	    NULL, oc_wall_ms());
-	watch_queue(w, ev, tok, NULL, false, "", NULL, 0);
+	watch_queue_push(q, ev, tok, NULL, false, "", NULL, 0);
 	json_object_put(ev);
 	free(tok);
 }
 
 /* Open the stream with the given options; NULL and err on failure. */
 static mongoc_change_stream_t *
-open_with(struct watch *w, bool from_now, bson_error_t *err)
+open_with(struct watch_mongo *m, const char *token, bool from_now,
+    bson_error_t *err)
 {
 	static const char *const colls[] = { "orders", "products", "users" };
 	mongoc_change_stream_t *stream = NULL;
@@ -193,12 +198,12 @@ open_with(struct watch *w, bool from_now, bson_error_t *err)
 	bson_t *pipeline = NULL;
 	bson_t opts = BSON_INITIALIZER;
 
-	if (!stream_opts(w, &opts, from_now, err))
+	if (!stream_opts(m, token, &opts, from_now, err))
 		goto done;
 	pipeline = BCON_NEW("pipeline", "[", "{", "$match", "{", "ns.coll",
 	    "{", "$in", "[", BCON_UTF8(colls[0]), BCON_UTF8(colls[1]),
 	    BCON_UTF8(colls[2]), "]", "}", "}", "}", "]");
-	db = mongoc_client_get_database(w->client, w->cfg->db);
+	db = mongoc_client_get_database(m->client, m->cfg->db);
 	stream = mongoc_database_watch(db, pipeline, &opts);
 	if (mongoc_change_stream_error_document(stream, err, NULL)) {
 		mongoc_change_stream_destroy(stream);
@@ -211,27 +216,6 @@ done:
 	return stream;
 }
 
-/*
- * With no token yet, keep the position the stream opened at, so that a
- * crash before the first event resumes here and not from a later "now".
- */
-static bool
-watch_store_start(struct watch *w)
-{
-	char *tok = stream_token(w->stream);
-	bool ok = true;
-
-	if (tok != NULL) {
-		ok = watch_redis_set_token(w, tok);
-		if (ok) {
-			w->token = tok;
-			tok = NULL;
-		}
-	}
-	free(tok);
-	return ok;
-}
-
 /* True for the errors that mean the token fell out of the history. */
 static bool
 is_history_lost(const bson_error_t *err)
@@ -242,96 +226,61 @@ is_history_lost(const bson_error_t *err)
 	    err->code == ERR_CAPPED_POSITION_LOST);
 }
 
-/* Open the stream after the token, or from now without one. */
-bool
-watch_stream_open(struct watch *w)
+/* A client with our error API and the batch counter. */
+static bool
+client_new(struct watch_mongo *m, bson_error_t *err)
 {
 	mongoc_apm_callbacks_t *cbs;
-	bson_error_t err;
 
-	if (w->client == NULL) {
-		w->client = mongoc_client_new_from_uri(w->uri);
-		if (w->client == NULL) {
-			bson_set_error(&err, 0, 0, "cannot create a client");
-			fail_mongo(w, &err);
-			return false;
-		}
-		mongoc_client_set_error_api(w->client,
-		    MONGOC_ERROR_API_VERSION_2);
-		cbs = mongoc_apm_callbacks_new();
-		mongoc_apm_set_command_succeeded_cb(cbs, command_succeeded);
-		mongoc_client_set_apm_callbacks(w->client, cbs, w);
-		mongoc_apm_callbacks_destroy(cbs);
-	}
-	w->batch_left = 0;
-	w->stream = open_with(w, false, &err);
-	if (w->stream == NULL && is_history_lost(&err)) {
-		w->stream = open_with(w, true, &err);
-		if (w->stream != NULL)
-			history_lost(w, w->stream);
-	}
-	if (w->stream == NULL) {
-		fail_mongo(w, &err);
+	m->client = mongoc_client_new_from_uri(m->uri);
+	if (m->client == NULL) {
+		bson_set_error(err, 0, 0, "cannot create a client");
 		return false;
 	}
-	free(w->start_after);
-	w->start_after = NULL;
-	if (w->token == NULL && !watch_store_start(w))
-		return false;
-	if (w->mongo_down) {
-		log_info("mongodb: change stream open again");
-		w->total.reconnects++;
-	}
-	w->mongo_down = false;
-	watch_backoff_reset(&w->mongo_backoff);
-	log_debug("mongodb: change stream open after %s",
-	    w->token != NULL ? w->token : "(now)");
+	mongoc_client_set_error_api(m->client, MONGOC_ERROR_API_VERSION_2);
+	cbs = mongoc_apm_callbacks_new();
+	mongoc_apm_set_command_succeeded_cb(cbs, command_succeeded);
+	mongoc_client_set_apm_callbacks(m->client, cbs, m);
+	mongoc_apm_callbacks_destroy(cbs);
 	return true;
 }
 
-/* Copy the body of an event: its JSON text without the braces. */
-static char *
-event_body(json_object *event)
+/* Open the stream after the token, or from now without one. */
+bool
+watch_mongo_open(struct watch_mongo *m, const char *token,
+    struct watch_queue *q, bson_error_t *err)
 {
-	size_t len;
-	const char *text = oc_json_text(event, &len);
-
-	return xstrndup(text + 1, len - 2);
-}
-
-/* Keep what the script needs of one event until the batch is sent. */
-void
-watch_queue(struct watch *w, json_object *event, const char *token,
-    const char *key, bool product, const char *stock, json_object *alert,
-    int64_t cluster_ms)
-{
-	struct watch_event *ev = &w->pending[w->npending++];
-
-	memset(ev, 0, sizeof(*ev));
-	ev->body = event_body(event);
-	ev->token = token != NULL ? xstrdup(token) : NULL;
-	ev->key = key != NULL ? xstrdup(key) : NULL;
-	if (product && key != NULL)
-		ev->cache_key = xasprintf("%s%s", w->k_cache_product, key);
-	ev->alert = alert != NULL ? event_body(alert) : NULL;
-	ev->stock = stock;
-	ev->cluster_ms = cluster_ms;
+	if (m->client == NULL && !client_new(m, err))
+		return false;
+	m->batch_left = 0;
+	m->stream = open_with(m, token, false, err);
+	if (m->stream == NULL && is_history_lost(err)) {
+		m->stream = open_with(m, token, true, err);
+		if (m->stream != NULL)
+			history_lost(m, q);
+	}
+	if (m->stream == NULL)
+		return false;
+	free(m->start_after);
+	m->start_after = NULL;
+	return true;
 }
 
 /* The low-stock state a product change leads to: "low", "ok" or "". */
 static const char *
-stock_state(const struct watch *w, const struct oc_change *c)
+stock_state(const struct watch_mongo *m, const struct oc_change *c)
 {
 	if (strcmp(c->type, "product.deleted") == 0)
 		return "ok";
 	if (!c->has_stock)
 		return "";
-	return c->stock < w->cfg->low_stock ? "low" : "ok";
+	return c->stock < m->cfg->low_stock ? "low" : "ok";
 }
 
 /* Turn one change document into a queued event. */
 static void
-handle_change(struct watch *w, const bson_t *doc)
+handle_change(struct watch_mongo *m, struct watch_queue *q,
+    const bson_t *doc)
 {
 	struct oc_change c;
 	json_object *alert = NULL;
@@ -345,7 +294,7 @@ handle_change(struct watch *w, const bson_t *doc)
 	bool product;
 
 	if (!oc_change_parse(doc, &c, err, sizeof(err))) {
-		w->total.errors++;
+		m->total->errors++;
 		log_errorx("change skipped: %s", err);
 		goto done;
 	}
@@ -358,19 +307,19 @@ handle_change(struct watch *w, const bson_t *doc)
 	if (strcmp(c.op, "invalidate") == 0 && tok != NULL) {
 		log_info("mongodb: change stream invalidated; starting after "
 		    "it");
-		free(w->start_after);
-		w->start_after = xstrdup(tok);
+		free(m->start_after);
+		m->start_after = xstrdup(tok);
 		goto done;
 	}
 	if (c.type == NULL)
 		goto done;
 	product = strncmp(c.type, "product.", 8) == 0;
 	if (product) {
-		stock = stock_state(w, &c);
+		stock = stock_state(m, &c);
 		if (strcmp(stock, "low") == 0)
 			alert = oc_event_low_stock(&c);
 	}
-	watch_queue(w, c.event, tok, c.key, product, stock, alert,
+	watch_queue_push(q, c.event, tok, c.key, product, stock, alert,
 	    c.cluster_ms);
 done:
 	if (alert != NULL)
@@ -379,40 +328,34 @@ done:
 	oc_change_clear(&c);
 }
 
-/* Read until the stream waits, publishing at each batch boundary. */
-void
-watch_stream_step(struct watch *w)
+/*
+ * Read until the end of the cursor's batch, a full queue or an
+ * invalidate, so that the caller publishes before the next read waits
+ * on the server. The caller publishes what is queued whatever this
+ * returns, then acts on it.
+ */
+enum watch_read
+watch_mongo_read(struct watch_mongo *m, struct watch_queue *q,
+    bson_error_t *err)
 {
 	const bson_t *doc;
-	bson_error_t err;
 
-	while (!watch_stop) {
-		if (!mongoc_change_stream_next(w->stream, &doc))
+	while (!oc_daemon_stopping()) {
+		if (!mongoc_change_stream_next(m->stream, &doc))
 			break;
-		if (w->batch_left > 0)
-			w->batch_left--;
-		handle_change(w, doc);
-		if (w->start_after != NULL)
-			break;
+		if (m->batch_left > 0)
+			m->batch_left--;
+		handle_change(m, q, doc);
+		if (m->start_after != NULL)
+			return WATCH_READ_REOPEN;
 		/* Back to the loop after each batch, for signals and beats. */
-		if (w->npending == WATCH_BATCH || w->batch_left == 0) {
-			watch_flush(w);
-			return;
-		}
+		if (watch_queue_full(q) || m->batch_left == 0)
+			return WATCH_READ_BATCH;
 	}
-	if (!watch_flush(w))
-		return;
-	if (w->start_after != NULL) {
-		watch_stream_close(w);
-		return;
-	}
-	if (w->stream != NULL &&
-	    mongoc_change_stream_error_document(w->stream, &err, NULL)) {
-		if (is_history_lost(&err)) {
-			/* Reopen from the token to meet the error there. */
-			watch_stream_close(w);
-			return;
-		}
-		fail_mongo(w, &err);
-	}
+	if (!mongoc_change_stream_error_document(m->stream, err, NULL))
+		return WATCH_READ_IDLE;
+	/* Reopen from the token to meet the lost history there. */
+	if (is_history_lost(err))
+		return WATCH_READ_REOPEN;
+	return WATCH_READ_FAULT;
 }

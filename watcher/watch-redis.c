@@ -1,4 +1,8 @@
-/* The Redis side of the watcher: one atomic script call per event. */
+/*
+ * The Redis side of the watcher: drains the queue with one atomic script
+ * call per event, and sends the heartbeat. Calls watch-queue.c and lib/
+ * only; faults go back to the caller.
+ */
 #include "config.h"
 
 #include <stdio.h>
@@ -69,68 +73,76 @@ static const char watch_script[] =
 "end\n"
 "return {lastid, nowtext}\n";
 
+/* Key names under the prefix, built once. */
+void
+watch_redis_init(struct watch_redis *r, const struct oc_config *cfg,
+    struct watch_counters *total)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	r->total = total;
+	r->k_log = oc_config_key(cfg, "log");
+	r->k_events = oc_config_key(cfg, "events");
+	r->k_token = oc_config_key(cfg, "watch:token");
+	r->k_low = oc_config_key(cfg, "watch:low");
+	r->k_alive = oc_config_key(cfg, "watch:alive");
+	r->k_metrics = oc_config_key(cfg, "metrics:watch");
+	r->k_cache_products = oc_config_key(cfg, "cache:products");
+	r->k_cache_product = oc_config_key(cfg, "cache:product:");
+	r->k_cache_gen = oc_config_key(cfg, "cache:gen");
+}
+
 /* Close the connection; the caller reopens it with backoff. */
 void
-watch_redis_close(struct watch *w)
+watch_redis_close(struct watch_redis *r)
 {
-	if (w->rc != NULL)
-		redisFree(w->rc);
-	w->rc = NULL;
+	if (r->rc != NULL)
+		redisFree(r->rc);
+	r->rc = NULL;
 }
 
-/* Drop what is queued: after a Redis fault it is read again from MongoDB. */
-static void
-drop_pending(struct watch *w)
-{
-	size_t i;
-
-	for (i = 0; i < w->npending; i++)
-		watch_event_clear(&w->pending[i]);
-	w->npending = 0;
-}
-
-/*
- * A Redis fault: log it once per outage, then start both sides over so
- * that the stream resumes from the token Redis really holds.
- */
+/* Everything watch_redis_init() and the connection hold. */
 void
-watch_fail_redis(struct watch *w, const char *what)
+watch_redis_free(struct watch_redis *r)
 {
-	w->total.errors++;
-	if (!w->redis_down)
-		log_warnx("redis %s: %s; retrying with backoff", w->cfg->redis,
-		    what);
-	else
-		log_debug("redis %s: %s (still down)", w->cfg->redis, what);
-	w->redis_down = true;
-	watch_redis_close(w);
-	drop_pending(w);
-	watch_stream_close(w);
+	watch_redis_close(r);
+	free(r->token);
+	free(r->k_log);
+	free(r->k_events);
+	free(r->k_token);
+	free(r->k_low);
+	free(r->k_alive);
+	free(r->k_metrics);
+	free(r->k_cache_products);
+	free(r->k_cache_product);
+	free(r->k_cache_gen);
+	memset(r, 0, sizeof(*r));
 }
 
 /* Load the script and keep its SHA; false on any fault. */
 static bool
-load_script(struct watch *w, char *err, size_t errlen)
+load_script(struct watch_redis *r, char *err, size_t errlen)
 {
-	redisReply *r;
+	redisReply *reply;
 	bool ok = false;
 
-	r = redisCommand(w->rc, "SCRIPT LOAD %s", watch_script);
-	if (r == NULL) {
-		snprintf(err, errlen, "%s", w->rc->errstr);
+	reply = redisCommand(r->rc, "SCRIPT LOAD %s", watch_script);
+	if (reply == NULL) {
+		snprintf(err, errlen, "%s", r->rc->errstr);
 		goto done;
 	}
-	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
 		snprintf(err, errlen, "SCRIPT LOAD: %s",
-		    r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "bad reply");
 		goto done;
 	}
-	memcpy(w->sha, r->str, 40);
-	w->sha[40] = '\0';
+	memcpy(r->sha, reply->str, 40);
+	r->sha[40] = '\0';
 	ok = true;
 done:
-	if (r != NULL)
-		freeReplyObject(r);
+	if (reply != NULL)
+		freeReplyObject(reply);
 	return ok;
 }
 
@@ -139,102 +151,100 @@ done:
  * whatever happened while the connection was down.
  */
 static bool
-read_token(struct watch *w, char *err, size_t errlen)
+read_token(struct watch_redis *r, char *err, size_t errlen)
 {
-	redisReply *r;
+	redisReply *reply;
 	bool ok = false;
 
-	r = redisCommand(w->rc, "GET %s", w->k_token);
-	if (r == NULL) {
-		snprintf(err, errlen, "%s", w->rc->errstr);
+	reply = redisCommand(r->rc, "GET %s", r->k_token);
+	if (reply == NULL) {
+		snprintf(err, errlen, "%s", r->rc->errstr);
 		goto done;
 	}
-	if (r->type == REDIS_REPLY_STRING) {
-		free(w->token);
-		w->token = xstrndup(r->str, r->len);
-	} else if (r->type != REDIS_REPLY_NIL) {
-		snprintf(err, errlen, "GET %s: %s", w->k_token,
-		    r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
+	if (reply->type == REDIS_REPLY_STRING) {
+		free(r->token);
+		r->token = xstrndup(reply->str, reply->len);
+	} else if (reply->type != REDIS_REPLY_NIL) {
+		snprintf(err, errlen, "GET %s: %s", r->k_token,
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "not a string");
 		goto done;
 	}
 	ok = true;
 done:
-	if (r != NULL)
-		freeReplyObject(r);
+	if (reply != NULL)
+		freeReplyObject(reply);
 	return ok;
 }
 
 /* (Re)connect, load the script and adopt the stored token. */
 bool
-watch_redis_open(struct watch *w)
+watch_redis_open(struct watch_redis *r, char *err, size_t errlen)
 {
-	char err[256];
-
-	w->rc = oc_redis_connect(w->cfg, w->cfg->timeout_ms, err,
-	    sizeof(err));
-	if (w->rc == NULL)
-		goto fail;
-	if (!load_script(w, err, sizeof(err)) ||
-	    !read_token(w, err, sizeof(err)))
-		goto fail;
-	if (w->redis_down) {
-		log_info("redis %s: connected again", w->cfg->redis);
-		w->total.reconnects++;
+	watch_redis_close(r);
+	r->rc = oc_redis_connect(r->cfg, r->cfg->timeout_ms, err, errlen);
+	if (r->rc == NULL)
+		return false;
+	if (!load_script(r, err, errlen) || !read_token(r, err, errlen)) {
+		watch_redis_close(r);
+		return false;
 	}
-	w->redis_down = false;
-	watch_backoff_reset(&w->redis_backoff);
-	/* Resume from the token just read, not from the old position. */
-	watch_stream_close(w);
-	log_debug("redis %s: ready, token %s", w->cfg->redis,
-	    w->token != NULL ? w->token : "(none)");
 	return true;
-fail:
-	watch_fail_redis(w, err);
-	return false;
 }
 
 /* The start position, stored before any event can carry a token. */
 bool
-watch_redis_set_token(struct watch *w, const char *token)
+watch_redis_set_token(struct watch_redis *r, char *token, char *err,
+    size_t errlen)
 {
-	redisReply *r;
-	bool ok;
+	redisReply *reply;
+	bool ok = false;
 
-	if (w->rc == NULL)
-		return false;
-	/* NX: never move back a token a newer event stored meanwhile. */
-	r = redisCommand(w->rc, "SET %s %s NX", w->k_token, token);
-	if (r == NULL) {
-		watch_fail_redis(w, w->rc->errstr);
+	if (r->rc == NULL) {
+		snprintf(err, errlen, "not connected");
 		return false;
 	}
-	ok = r->type != REDIS_REPLY_ERROR;
-	if (!ok)
-		watch_fail_redis(w, r->str);
-	freeReplyObject(r);
+	/* NX: never move back a token a newer event stored meanwhile. */
+	reply = redisCommand(r->rc, "SET %s %s NX", r->k_token, token);
+	if (reply == NULL) {
+		snprintf(err, errlen, "%s", r->rc->errstr);
+		return false;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "%s", reply->str);
+		goto done;
+	}
+	free(r->token);
+	r->token = token;
+	ok = true;
+done:
+	freeReplyObject(reply);
 	return ok;
 }
 
 /* Queue one EVALSHA of the script for ev on the connection. */
 static void
-append_event(struct watch *w, const struct watch_event *ev)
+append_event(struct watch_redis *r, const struct watch_event *ev)
 {
 	const char *argv[16];
 	size_t len[16];
+	char *cache_key = NULL;
 	int argc = 0, i;
 
+	if (ev->product)
+		cache_key = xasprintf("%s%s", r->k_cache_product, ev->key);
 	argv[argc++] = "EVALSHA";
-	argv[argc++] = w->sha;
-	argv[argc++] = ev->cache_key != NULL ? "6" : "3";
-	argv[argc++] = w->k_log;
-	argv[argc++] = w->k_token;
-	argv[argc++] = w->k_low;
-	if (ev->cache_key != NULL) {
-		argv[argc++] = w->k_cache_products;
-		argv[argc++] = ev->cache_key;
-		argv[argc++] = w->k_cache_gen;
+	argv[argc++] = r->sha;
+	argv[argc++] = cache_key != NULL ? "6" : "3";
+	argv[argc++] = r->k_log;
+	argv[argc++] = r->k_token;
+	argv[argc++] = r->k_low;
+	if (cache_key != NULL) {
+		argv[argc++] = r->k_cache_products;
+		argv[argc++] = cache_key;
+		argv[argc++] = r->k_cache_gen;
 	}
-	argv[argc++] = w->k_events;
+	argv[argc++] = r->k_events;
 	argv[argc++] = ev->body;
 	argv[argc++] = ev->token != NULL ? ev->token : "";
 	argv[argc++] = WATCH_LOG_MAXLEN;
@@ -243,27 +253,29 @@ append_event(struct watch *w, const struct watch_event *ev)
 	argv[argc++] = ev->key != NULL ? ev->key : "";
 	for (i = 0; i < argc; i++)
 		len[i] = strlen(argv[i]);
-	redisAppendCommandArgv(w->rc, argc, argv, len);
+	redisAppendCommandArgv(r->rc, argc, argv, len);
+	free(cache_key);
 }
 
 /* Note a published event: its token is now the one Redis holds. */
 static void
-event_done(struct watch *w, struct watch_event *ev, redisReply *r)
+event_done(struct watch_redis *r, struct watch_event *ev,
+    const redisReply *reply)
 {
 	long long published = 0;
 
-	free(w->token);
-	w->token = ev->token;
+	free(r->token);
+	r->token = ev->token;
 	ev->token = NULL;
-	w->total.events++;
-	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-	    r->element[0]->type == REDIS_REPLY_STRING &&
-	    r->element[1]->type == REDIS_REPLY_STRING) {
-		snprintf(w->last_id, sizeof(w->last_id), "%s",
-		    r->element[0]->str);
-		published = strtoll(r->element[1]->str, NULL, 10);
+	r->total->events++;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    reply->element[1]->type == REDIS_REPLY_STRING) {
+		snprintf(r->last_id, sizeof(r->last_id), "%s",
+		    reply->element[0]->str);
+		published = strtoll(reply->element[1]->str, NULL, 10);
 		if (ev->cluster_ms > 0)
-			w->lag_ms = published - ev->cluster_ms;
+			r->lag_ms = published - ev->cluster_ms;
 	}
 }
 
@@ -273,88 +285,86 @@ event_done(struct watch *w, struct watch_event *ev, redisReply *r)
  * (NOSCRIPT), npending when all were published, or -1 on a fault (err).
  */
 static long
-send_pipeline(struct watch *w, size_t from, char *err, size_t errlen)
+send_pipeline(struct watch_redis *r, struct watch_queue *q, size_t from,
+    char *err, size_t errlen)
 {
-	redisReply *r = NULL;
+	redisReply *reply = NULL;
 	long noscript = -1;
 	long result = -1;
 	size_t i;
 
-	for (i = from; i < w->npending; i++)
-		append_event(w, &w->pending[i]);
-	for (i = from; i < w->npending; i++) {
-		if (redisGetReply(w->rc, (void **)&r) != REDIS_OK) {
-			snprintf(err, errlen, "%s", w->rc->errstr);
-			r = NULL;
+	for (i = from; i < q->n; i++)
+		append_event(r, &q->ev[i]);
+	for (i = from; i < q->n; i++) {
+		if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK) {
+			snprintf(err, errlen, "%s", r->rc->errstr);
+			reply = NULL;
 			goto done;
 		}
-		if (r->type == REDIS_REPLY_ERROR &&
-		    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		if (reply->type == REDIS_REPLY_ERROR &&
+		    strncmp(reply->str, "NOSCRIPT", 8) == 0) {
 			if (noscript == -1)
 				noscript = (long)i;
-		} else if (r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "script: %s", r->str);
+		} else if (reply->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "script: %s", reply->str);
 			goto done;
 		} else if (noscript == -1) {
-			event_done(w, &w->pending[i], r);
+			event_done(r, &q->ev[i], reply);
 		}
-		freeReplyObject(r);
-		r = NULL;
+		freeReplyObject(reply);
+		reply = NULL;
 	}
-	result = noscript != -1 ? noscript : (long)w->npending;
+	result = noscript != -1 ? noscript : (long)q->n;
 done:
-	if (r != NULL)
-		freeReplyObject(r);
+	if (reply != NULL)
+		freeReplyObject(reply);
 	return result;
 }
 
-/* Publish the pending events as one pipeline; false after a fault. */
+/* Publish the queued events as one pipeline; false after a fault. */
 bool
-watch_flush(struct watch *w)
+watch_redis_flush(struct watch_redis *r, struct watch_queue *q, char *err,
+    size_t errlen)
 {
-	char err[512];
 	long next;
 	size_t from = 0;
 	int tries;
 
-	if (w->npending == 0)
+	if (q->n == 0)
 		return true;
-	if (w->rc == NULL) {
-		watch_fail_redis(w, "not connected");
+	if (r->rc == NULL) {
+		snprintf(err, errlen, "not connected");
 		return false;
 	}
 	for (tries = 0; tries < 2; tries++) {
-		next = send_pipeline(w, from, err, sizeof(err));
+		next = send_pipeline(r, q, from, err, errlen);
 		if (next < 0)
-			goto fail;
-		if ((size_t)next == w->npending)
+			return false;
+		if ((size_t)next == q->n)
 			break;
 		/* Someone flushed the script cache: load it again. */
 		log_info("redis: script cache flushed; loading it again");
-		if (!load_script(w, err, sizeof(err)))
-			goto fail;
+		if (!load_script(r, err, errlen))
+			return false;
 		from = (size_t)next;
 	}
 	if (tries == 2) {
-		snprintf(err, sizeof(err), "script keeps disappearing");
-		goto fail;
+		snprintf(err, errlen, "script keeps disappearing");
+		return false;
 	}
-	w->total.batches++;
-	drop_pending(w);
+	r->total->batches++;
+	watch_queue_drop(q);
 	return true;
-fail:
-	watch_fail_redis(w, err);
-	return false;
 }
 
 /* Append one HINCRBY for a counter that grew since the last beat. */
 static int
-append_counter(struct watch *w, const char *field, long long now,
+append_counter(struct watch_redis *r, const char *field, long long now,
     long long *sent)
 {
 	if (now == *sent)
 		return 0;
-	redisAppendCommand(w->rc, "HINCRBY %s %s %lld", w->k_metrics, field,
+	redisAppendCommand(r->rc, "HINCRBY %s %s %lld", r->k_metrics, field,
 	    now - *sent);
 	return 1;
 }
@@ -364,39 +374,44 @@ append_counter(struct watch *w, const char *field, long long now,
  * since the last beat into PREFIX:metrics:watch. Sent when due, or now
  * when force is set (at exit).
  */
-void
-watch_heartbeat(struct watch *w, bool force)
+int
+watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
+    size_t errlen)
 {
-	struct watch_counters *t = &w->total, *s = &w->sent;
-	redisReply *r = NULL;
+	struct watch_counters *t = r->total, *s = &r->sent;
+	redisReply *reply = NULL;
 	char alive[256];
 	int64_t now = oc_mono_ms();
+	bool refused = false;
 	int n = 2, i;
 
-	if (w->rc == NULL || (!force && now < w->next_beat))
-		return;
-	w->next_beat = now + WATCH_BEAT_MS;
+	if (r->rc == NULL || (!force && now < r->next_beat))
+		return 0;
+	r->next_beat = now + WATCH_BEAT_MS;
 	snprintf(alive, sizeof(alive), "{\"pid\":%ld,\"at\":%lld,"
 	    "\"lagMs\":%lld,\"events\":%lld,\"errors\":%lld,"
 	    "\"lastEventId\":\"%s\"}", (long)getpid(),
-	    (long long)oc_wall_ms(), w->lag_ms, t->events, t->errors,
-	    w->last_id);
-	redisAppendCommand(w->rc, "SET %s %s EX " WATCH_ALIVE_TTL,
-	    w->k_alive, alive);
-	redisAppendCommand(w->rc, "HSET %s lag_ms %lld", w->k_metrics,
-	    w->lag_ms);
-	n += append_counter(w, "events", t->events, &s->events);
-	n += append_counter(w, "batches", t->batches, &s->batches);
-	n += append_counter(w, "errors", t->errors, &s->errors);
-	n += append_counter(w, "resyncs", t->resyncs, &s->resyncs);
-	n += append_counter(w, "reconnects", t->reconnects,
+	    (long long)oc_wall_ms(), r->lag_ms, t->events, t->errors,
+	    r->last_id);
+	redisAppendCommand(r->rc, "SET %s %s EX " WATCH_ALIVE_TTL,
+	    r->k_alive, alive);
+	redisAppendCommand(r->rc, "HSET %s lag_ms %lld", r->k_metrics,
+	    r->lag_ms);
+	n += append_counter(r, "events", t->events, &s->events);
+	n += append_counter(r, "batches", t->batches, &s->batches);
+	n += append_counter(r, "errors", t->errors, &s->errors);
+	n += append_counter(r, "resyncs", t->resyncs, &s->resyncs);
+	n += append_counter(r, "reconnects", t->reconnects,
 	    &s->reconnects);
 	for (i = 0; i < n; i++) {
-		if (redisGetReply(w->rc, (void **)&r) != REDIS_OK) {
-			watch_fail_redis(w, w->rc->errstr);
-			return;
+		if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK) {
+			snprintf(err, errlen, "%s", r->rc->errstr);
+			return -1;
 		}
-		freeReplyObject(r);
+		if (reply->type == REDIS_REPLY_ERROR)
+			refused = true;
+		freeReplyObject(reply);
 	}
 	*s = *t;
+	return refused ? 0 : 1;
 }

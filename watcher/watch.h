@@ -1,13 +1,23 @@
 /*
  * ordercast-watch: turns the database's change stream into events in
- * Redis. watch-main.c runs the loop, watch-mongo.c reads the change
- * stream, watch-redis.c publishes through one Lua script.
+ * Redis. The files form layers; each calls only the ones below it:
+ *
+ *   watch-main.c   options, the loop and the failure policy (a Redis
+ *                  fault closes the stream and drops what is pending; a
+ *                  MongoDB fault drops the client; both back off)
+ *   watch-mongo.c  reads the change stream and fills the queue
+ *   watch-redis.c  drains the queue into Redis, one Lua script per event,
+ *                  and sends the heartbeat
+ *   watch-queue.c  the events read but not yet published
+ *
+ * The MongoDB and Redis sides never call each other: they report faults
+ * to the caller, which decides what else to close.
  */
 #ifndef WATCH_H
 #define WATCH_H
 
-#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <hiredis/hiredis.h>
@@ -27,17 +37,6 @@
 #define WATCH_BEAT_MS		1000
 #define WATCH_ALIVE_TTL		"5"
 
-/* One event ready for the Redis script. Every pointer is owned. */
-struct watch_event {
-	char *body;		/* event JSON without its braces, id, time */
-	char *token;		/* resume token, canonical extended JSON */
-	char *key;		/* product id, for cache and low-stock keys */
-	char *cache_key;	/* PREFIX:cache:product:<id> for products */
-	char *alert;		/* alert.low_stock body when stock is low */
-	const char *stock;	/* "low", "ok" or "" (static) */
-	int64_t cluster_ms;
-};
-
 /* Counters since start; the heartbeat sends what is new to Redis. */
 struct watch_counters {
 	long long events;
@@ -47,12 +46,77 @@ struct watch_counters {
 	long long reconnects;
 };
 
-struct watch_backoff {
-	long delay_ms;
+/* watch-queue.c: one event ready for the Redis script, all owned. */
+struct watch_event {
+	char *body;		/* event JSON without its braces, id, time */
+	char *token;		/* resume token, canonical extended JSON */
+	char *key;		/* product id, for cache and low-stock keys */
+	char *alert;		/* alert.low_stock body when stock is low */
+	const char *stock;	/* "low", "ok" or "" (static) */
+	bool product;		/* drop the product's cache entry */
+	int64_t cluster_ms;
 };
 
-struct watch {
+/* Filled by the MongoDB side, drained by the Redis side. */
+struct watch_queue {
+	struct watch_event ev[WATCH_BATCH];
+	size_t n;
+};
+
+/*
+ * Queue an event built from JSON objects (borrowed; copied). The queue
+ * must have room: the reader stops at WATCH_BATCH.
+ */
+void watch_queue_push(struct watch_queue *q, json_object *event,
+    const char *token, const char *key, bool product, const char *stock,
+    json_object *alert, int64_t cluster_ms);
+bool watch_queue_full(const struct watch_queue *q);
+/* Release every event, published or not. */
+void watch_queue_drop(struct watch_queue *q);
+
+/* watch-mongo.c: the change stream. */
+struct watch_mongo {
 	const struct oc_config *cfg;
+	struct watch_counters *total;	/* the caller's, not owned */
+	mongoc_uri_t *uri;
+	mongoc_client_t *client;
+	mongoc_change_stream_t *stream;
+	long batch_left;	/* documents left in the cursor's batch */
+	char *start_after;	/* token of an invalidate to start after */
+};
+
+/* What one read of the stream ended with. */
+enum watch_read {
+	WATCH_READ_BATCH,	/* a batch is queued; more may be ready */
+	WATCH_READ_IDLE,	/* the stream has nothing more for now */
+	WATCH_READ_REOPEN,	/* close the stream; reopening moves on */
+	WATCH_READ_FAULT	/* a MongoDB error, in err */
+};
+
+/* Parse the URI once; false with a message naming the variable. */
+bool watch_mongo_setup(struct watch_mongo *m, const struct oc_config *cfg,
+    struct watch_counters *total, char *err, size_t errlen);
+/*
+ * Open the stream after token (from now when NULL). When the token has
+ * left the history, open from now and queue system.resync in q.
+ * False with err on a fault.
+ */
+bool watch_mongo_open(struct watch_mongo *m, const char *token,
+    struct watch_queue *q, bson_error_t *err);
+/* The stream's resume token as text, or NULL. Caller frees. */
+char *watch_mongo_position(const struct watch_mongo *m);
+/* Queue what the stream has ready, up to the end of its batch. */
+enum watch_read watch_mongo_read(struct watch_mongo *m,
+    struct watch_queue *q, bson_error_t *err);
+void watch_mongo_close_stream(struct watch_mongo *m);
+/* After a fault: the next open starts with a new client. */
+void watch_mongo_drop_client(struct watch_mongo *m);
+void watch_mongo_free(struct watch_mongo *m);
+
+/* watch-redis.c: the log, the channel, the token and the heartbeat. */
+struct watch_redis {
+	const struct oc_config *cfg;
+	struct watch_counters *total;	/* the caller's, not owned */
 
 	/* Redis keys and channel, built once. */
 	char *k_log;
@@ -67,56 +131,40 @@ struct watch {
 
 	redisContext *rc;
 	char sha[41];
-	bool redis_down;
-	struct watch_backoff redis_backoff;
-
-	mongoc_uri_t *uri;
-	mongoc_client_t *client;
-	mongoc_change_stream_t *stream;
-	bool mongo_down;
-	struct watch_backoff mongo_backoff;
-	long batch_left;	/* documents left in the cursor's batch */
-
 	char *token;		/* token of the last event in Redis */
-	char *start_after;	/* token of an invalidate to start after */
 
-	struct watch_event pending[WATCH_BATCH];
-	size_t npending;
-
-	struct watch_counters total;
-	struct watch_counters sent;
+	struct watch_counters sent;	/* what the last beat reported */
 	long long lag_ms;
 	char last_id[48];
 	int64_t next_beat;	/* monotonic ms of the next heartbeat */
 };
 
-extern volatile sig_atomic_t watch_stop;
-
-/* watch-main.c */
-void watch_event_clear(struct watch_event *ev);
-void watch_backoff_reset(struct watch_backoff *b);
-void watch_backoff_wait(struct watch *w, struct watch_backoff *b);
-
-/* watch-redis.c */
-bool watch_redis_open(struct watch *w);
-void watch_redis_close(struct watch *w);
-/* Publish the pending events; on a Redis fault close both sides. */
-bool watch_flush(struct watch *w);
-void watch_heartbeat(struct watch *w, bool force);
-void watch_fail_redis(struct watch *w, const char *what);
-/* Store a token with no event (the start position); false on a fault. */
-bool watch_redis_set_token(struct watch *w, const char *token);
-
-/* watch-mongo.c */
-bool watch_mongo_setup(struct watch *w, char *err, size_t errlen);
-bool watch_stream_open(struct watch *w);
-void watch_stream_close(struct watch *w);
-void watch_mongo_cleanup(struct watch *w);
-/* Read what the stream has ready, publishing at batch boundaries. */
-void watch_stream_step(struct watch *w);
-/* Queue an event built from a JSON object (the resync notice). */
-void watch_queue(struct watch *w, json_object *event, const char *token,
-    const char *key, bool product, const char *stock, json_object *alert,
-    int64_t cluster_ms);
+void watch_redis_init(struct watch_redis *r, const struct oc_config *cfg,
+    struct watch_counters *total);
+/* Connect, load the script and adopt the stored token; false with err. */
+bool watch_redis_open(struct watch_redis *r, char *err, size_t errlen);
+void watch_redis_close(struct watch_redis *r);
+/*
+ * Store token as the start position unless Redis holds one (NX). On
+ * success r->token takes ownership of token; on a fault (err) the
+ * caller keeps it.
+ */
+bool watch_redis_set_token(struct watch_redis *r, char *token, char *err,
+    size_t errlen);
+/*
+ * Publish every queued event as one pipeline and empty the queue. On a
+ * fault (err) the events published so far have moved the token and the
+ * rest stay queued.
+ */
+bool watch_redis_flush(struct watch_redis *r, struct watch_queue *q,
+    char *err, size_t errlen);
+/*
+ * PREFIX:watch:alive and the counters, when due or when force is set.
+ * Returns 1 when Redis took it, 0 when not due, not connected or
+ * refused (a beat is best effort), -1 on a connection fault (err).
+ */
+int watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
+    size_t errlen);
+void watch_redis_free(struct watch_redis *r);
 
 #endif
