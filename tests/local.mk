@@ -20,7 +20,7 @@ OC_SUITES = \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats \
 	tests/sse.bats \
-	tests/deploy.bats tests/quickstart.bats \
+	tests/deploy.bats tests/http.bats tests/quickstart.bats \
 	tests/www.bats
 
 TESTS += $(OC_UNIT_TESTS) $(OC_SUITES)
