@@ -274,3 +274,155 @@ check_cache_headers() {
 	echo "$output"
 	assert_success
 }
+
+# Answers of the API recorded for the OpenAPI check, one JSON per line.
+HTTP_ANSWERS_NAME=answers.jsonl
+
+# Make a request and append its answer to the record.
+# Usage: http_record METHOD PATH [CURL-ARG...]
+http_record() {
+	local method=$1 path=$2 raw=$BATS_TEST_TMPDIR/rec.head
+	local body=$BATS_TEST_TMPDIR/rec.body status
+	shift 2
+	status=$(curl -s --max-time 10 -X "$method" -D "$raw" -o "$body" \
+		-w '%{http_code}' "$@" "$STACK_URL$path")
+	http_record_write "$method" "$path" "$status" "$raw" "$body"
+}
+
+# Append one answer (status, header file, body file) to the record.
+http_record_write() {
+	local headers
+	headers=$(tr -d '\r' <"$4" | awk 'NR > 1 && /:/' |
+		jq -R -s 'split("\n") | map(select(length > 0) |
+			capture("^(?<k>[^:]+):[ ]*(?<v>.*)$") |
+			{(.k | ascii_downcase): .v}) | add // {}')
+	jq -n -c --arg method "$1" --arg url "$2" --argjson status "$3" \
+		--argjson headers "$headers" --rawfile body "$5" \
+		'{method: $method, url: $url, status: $status,
+		  headers: $headers, body: $body}' \
+		>>"$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME"
+}
+
+# Open the event stream until its first lines arrived, and record that.
+http_record_stream() {
+	local path=$1 raw=$BATS_TEST_TMPDIR/ev.head body=$BATS_TEST_TMPDIR/ev.body
+	local pid
+	curl -sN --max-time 20 -D "$raw" -o "$body" "$STACK_URL$path" &
+	pid=$!
+	smoke_wait_line "$body" '^retry:' 10 || { kill "$pid"; return 1; }
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	http_record_write GET "$path" \
+		"$(sed -n 's|^HTTP/[0-9.]* \([0-9]*\).*|\1|p' "$raw" | head -n 1)" \
+		"$raw" "$body"
+}
+
+# Ask every route of the API for its answers: successes, the error bodies
+# with their codes, and a 503 while Redis is down.
+http_record_all() {
+	local json=(-H 'Content-Type: application/json') customer product
+	local order none=000000000000000000000000 big
+	customer=$(curl -s "$STACK_URL/api/users?role=customer" |
+		jq -r '.data[0].id')
+	product=$(curl -s "$STACK_URL/api/products" | jq -r '.data[0].id')
+	http_record GET /api/health
+	http_record GET /api/metrics
+	http_record GET '/api/metrics?format=prometheus'
+	http_record GET '/api/users?role=customer'
+	http_record GET /api/users
+	http_record GET '/api/users?role=nobody'
+	http_record POST /api/users -d ''
+	http_record GET /api/products
+	http_record GET "/api/products/$product"
+	http_record GET /api/products/not-an-id
+	http_record GET "/api/products/$none"
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		-d '{"stock":900}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		-d '{"delta":-1}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		-d '{"delta":-100000}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		-d '{"stock":"many"}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" -d '{"stock":'
+	http_record PUT "/api/products/$product/stock" \
+		-H 'Content-Type: text/plain' -d 'hello'
+	http_record PUT "/api/products/$none/stock" "${json[@]}" \
+		-d '{"stock":1}'
+	http_record POST "/api/orders" "${json[@]}" \
+		-H 'Idempotency-Key: http-bats-1' \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":2}]}"
+	order=$(jq -r .id "$BATS_TEST_TMPDIR/rec.body")
+	http_record POST "/api/orders" "${json[@]}" \
+		-H 'Idempotency-Key: http-bats-1' \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":2}]}"
+	http_record POST "/api/orders" "${json[@]}" \
+		-d "{\"customerId\":\"$customer\",\"items\":[]}"
+	http_record POST "/api/orders" "${json[@]}" \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1000}]}"
+	big=$BATS_TEST_TMPDIR/big.json
+	head -c 70000 /dev/zero | tr '\0' ' ' >"$big"
+	http_record POST /api/orders "${json[@]}" --data-binary "@$big"
+	http_record DELETE /api/orders
+	http_record GET '/api/orders?limit=5'
+	http_record GET "/api/orders?customerId=$customer&status=pending&limit=2"
+	http_record GET '/api/orders?limit=0'
+	http_record GET "/api/orders/$order"
+	http_record GET "/api/orders/$none"
+	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+		-d '{"status":"processing"}'
+	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+		-d '{"status":"delivered"}'
+	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+		-d '{"status":"lost"}'
+	http_record GET /api/stats
+	http_record POST /api/simulate/new-order -d ''
+	http_record POST /api/simulate/update-stock -d ''
+	http_record POST /api/simulate/status-update -d ''
+	http_record GET /api/simulate/new-order
+	http_record_stream '/api/events?topics=products,orders'
+	http_record GET '/api/events?topics=nothing'
+	http_record POST /api/events -d ''
+	# With Redis down: 503 with Retry-After, and a degraded health.
+	stack_stop_prog redis
+	http_record GET /api/products
+	http_record GET /api/health
+	stack_start_redis
+}
+
+@test "openapi: every route answers as docs/openapi.yaml describes" {
+	rm -f "$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME"
+	http_record_all
+	run node "$OC_SRCDIR/tests/lib/openapi-check.mjs" \
+		"$OC_SRCDIR/docs/openapi.yaml" \
+		"$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME" --all
+	echo "$output"
+	assert_success
+	assert_output --regexp '[0-9]+ answers checked .*: 0 problems'
+}
+
+@test "openapi: the check fails on answers the description does not allow" {
+	local answers=$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME
+	local bad=$BATS_TEST_TMPDIR/bad.jsonl
+	[ -s "$answers" ]
+	# A price sent as a string in the product list.
+	jq -c 'if .method == "GET" and .url == "/api/products" and
+	    .status == 200 then .body |= (fromjson |
+	    .data[0].priceCents = "12.99" | tojson) else . end' \
+		"$answers" >"$bad"
+	run node "$OC_SRCDIR/tests/lib/openapi-check.mjs" \
+		"$OC_SRCDIR/docs/openapi.yaml" "$bad"
+	echo "$output"
+	assert_failure
+	assert_output --partial 'GET /api/products -> 200: body: body/data/0/priceCents must be integer'
+	# A status the route does not answer, and a 503 without Retry-After.
+	jq -c 'if .url == "/api/stats" then .status = 418
+	    elif .status == 503 then .headers |= del(."retry-after")
+	    else . end' "$answers" >"$bad"
+	run node "$OC_SRCDIR/tests/lib/openapi-check.mjs" \
+		"$OC_SRCDIR/docs/openapi.yaml" "$bad"
+	echo "$output"
+	assert_failure
+	assert_output --partial 'GET /api/stats -> 418: GET /api/stats describes no 418 answer'
+	assert_output --partial 'GET /api/products -> 503: header Retry-After is missing'
+}
