@@ -24,7 +24,7 @@ OC_SUITES = \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats tests/api-config.bats \
 	tests/sse.bats \
-	tests/deploy.bats tests/quickstart.bats \
+	tests/deploy.bats tests/http.bats tests/quickstart.bats \
 	tests/www.bats \
 	tests/layout.bats
 
@@ -34,7 +34,7 @@ TESTS += $(OC_UNIT_TESTS) $(OC_SUITES)
 EXTRA_DIST += $(OC_SUITES) tests/run tests/lib/callgraph \
 	tests/lib/stack.bash tests/lib/stack.sh tests/lib/smoke.bash \
 	tests/api-common.bash tests/watch-common.bash \
-	tests/browser/dashboard.mjs
+	tests/browser/dashboard.mjs tests/lib/openapi-check.mjs
 
 # Benchmarks: commands of their own, not part of make check. Each is a
 # script in tests/bench with its C helpers beside it.

@@ -1,0 +1,428 @@
+#!/usr/bin/env bats
+# HTTP as clients expect it, behind lighttpd (the local stack's
+# configuration, built from deploy/lighttpd) and Apache httpd (the shipped
+# deploy/apache site with mod_headers, mod_filter and mod_deflate):
+# compression of large JSON answers (of small ones too behind Apache,
+# which cannot see their length) but never of the event stream, the
+# caching policy of the dashboard's files, and real answers of every route
+# checked against docs/openapi.yaml.
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+load lib/stack
+load lib/smoke
+
+APACHE_MODULES=/usr/lib/apache2/modules
+
+# A standalone httpd.conf around the shipped site file, serving the www
+# folder of a `make install`.
+# Usage: http_apache_conf PORT WWWDIR OUT
+http_apache_conf() {
+	local port=$1 www=$2 out=$3 dir m
+	dir=$(dirname "$out")
+	{
+		cat <<CONF
+ServerRoot "/etc/apache2"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$dir/apache.pid"
+DefaultRuntimeDir "$dir"
+ErrorLog "$dir/apache-error.log"
+LogLevel warn
+User www-data
+Group www-data
+TypesConfig /etc/mime.types
+CONF
+		for m in mpm_event authz_core mime dir alias env headers filter \
+		    deflate proxy proxy_fcgi; do
+			echo "LoadModule ${m}_module $APACHE_MODULES/mod_$m.so"
+		done
+		sed -e "s|<VirtualHost \*:80>|<VirtualHost 127.0.0.1:$port>|" \
+		    -e "s|@wwwdir@|$www|g" \
+		    -e "s|@api_backend@|fcgi://127.0.0.1:$API_TCP_PORT|g" \
+		    -e "s|@sse_backend@|fcgi://127.0.0.1:$SSE_TCP_PORT|g" \
+		    "$OC_SRCDIR/deploy/apache/ordercast.conf.in"
+	} >"$out"
+}
+
+http_apache_ready() {
+	curl -s -o /dev/null --max-time 2 "$APACHE_URL/"
+}
+
+setup_file() {
+	local dest www
+	stack_start
+	# Apache's workers run as www-data: the installed dashboard goes to a
+	# folder they can read, and the programs listen on TCP.
+	HTTP_INSTALL=$(mktemp -d /tmp/ordercast-http.XXXXXX)
+	chmod 755 "$HTTP_INSTALL"
+	dest=$HTTP_INSTALL/dest
+	make -C "$OC_BUILDDIR" -s install DESTDIR="$dest" >/dev/null
+	www=$(dirname "$(find "$dest" -path '*/www/index.html' | head -n 1)")
+	chmod -R a+rX "$HTTP_INSTALL"
+	API_TCP_PORT=$(stack_free_port)
+	SSE_TCP_PORT=$(stack_free_port)
+	export API_TCP_PORT SSE_TCP_PORT
+	stack_spawn http-api-tcp "$OC_BUILDDIR/ordercast-api" \
+		--listen "127.0.0.1:$API_TCP_PORT" --threads 4
+	stack_spawn http-sse-tcp "$OC_BUILDDIR/ordercast-sse" \
+		--listen "127.0.0.1:$SSE_TCP_PORT"
+	APACHE_DIR=$BATS_FILE_TMPDIR/apache
+	mkdir -p "$APACHE_DIR"
+	APACHE_PORT=$(stack_free_port)
+	APACHE_URL=http://127.0.0.1:$APACHE_PORT
+	export HTTP_INSTALL APACHE_DIR APACHE_URL
+	http_apache_conf "$APACHE_PORT" "$www" "$APACHE_DIR/httpd.conf"
+	stack_spawn http-apache apache2 -f "$APACHE_DIR/httpd.conf" -DFOREGROUND
+	stack_wait http-apache 20 http_apache_ready
+	http_make_orders 50
+}
+
+teardown_file() {
+	stack_stop_prog http-apache
+	stack_stop_prog http-api-tcp
+	stack_stop_prog http-sse-tcp
+	[ -z "${HTTP_INSTALL:-}" ] || rm -rf "$HTTP_INSTALL"
+	stack_stop
+}
+
+# Place N orders of one item each, so that lists are long.
+http_make_orders() {
+	local n=$1 i customer product code
+	customer=$(curl -s "$STACK_URL/api/users?role=customer" |
+		jq -r '.data[0].id')
+	product=$(curl -s "$STACK_URL/api/products" |
+		jq -r '[.data[] | select(.stock > 100)][0].id')
+	for ((i = 0; i < n; i++)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' \
+			-H 'Content-Type: application/json' \
+			-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1}]}" \
+			"$STACK_URL/api/orders")
+		[ "$code" = 201 ] || { echo "order $i: $code" >&2; return 1; }
+	done
+}
+
+# GET a URL with extra curl arguments: headers to $HTTP_HEAD (lower-case
+# names), the raw body to $HTTP_BODY_FILE, the status to $http_status.
+http_fetch() {
+	local url=$1
+	shift
+	HTTP_HEAD=$BATS_TEST_TMPDIR/head
+	HTTP_BODY_FILE=$BATS_TEST_TMPDIR/body
+	http_status=$(curl -s --max-time 10 -D "$HTTP_HEAD.raw" \
+		-o "$HTTP_BODY_FILE" -w '%{http_code}' "$@" "$url")
+	tr -d '\r' <"$HTTP_HEAD.raw" |
+		awk 'NR > 1 && /:/ { i = index($0, ":");
+			print tolower(substr($0, 1, i - 1)) ":" substr($0, i + 1) }' \
+		>"$HTTP_HEAD"
+}
+
+# The value of one response header of the last http_fetch, or nothing.
+http_header() {
+	sed -n "s/^$1: *//p" "$HTTP_HEAD" | head -n 1
+}
+
+# A 50-order list is gzip-compressed for a client that accepts it, and
+# unpacks to the same JSON; without Accept-Encoding it is sent as is.
+check_gzip_list() {
+	local base=$1 plain
+	http_fetch "$base/api/orders?limit=50"
+	[ "$http_status" = 200 ] || { echo "plain: $http_status"; return 1; }
+	[ -z "$(http_header content-encoding)" ] ||
+		{ echo "compressed without Accept-Encoding"; return 1; }
+	plain=$(jq -c . "$HTTP_BODY_FILE")
+	[ "$(echo "$plain" | jq '.data | length')" = 50 ] ||
+		{ echo "not 50 orders"; return 1; }
+	http_fetch "$base/api/orders?limit=50" -H 'Accept-Encoding: gzip'
+	[ "$http_status" = 200 ] || { echo "gzip: $http_status"; return 1; }
+	[ "$(http_header content-encoding)" = gzip ] ||
+		{ echo "not compressed:"; cat "$HTTP_HEAD"; return 1; }
+	[[ $(http_header vary) == *Accept-Encoding* ]] ||
+		{ echo "no Vary: Accept-Encoding"; return 1; }
+	echo "list: $(echo "$plain" | wc -c) bytes," \
+		"$(wc -c <"$HTTP_BODY_FILE") gzip-compressed"
+	[ "$(gzip -dc <"$HTTP_BODY_FILE" | jq -c .)" = "$plain" ]
+}
+
+# A JSON answer under 1 KiB goes out uncompressed even when gzip is
+# accepted.
+check_small_plain() {
+	local base=$1 product
+	product=$(curl -s "$base/api/products" | jq -r '.data[0].id')
+	http_fetch "$base/api/products/$product" -H 'Accept-Encoding: gzip'
+	[ "$http_status" = 200 ] || { echo "product: $http_status"; return 1; }
+	[ "$(wc -c <"$HTTP_BODY_FILE")" -lt 1024 ] ||
+		{ echo "the product is not under 1 KiB"; return 1; }
+	[ -z "$(http_header content-encoding)" ] ||
+		{ echo "a small answer was compressed"; return 1; }
+	jq -e .id "$HTTP_BODY_FILE" >/dev/null
+}
+
+# An event stream asked for with Accept-Encoding: gzip comes back
+# uncompressed, and a stock change reaches it within a second.
+check_stream_plain() {
+	local base=$1 out=$BATS_TEST_TMPDIR/stream head=$BATS_TEST_TMPDIR/shead
+	local reader product line arrived published
+	curl -sN --max-time 20 -H 'Accept-Encoding: gzip' -D "$head" \
+		"$base/api/events?topics=products" | while IFS= read -r line; do
+			printf '%s %s\n' "$(( ${EPOCHREALTIME/./} / 1000 ))" "$line"
+		done >"$out" &
+	reader=$!
+	smoke_wait_line "$out" '^[0-9]+ retry:' 10 ||
+		{ echo "stream did not start"; kill "$reader"; return 1; }
+	if grep -qi '^content-encoding' "$head"; then
+		echo "the stream is compressed"
+		kill "$reader"
+		return 1
+	fi
+	grep -qi '^content-type: text/event-stream' "$head" ||
+		{ echo "not an event stream"; kill "$reader"; return 1; }
+	product=$(curl -s "$base/api/products" | jq -r '.data[0].id')
+	curl -s -X PUT -H 'Content-Type: application/json' -d '{"delta":1}' \
+		"$base/api/products/$product/stock" >/dev/null
+	smoke_wait_line "$out" "^[0-9]+ data: .*\"key\":\"$product\"" 10 ||
+		{ echo "no event arrived"; cat "$out"; kill "$reader"; return 1; }
+	kill "$reader" 2>/dev/null || true
+	wait "$reader" 2>/dev/null || true
+	line=$(grep -E "^[0-9]+ data: .*\"key\":\"$product\"" "$out" | head -1)
+	arrived=${line%% *}
+	published=$(echo "${line#* data: }" | jq -r '.publishedAt')
+	echo "published $published arrived $arrived"
+	[ $((arrived - published)) -lt 1000 ]
+}
+
+# uPlot's entry points name the versioned folder of the installed
+# release; its files are cached for a year, the entry points, the page
+# and its modules are revalidated with a validator that yields 304.
+check_cache_headers() {
+	local base=$1 dir version path etag cc
+	http_fetch "$base/vendor/uPlot.esm.js"
+	[ "$http_status" = 200 ] || { echo "entry: $http_status"; return 1; }
+	dir=$(sed -n "s|.*'\./\(uplot-[^/]*\)/uPlot\.esm\.js'.*|\1|p" \
+		"$HTTP_BODY_FILE")
+	version=$(jq -r .version "$OC_SRCDIR/node_modules/uplot/package.json")
+	[ "$dir" = "uplot-$version" ] ||
+		{ echo "entry point names '$dir', not uplot-$version"; return 1; }
+	for path in "/vendor/$dir/uPlot.esm.js" "/vendor/$dir/uPlot.min.css"; do
+		http_fetch "$base$path"
+		[ "$http_status" = 200 ] || { echo "$path: $http_status"; return 1; }
+		cc=$(http_header cache-control)
+		[ "$cc" = "public, max-age=31536000, immutable" ] ||
+			{ echo "$path: Cache-Control: $cc"; return 1; }
+	done
+	for path in / /index.html /js/main.js /js/live.js /app.css \
+	    /vendor/uPlot.esm.js /vendor/uPlot.min.css; do
+		http_fetch "$base$path"
+		[ "$http_status" = 200 ] || { echo "$path: $http_status"; return 1; }
+		cc=$(http_header cache-control)
+		[ "$cc" = no-cache ] ||
+			{ echo "$path: Cache-Control: $cc"; return 1; }
+		[ -n "$(http_header last-modified)" ] ||
+			{ echo "$path: no Last-Modified"; return 1; }
+		etag=$(http_header etag)
+		[ -n "$etag" ] || { echo "$path: no ETag"; return 1; }
+		http_fetch "$base$path" -H "If-None-Match: $etag"
+		[ "$http_status" = 304 ] ||
+			{ echo "$path: If-None-Match gave $http_status"; return 1; }
+	done
+	# The static policy stays off the API, which says no-store itself.
+	http_fetch "$base/api/products"
+	[ "$(grep -c '^cache-control:' "$HTTP_HEAD")" = 1 ] &&
+		[ "$(http_header cache-control)" = no-store ] ||
+		{ echo "API: $(grep '^cache-control' "$HTTP_HEAD")"; return 1; }
+}
+
+@test "lighttpd: a 50-order list is gzip-compressed when accepted" {
+	run check_gzip_list "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "lighttpd: a JSON answer under 1 KiB is not compressed" {
+	run check_small_plain "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "lighttpd: the event stream is neither compressed nor buffered" {
+	run check_stream_plain "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "lighttpd: versioned vendor files are immutable, the rest revalidates" {
+	run check_cache_headers "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "apache: a 50-order list is gzip-compressed when accepted" {
+	run check_gzip_list "$APACHE_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "apache: the event stream is neither compressed nor buffered" {
+	run check_stream_plain "$APACHE_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "apache: versioned vendor files are immutable, the rest revalidates" {
+	run check_cache_headers "$APACHE_URL"
+	echo "$output"
+	assert_success
+}
+
+# Answers of the API recorded for the OpenAPI check, one JSON per line.
+HTTP_ANSWERS_NAME=answers.jsonl
+
+# Make a request and append its answer to the record.
+# Usage: http_record METHOD PATH [CURL-ARG...]
+http_record() {
+	local method=$1 path=$2 raw=$BATS_TEST_TMPDIR/rec.head
+	local body=$BATS_TEST_TMPDIR/rec.body status
+	shift 2
+	status=$(curl -s --max-time 10 -X "$method" -D "$raw" -o "$body" \
+		-w '%{http_code}' "$@" "$STACK_URL$path")
+	http_record_write "$method" "$path" "$status" "$raw" "$body"
+}
+
+# Append one answer (status, header file, body file) to the record.
+http_record_write() {
+	local headers
+	headers=$(tr -d '\r' <"$4" | awk 'NR > 1 && /:/' |
+		jq -R -s 'split("\n") | map(select(length > 0) |
+			capture("^(?<k>[^:]+):[ ]*(?<v>.*)$") |
+			{(.k | ascii_downcase): .v}) | add // {}')
+	jq -n -c --arg method "$1" --arg url "$2" --argjson status "$3" \
+		--argjson headers "$headers" --rawfile body "$5" \
+		'{method: $method, url: $url, status: $status,
+		  headers: $headers, body: $body}' \
+		>>"$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME"
+}
+
+# Open the event stream until its first lines arrived, and record that.
+http_record_stream() {
+	local path=$1 raw=$BATS_TEST_TMPDIR/ev.head body=$BATS_TEST_TMPDIR/ev.body
+	local pid
+	curl -sN --max-time 20 -D "$raw" -o "$body" "$STACK_URL$path" &
+	pid=$!
+	smoke_wait_line "$body" '^retry:' 10 || { kill "$pid"; return 1; }
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	http_record_write GET "$path" \
+		"$(sed -n 's|^HTTP/[0-9.]* \([0-9]*\).*|\1|p' "$raw" | head -n 1)" \
+		"$raw" "$body"
+}
+
+# Ask every route of the API for its answers: successes, the error bodies
+# with their codes, and a 503 while Redis is down.
+http_record_all() {
+	local json=(-H 'Content-Type: application/json') customer product
+	local order none=000000000000000000000000 big
+	customer=$(curl -s "$STACK_URL/api/users?role=customer" |
+		jq -r '.data[0].id')
+	product=$(curl -s "$STACK_URL/api/products" | jq -r '.data[0].id')
+	http_record GET /api/health
+	http_record GET /api/metrics
+	http_record GET '/api/metrics?format=prometheus'
+	http_record GET '/api/users?role=customer'
+	http_record GET /api/users
+	http_record GET '/api/users?role=nobody'
+	http_record POST /api/users -d ''
+	http_record GET /api/products
+	http_record GET "/api/products/$product"
+	http_record GET /api/products/not-an-id
+	http_record GET "/api/products/$none"
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		-d '{"stock":900}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		-d '{"delta":-1}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		-d '{"delta":-100000}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		-d '{"stock":"many"}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" -d '{"stock":'
+	http_record PUT "/api/products/$product/stock" \
+		-H 'Content-Type: text/plain' -d 'hello'
+	http_record PUT "/api/products/$none/stock" "${json[@]}" \
+		-d '{"stock":1}'
+	http_record POST "/api/orders" "${json[@]}" \
+		-H 'Idempotency-Key: http-bats-1' \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":2}]}"
+	order=$(jq -r .id "$BATS_TEST_TMPDIR/rec.body")
+	http_record POST "/api/orders" "${json[@]}" \
+		-H 'Idempotency-Key: http-bats-1' \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":2}]}"
+	http_record POST "/api/orders" "${json[@]}" \
+		-d "{\"customerId\":\"$customer\",\"items\":[]}"
+	http_record POST "/api/orders" "${json[@]}" \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1000}]}"
+	big=$BATS_TEST_TMPDIR/big.json
+	head -c 70000 /dev/zero | tr '\0' ' ' >"$big"
+	http_record POST /api/orders "${json[@]}" --data-binary "@$big"
+	http_record DELETE /api/orders
+	http_record GET '/api/orders?limit=5'
+	http_record GET "/api/orders?customerId=$customer&status=pending&limit=2"
+	http_record GET '/api/orders?limit=0'
+	http_record GET "/api/orders/$order"
+	http_record GET "/api/orders/$none"
+	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+		-d '{"status":"processing"}'
+	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+		-d '{"status":"delivered"}'
+	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+		-d '{"status":"lost"}'
+	http_record GET /api/stats
+	http_record POST /api/simulate/new-order -d ''
+	http_record POST /api/simulate/update-stock -d ''
+	http_record POST /api/simulate/status-update -d ''
+	http_record GET /api/simulate/new-order
+	http_record_stream '/api/events?topics=products,orders'
+	http_record GET '/api/events?topics=nothing'
+	http_record POST /api/events -d ''
+	# With Redis down: 503 with Retry-After, and a degraded health.
+	stack_stop_prog redis
+	http_record GET /api/products
+	http_record GET /api/health
+	stack_start_redis
+}
+
+@test "openapi: every route answers as docs/openapi.yaml describes" {
+	rm -f "$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME"
+	http_record_all
+	run node "$OC_SRCDIR/tests/lib/openapi-check.mjs" \
+		"$OC_SRCDIR/docs/openapi.yaml" \
+		"$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME" --all
+	echo "$output"
+	assert_success
+	assert_output --regexp '[0-9]+ answers checked .*: 0 problems'
+}
+
+@test "openapi: the check fails on answers the description does not allow" {
+	local answers=$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME
+	local bad=$BATS_TEST_TMPDIR/bad.jsonl
+	[ -s "$answers" ]
+	# A price sent as a string in the product list.
+	jq -c 'if .method == "GET" and .url == "/api/products" and
+	    .status == 200 then .body |= (fromjson |
+	    .data[0].priceCents = "12.99" | tojson) else . end' \
+		"$answers" >"$bad"
+	run node "$OC_SRCDIR/tests/lib/openapi-check.mjs" \
+		"$OC_SRCDIR/docs/openapi.yaml" "$bad"
+	echo "$output"
+	assert_failure
+	assert_output --partial 'GET /api/products -> 200: body: body/data/0/priceCents must be integer'
+	# A status the route does not answer, and a 503 without Retry-After.
+	jq -c 'if .url == "/api/stats" then .status = 418
+	    elif .status == 503 then .headers |= del(."retry-after")
+	    else . end' "$answers" >"$bad"
+	run node "$OC_SRCDIR/tests/lib/openapi-check.mjs" \
+		"$OC_SRCDIR/docs/openapi.yaml" "$bad"
+	echo "$output"
+	assert_failure
+	assert_output --partial 'GET /api/stats -> 418: GET /api/stats describes no 418 answer'
+	assert_output --partial 'GET /api/products -> 503: header Retry-After is missing'
+}
