@@ -224,16 +224,18 @@ class TxnServer:
 
 
 def release(server, txn, state):
-    """End a transaction: drop its locks; state is committed/aborted."""
+    """End a transaction: drop its locks and its copies of the data.
+
+    state is 'committed' or 'aborted'; only the state stays, for a retry.
+    """
     txn.state = state
     for key in [k for k, v in server.txn_locks.items() if v is txn]:
         del server.txn_locks[key]
     server.active_txns.discard(txn)
     server.cond.notify_all()
-    if state == 'aborted':
-        txn.writes = {}
-        txn.ops = []
-        txn.snap = {}
+    txn.writes = {}
+    txn.ops = []
+    txn.snap = {}
 
 
 def commit(server, txn):
