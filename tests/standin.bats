@@ -4,7 +4,8 @@
 #
 # With ORDERCAST_MONGODB_URI set, the same tests run against that real
 # replica set (in a database of their own, dropped at the end); only tests
-# that restart the server or need --history skip there.
+# that restart the server or need --history skip there, and the failpoint
+# tests when the server runs without enableTestCommands.
 
 bats_load_library bats-support
 bats_load_library bats-assert
@@ -54,6 +55,33 @@ needs_private_standin() {
 	if [ -n "$REAL_SERVER" ]; then
 		skip "$1: needs a private stand-in, not run against a real server"
 	fi
+}
+
+# needs_failpoints: skip against a real server without enableTestCommands.
+needs_failpoints() {
+	run oc command admin '{"configureFailPoint": "failCommand", "mode": "off"}'
+	if [ -n "$REAL_SERVER" ] && [ "$status" -ne 0 ]; then
+		skip "server runs without enableTestCommands (no failpoints)"
+	fi
+	assert_success
+}
+
+# lose_next_reply CMD: the next CMD is applied but its reply comes only
+# after 1500 ms, longer than the 1000 ms socketTimeoutMS of $SLOW_URI, so
+# the client times out and retries.  (A real mongod blocks before running
+# the command, the stand-in after; either way the first attempt and its
+# retry race on one txnNumber and the write must happen once.)
+lose_next_reply() {
+	oc command admin "{\"configureFailPoint\": \"failCommand\",
+		\"mode\": {\"times\": 1}, \"data\": {\"failCommands\": [\"$1\"],
+		\"blockConnection\": true, \"blockTimeMS\": 1500}}" >/dev/null
+	SLOW_URI="$URI&socketTimeoutMS=1000"
+}
+
+# failpoint_off: turn failCommand off again.
+failpoint_off() {
+	oc command admin '{"configureFailPoint": "failCommand", "mode": "off"}' \
+		>/dev/null
 }
 
 # optime: the server's current operationTime, as extended JSON.
@@ -663,4 +691,359 @@ field() {
 	stop_standin "$T/r"
 	assert_equal "$rc" 0
 	assert_equal "$(jq -sc 'map(.documentKey._id)' "$T/ev")" '[1,2,3]'
+}
+
+# --- retryable writes ------------------------------------------------------
+
+@test "retryable write: an update whose reply was lost is applied once" {
+	needs_failpoints
+	oc insert "$TDB" "$C" '{"_id": "p", "stock": 10}' >/dev/null
+	lose_next_reply update
+	run "$CLIENT" "$SLOW_URI" update-one "$TDB" "$C" '{"_id": "p"}' \
+		'{"$inc": {"stock": -1}}'
+	failpoint_off
+	assert_success
+	assert_output '{ "modifiedCount" : 1, "matchedCount" : 1, "upsertedCount" : 0 }'
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : "p", "stock" : 9 }'
+}
+
+@test "retryable write: an insert whose reply was lost is not E11000 against itself" {
+	needs_failpoints
+	lose_next_reply insert
+	run "$CLIENT" "$SLOW_URI" insert "$TDB" "$C" '{"_id": "o1", "n": 1}'
+	failpoint_off
+	assert_success
+	assert_output '{ "insertedCount" : 1 }'
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : "o1", "n" : 1 }'
+}
+
+@test "retryable write: findAndModify and delete whose replies were lost apply once" {
+	needs_failpoints
+	oc insert "$TDB" "$C" '{"_id": 1, "q": 5}' '{"_id": 2}' '{"_id": 3}' >/dev/null
+	lose_next_reply findAndModify
+	run "$CLIENT" "$SLOW_URI" find-and-modify "$TDB" "$C" '{"_id": 1}' \
+		'{"update": {"$inc": {"q": -2}}, "new": true}'
+	failpoint_off
+	assert_success
+	assert_equal "$(field "$output" .value)" '{"_id":1,"q":3}'
+	lose_next_reply delete
+	run "$CLIENT" "$SLOW_URI" delete-one "$TDB" "$C" '{"_id": {"$gte": 2}}'
+	failpoint_off
+	assert_success
+	assert_output '{ "deletedCount" : 1 }'
+	run oc count "$TDB" "$C" '{}'
+	assert_output '{ "count" : 2 }'
+}
+
+@test "retryable write: a retryable error carries RetryableWriteError; one retry" {
+	needs_failpoints
+	oc command admin '{"configureFailPoint": "failCommand", "mode": {"times": 1},
+		"data": {"failCommands": ["insert"], "errorCode": 91}}' >/dev/null
+	run oc insert "$TDB" "$C" '{"_id": 1}'
+	assert_success
+	oc command admin '{"configureFailPoint": "failCommand", "mode": {"times": 2},
+		"data": {"failCommands": ["insert"], "errorCode": 91}}' >/dev/null
+	run oc insert "$TDB" "$C" '{"_id": 2}'
+	failpoint_off
+	assert_failure 1
+	assert_equal "$(field "$output" '.errorLabels | index("RetryableWriteError") != null')" true
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : 1 }'
+}
+
+# --- transactions ----------------------------------------------------------
+
+@test "transaction: two collections commit together, unseen until commit" {
+	oc insert "$TDB" "${C}s" '{"_id": "p", "stock": 5}' >/dev/null
+	"$CLIENT" "$URI" txn --mode commit --pause "$T/go" "$TDB" "[
+		{\"op\": \"update\", \"coll\": \"${C}s\", \"filter\": {\"_id\": \"p\"},
+		 \"update\": {\"\$inc\": {\"stock\": -2}}},
+		{\"op\": \"insert\", \"coll\": \"${C}o\", \"doc\": {\"_id\": 1, \"q\": 2}},
+		{\"op\": \"find\", \"coll\": \"${C}s\", \"filter\": {}},
+		{\"op\": \"pause\"}]" >"$T/out" 2>"$T/err" 3>&- &
+	local pid=$!
+	wait_for 30 test -e "$T/go.ready"
+	# The transaction reads its own write; nobody else sees it yet.
+	assert_equal "$(cat "$T/out")" '{ "_id" : "p", "stock" : 3 }'
+	run oc find "$TDB" "${C}s" '{}'
+	assert_output '{ "_id" : "p", "stock" : 5 }'
+	run oc find "$TDB" "${C}o" '{}'
+	assert_output ''
+	touch "$T/go"
+	local rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	run tail -n 1 "$T/out"
+	assert_output '{ "committed" : true, "attempts" : 1 }'
+	run oc find "$TDB" "${C}s" '{}'
+	assert_output '{ "_id" : "p", "stock" : 3 }'
+	run oc find "$TDB" "${C}o" '{}'
+	assert_output '{ "_id" : 1, "q" : 2 }'
+}
+
+@test "transaction: reads a snapshot taken at its first operation" {
+	oc insert "$TDB" "$C" '{"_id": 1, "v": "old"}' '{"_id": 2, "v": "old"}' >/dev/null
+	"$CLIENT" "$URI" txn --mode commit --pause "$T/go" "$TDB" "[
+		{\"op\": \"find\", \"coll\": \"$C\", \"filter\": {\"_id\": 1}},
+		{\"op\": \"pause\"},
+		{\"op\": \"find\", \"coll\": \"$C\", \"filter\": {\"_id\": 2}}]" \
+		>"$T/out" 2>"$T/err" 3>&- &
+	local pid=$!
+	wait_for 30 test -e "$T/go.ready"
+	oc update-one "$TDB" "$C" '{"_id": 2}' '{"$set": {"v": "new"}}' >/dev/null
+	touch "$T/go"
+	wait "$pid"
+	run cat "$T/out"
+	assert_output $'{ "_id" : 1, "v" : "old" }\n{ "_id" : 2, "v" : "old" }\n{ "committed" : true, "attempts" : 1 }'
+}
+
+@test "transaction: abort leaves nothing behind" {
+	oc insert "$TDB" "$C" '{"_id": "p", "stock": 5}' >/dev/null
+	run oc txn --mode abort "$TDB" "[
+		{\"op\": \"update\", \"coll\": \"$C\", \"filter\": {\"_id\": \"p\"},
+		 \"update\": {\"\$inc\": {\"stock\": -1}}},
+		{\"op\": \"insert\", \"coll\": \"$C\", \"doc\": {\"_id\": \"o\"}},
+		{\"op\": \"delete\", \"coll\": \"$C\", \"filter\": {\"_id\": \"p\"}}]"
+	assert_success
+	assert_output '{ "aborted" : true, "attempts" : 1 }'
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : "p", "stock" : 5 }'
+}
+
+@test "transaction: a write conflict is 112 with TransientTransactionError" {
+	oc insert "$TDB" "$C" '{"_id": "p", "stock": 5}' >/dev/null
+	local dec="{\"op\": \"update\", \"coll\": \"$C\", \"filter\": {\"_id\": \"p\"},
+		\"update\": {\"\$inc\": {\"stock\": -1}}}"
+	"$CLIENT" "$URI" txn --mode commit --pause "$T/go" "$TDB" \
+		"[$dec, {\"op\": \"pause\"}]" >"$T/a" 2>"$T/a.err" 3>&- &
+	local a=$!
+	wait_for 30 test -e "$T/go.ready"
+	run oc txn --mode commit "$TDB" "[$dec]"
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 112
+	assert_equal "$(field "$output" '.errorLabels | index("TransientTransactionError") != null')" true
+	# with_transaction retries on that label until the other one ends.
+	"$CLIENT" "$URI" txn --mode with --mark "$T/b" "$TDB" "[$dec]" \
+		>"$T/b.out" 2>"$T/b.err" 3>&- &
+	local b=$!
+	wait_for 60 test -e "$T/b.2"
+	touch "$T/go"
+	local rc=0
+	wait "$a" || rc=$?
+	assert_equal "$rc" 0
+	wait "$b" || rc=$?
+	assert_equal "$rc" 0
+	run tail -n 1 "$T/b.out"
+	assert_output --partial '"committed" : true'
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : "p", "stock" : 3 }'
+}
+
+@test "transaction: a plain write to a document it holds waits for the commit" {
+	oc insert "$TDB" "$C" '{"_id": "p", "stock": 5}' >/dev/null
+	"$CLIENT" "$URI" txn --mode commit --pause "$T/go" "$TDB" "[
+		{\"op\": \"update\", \"coll\": \"$C\", \"filter\": {\"_id\": \"p\"},
+		 \"update\": {\"\$inc\": {\"stock\": -1}}}, {\"op\": \"pause\"}]" \
+		>"$T/a" 2>"$T/a.err" 3>&- &
+	local a=$!
+	wait_for 30 test -e "$T/go.ready"
+	oc update-one "$TDB" "$C" '{"_id": "p"}' '{"$inc": {"stock": -1}}' \
+		>"$T/plain" 2>"$T/plain.err" 3>&- &
+	local plain=$!
+	touch "$T/go"
+	wait "$a"
+	wait "$plain"
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : "p", "stock" : 3 }'
+}
+
+@test "transaction: a unique-index violation aborts it" {
+	oc create-index "$TDB" "$C" '{"sku": 1}' '{"unique": true}' >/dev/null
+	oc insert "$TDB" "$C" '{"_id": 1, "sku": "X"}' >/dev/null
+	run oc txn --mode commit "$TDB" "[
+		{\"op\": \"insert\", \"coll\": \"$C\", \"doc\": {\"_id\": 2, \"sku\": \"Y\"}},
+		{\"op\": \"insert\", \"coll\": \"$C\", \"doc\": {\"_id\": 3, \"sku\": \"X\"}}]"
+	assert_failure 1
+	assert_equal "$(field "$output" '.writeErrors[0].code')" 11000
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : 1, "sku" : "X" }'
+}
+
+@test "transaction: a commit whose connection dropped is retried and applied once" {
+	needs_failpoints
+	oc insert "$TDB" "$C" '{"_id": "p", "stock": 5}' >/dev/null
+	oc command admin '{"configureFailPoint": "failCommand", "mode": {"times": 1},
+		"data": {"failCommands": ["commitTransaction"], "closeConnection": true}}' >/dev/null
+	run oc txn --mode with "$TDB" "[
+		{\"op\": \"update\", \"coll\": \"$C\", \"filter\": {\"_id\": \"p\"},
+		 \"update\": {\"\$inc\": {\"stock\": -1}}}]"
+	failpoint_off
+	assert_success
+	assert_output '{ "committed" : true, "attempts" : 1 }'
+	run oc find "$TDB" "$C" '{}'
+	assert_output '{ "_id" : "p", "stock" : 4 }'
+}
+
+@test "transaction: majority write concern and snapshot/majority read concern" {
+	oc insert "$TDB" "$C" '{"_id": 1}' >/dev/null
+	run oc command "$TDB" "{\"insert\": \"$C\", \"documents\": [{\"_id\": 2}],
+		\"writeConcern\": {\"w\": \"majority\", \"wtimeout\": 5000}}"
+	assert_success
+	run oc command "$TDB" "{\"find\": \"$C\", \"filter\": {\"_id\": 2},
+		\"readConcern\": {\"level\": \"majority\"}}"
+	assert_success
+	assert_equal "$(field "$output" '.cursor.firstBatch[0]._id')" 2
+	run oc command "$TDB" "{\"find\": \"$C\", \"filter\": {\"_id\": 1},
+		\"readConcern\": {\"level\": \"snapshot\"}}"
+	assert_success
+	assert_equal "$(field "$output" '.cursor.firstBatch[0]._id')" 1
+}
+
+@test "change stream: a committed transaction's events come together; none of an aborted one" {
+	start_watch "$T/ev" "$TDB" - 4
+	run oc txn --mode abort "$TDB" \
+		"[{\"op\": \"insert\", \"coll\": \"${C}a\", \"doc\": {\"_id\": \"gone\"}}]"
+	assert_success
+	run oc txn --mode with "$TDB" "[
+		{\"op\": \"insert\", \"coll\": \"${C}a\", \"doc\": {\"_id\": 1}},
+		{\"op\": \"insert\", \"coll\": \"${C}b\", \"doc\": {\"_id\": 1}},
+		{\"op\": \"update\", \"coll\": \"${C}a\", \"filter\": {\"_id\": 1},
+		 \"update\": {\"\$set\": {\"x\": 1}}}]"
+	assert_success
+	oc insert "$TDB" "${C}a" '{"_id": "after"}' >/dev/null
+	wait "$WATCH_PID"
+	run jq -sc 'map([.operationType, .ns.coll, .documentKey._id])' "$T/ev"
+	assert_output "[[\"insert\",\"${C}a\",1],[\"insert\",\"${C}b\",1],[\"update\",\"${C}a\",1],[\"insert\",\"${C}a\",\"after\"]]"
+	run jq -sc '[.[:3][] | .clusterTime] | unique | length' "$T/ev"
+	assert_output 1
+	run jq -sc '(.[:3] | map(has("lsid") and has("txnNumber")) | all),
+		(.[:3] | map(.txnNumber) | unique | length),
+		(.[3] | has("lsid"))' "$T/ev"
+	assert_output $'true\n1\nfalse'
+	run jq -sc '[.[2], .[3]] | map(.clusterTime."$timestamp" | [.t, .i])
+		| .[0] < .[1]' "$T/ev"
+	assert_output true
+	run jq -sc 'map(._id._data) | unique | length' "$T/ev"
+	assert_output 4
+}
+
+@test "change stream: resuming inside a transaction's events skips none" {
+	start_watch "$T/ev" --token "$T/tok" "$TDB" "$C" 1
+	run oc txn --mode with "$TDB" "[
+		{\"op\": \"insert\", \"coll\": \"$C\", \"doc\": {\"_id\": 1}},
+		{\"op\": \"insert\", \"coll\": \"$C\", \"doc\": {\"_id\": 2}},
+		{\"op\": \"insert\", \"coll\": \"$C\", \"doc\": {\"_id\": 3}}]"
+	assert_success
+	wait "$WATCH_PID"
+	run oc watch "$TDB" "$C" 2 '[]' "{\"resumeAfter\": $(cat "$T/tok")}"
+	assert_success
+	assert_equal "$(echo "$output" | jq -sc 'map(.documentKey._id)')" '[2,3]'
+}
+
+# --- differences fixed ------------------------------------------------------
+
+@test "createIndexes: an existing name with other options or key is 85/86" {
+	oc create-index "$TDB" "$C" '{"e": 1}' >/dev/null
+	run oc create-index "$TDB" "$C" '{"e": 1}'
+	assert_success
+	run oc create-index "$TDB" "$C" '{"e": 1}' '{"unique": true}'
+	assert_failure 1
+	assert_equal "$(field "$output" '.code == 85 or .code == 86')" true
+	run oc command "$TDB" "{\"createIndexes\": \"$C\",
+		\"indexes\": [{\"key\": {\"f\": 1}, \"name\": \"e_1\"}]}"
+	assert_failure 1
+	assert_equal "$(field "$output" '.code == 85 or .code == 86')" true
+	run oc command "$TDB" "{\"createIndexes\": \"$C\",
+		\"indexes\": [{\"key\": {\"e\": 1}, \"name\": \"other\"}]}"
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 85
+	run oc list-indexes "$TDB" "$C"
+	assert_equal "$(echo "$output" | jq -sc 'map([.name, .unique])')" '[["_id_",null],["e_1",null]]'
+}
+
+@test "find: {_id: {\$in: [x, x]}} returns the document once" {
+	oc insert "$TDB" "$C" '{"_id": 1}' '{"_id": 2}' >/dev/null
+	run oc find "$TDB" "$C" '{"_id": {"$in": [1, 1, 2, 1]}}' '{"sort": {"_id": 1}}'
+	assert_output $'{ "_id" : 1 }\n{ "_id" : 2 }'
+	run oc count "$TDB" "$C" '{"_id": {"$in": [2, 2]}}'
+	assert_output '{ "count" : 1 }'
+}
+
+@test "aggregate: \$sum keeps Int64; int32 sums stay int32" {
+	oc insert "$TDB" "$C" '{"_id": 1, "g": "l", "v": {"$numberLong": "5"}}' \
+		'{"_id": 2, "g": "l", "v": 1}' '{"_id": 3, "g": "i", "v": 2}' \
+		'{"_id": 4, "g": "i", "v": 3}' >/dev/null
+	run "$CLIENT" --canonical "$URI" aggregate "$TDB" "$C" \
+		'[{"$group": {"_id": "$g", "t": {"$sum": "$v"}}}, {"$sort": {"_id": 1}}]'
+	assert_success
+	assert_output $'{ "_id" : "i", "t" : { "$numberInt" : "5" } }\n{ "_id" : "l", "t" : { "$numberLong" : "6" } }'
+}
+
+@test "aggregate: \$sortByCount, \$unset and \$replaceWith" {
+	oc insert "$TDB" "$C" '{"_id": 1, "c": "r", "n": {"v": 1}}' \
+		'{"_id": 2, "c": "g", "n": {"v": 2}}' '{"_id": 3, "c": "r", "n": {"v": 3}}' >/dev/null
+	run oc aggregate "$TDB" "$C" '[{"$sortByCount": "$c"}]'
+	assert_output $'{ "_id" : "r", "count" : 2 }\n{ "_id" : "g", "count" : 1 }'
+	run oc aggregate "$TDB" "$C" '[{"$match": {"_id": 1}}, {"$unset": ["n", "c"]}]'
+	assert_output '{ "_id" : 1 }'
+	run oc aggregate "$TDB" "$C" '[{"$match": {"_id": 2}}, {"$replaceWith": "$n"}]'
+	assert_output '{ "v" : 2 }'
+}
+
+@test "change stream: updateDescription names a whole set field; \$pop/\$pull the whole array" {
+	oc insert "$TDB" "$C" '{"_id": 1, "s": {"x": 1}, "a": [1, 2, 3]}' >/dev/null
+	start_watch "$T/ev" "$TDB" "$C" 4
+	oc update-one "$TDB" "$C" '{"_id": 1}' '{"$set": {"s": {"x": 1, "y": 2}}}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 1}' '{"$pop": {"a": 1}}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 1}' '{"$pull": {"a": 1}}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 1}' '{"$push": {"a": 9}}' >/dev/null
+	wait "$WATCH_PID"
+	run jq -c '.updateDescription | [.updatedFields, .removedFields]' "$T/ev"
+	assert_output $'[{"s":{"x":1,"y":2}},[]]\n[{"a":[1,2]},[]]\n[{"a":[2]},[]]\n[{"a.1":9},[]]'
+}
+
+@test "change stream: fullDocument whenAvailable and required follow post-images" {
+	local start
+	start=$(optime)
+	oc insert "$TDB" "$C" '{"_id": 1, "n": 0}' >/dev/null
+	oc update-one "$TDB" "$C" '{"_id": 1}' '{"$set": {"n": 1}}' >/dev/null
+	run oc watch "$TDB" "$C" 2 '[]' \
+		"{\"fullDocument\": \"whenAvailable\", \"startAtOperationTime\": $start}"
+	assert_success
+	assert_equal "$(echo "$output" | jq -sc '.[1] | [.operationType, .fullDocument]')" '["update",null]'
+	run oc watch --timeout-s 10 "$TDB" "$C" 2 '[]' \
+		"{\"fullDocument\": \"required\", \"startAtOperationTime\": $start}"
+	assert_failure 1
+	assert_equal "$(field "$output" '.code > 0')" true
+	# With post-images stored, both give the document right after the update.
+	local p=${C}p
+	oc command "$TDB" "{\"create\": \"$p\", \"changeStreamPreAndPostImages\": {\"enabled\": true}}" >/dev/null
+	start=$(optime)
+	oc insert "$TDB" "$p" '{"_id": 1, "n": 0}' >/dev/null
+	oc update-one "$TDB" "$p" '{"_id": 1}' '{"$set": {"n": 1}}' >/dev/null
+	oc update-one "$TDB" "$p" '{"_id": 1}' '{"$set": {"n": 2}}' >/dev/null
+	run oc watch "$TDB" "$p" 3 '[]' \
+		"{\"fullDocument\": \"whenAvailable\", \"startAtOperationTime\": $start}"
+	assert_success
+	assert_equal "$(echo "$output" | jq -sc 'map(.fullDocument.n)')" '[0,1,2]'
+	run oc watch "$TDB" "$p" 3 '[]' \
+		"{\"fullDocument\": \"required\", \"startAtOperationTime\": $start}"
+	assert_success
+	assert_equal "$(echo "$output" | jq -sc 'map(.fullDocument.n)')" '[0,1,2]'
+}
+
+@test "change stream: an unknown stage is 40324; a changed _id is 280, non-resumable" {
+	run oc watch "$TDB" "$C" 1 '[{"$unsupported": "foo"}]'
+	assert_failure 1
+	assert_equal "$(field "$output" .code)" 40324
+	start_watch "$T/ev" "$TDB" "$C" 1 '[{"$project": {"_id": 0}}]'
+	oc insert "$TDB" "$C" '{"_id": 1}' >/dev/null
+	local rc=0
+	wait "$WATCH_PID" || rc=$?
+	assert_equal "$rc" 1
+	run tail -n 1 "$T/ev"
+	assert_equal "$(field "$output" .code)" 280
+	assert_equal "$(field "$output" '.errorLabels | index("NonResumableChangeStreamError") != null')" true
 }

@@ -10,6 +10,7 @@ EXTRA_DIST += tests/mongod-standin/mongod-standin \
 	tests/mongod-standin/standin_changes.py \
 	tests/mongod-standin/standin_commands.py \
 	tests/mongod-standin/standin_errors.py \
+	tests/mongod-standin/standin_sessions.py \
 	tests/mongod-standin/standin_store.py \
 	tests/mongod-standin/standin_update.py \
 	tests/mongod-standin/standin_wire.py \

@@ -45,6 +45,27 @@ struct race_slot {
 	bool failed;
 };
 
+/* Print canonical extended JSON (keeps int32 and Int64 apart). */
+static bool canonical_json;
+
+/* How the txn subcommand ends its transaction. */
+enum txn_mode {
+	TXN_WITH,		/* mongoc_client_session_with_transaction */
+	TXN_COMMIT,		/* start, operations, commit */
+	TXN_ABORT		/* start, operations, abort */
+};
+
+/* What the txn subcommand runs, and what its callback needs. */
+struct txn_run {
+	mongoc_client_t *client;
+	const char *db;
+	const bson_t *ops;
+	const char *pause_file;
+	const char *mark_file;
+	enum txn_mode mode;
+	int attempts;
+};
+
 /* The watcher thread of the bench subcommand. */
 struct bench_watch {
 	mongoc_client_pool_t *pool;
@@ -63,7 +84,7 @@ struct bench_watch {
 static void
 usage(void)
 {
-	fputs("usage: standin-client URI SUBCOMMAND ARGS...\n"
+	fputs("usage: standin-client [--canonical] URI SUBCOMMAND ARGS...\n"
 	    "  command DB JSON\n"
 	    "  insert DB COLL DOC...\n"
 	    "  find DB COLL FILTER [OPTS]\n"
@@ -79,7 +100,12 @@ usage(void)
 	    "  race DB COLL THREADS FILTER UPDATE\n"
 	    "  watch [--ready F] [--token F] [--nexts N] [--timeout-s N]\n"
 	    "        DB COLL|- COUNT [PIPELINE [OPTS]]\n"
-	    "  bench DB COLL N\n", stderr);
+	    "  bench DB COLL N\n"
+	    "  txn [--mode with|commit|abort] [--pause F] [--mark F] DB OPS\n"
+	    "      OPS: [{\"op\": \"insert|update|delete|find\","
+	    " \"coll\": C, \"doc\"|\"filter\"|\"update\": ...}]\n"
+	    "      an op {\"op\": \"pause\"} writes F.ready and waits for F\n",
+	    stderr);
 }
 
 /* Print one document as relaxed extended JSON on its own line. */
@@ -88,19 +114,31 @@ print_doc(const bson_t *doc)
 {
 	char *json;
 
-	json = bson_as_relaxed_extended_json(doc, NULL);
+	if (canonical_json)
+		json = bson_as_canonical_extended_json(doc, NULL);
+	else
+		json = bson_as_relaxed_extended_json(doc, NULL);
 	printf("%s\n", json);
 	bson_free(json);
 }
 
-/* Report a failed operation: the server's reply if any, else the error. */
+/*
+ * Report a failed operation: the server's reply if any (with the server's
+ * error code added when libmongoc's reply leaves it out), else the error.
+ */
 static void
 print_error(const bson_error_t *error, const bson_t *reply)
 {
 	bson_t doc = BSON_INITIALIZER;
 
 	if (reply != NULL && !bson_empty(reply)) {
-		print_doc(reply);
+		bson_concat(&doc, reply);
+		if (error->domain == MONGOC_ERROR_SERVER &&
+		    !bson_has_field(reply, "code")) {
+			BSON_APPEND_INT32(&doc, "code", (int32_t)error->code);
+			BSON_APPEND_UTF8(&doc, "errmsg", error->message);
+		}
+		print_doc(&doc);
 		bson_destroy(&doc);
 		return;
 	}
@@ -987,6 +1025,308 @@ do_bench(mongoc_uri_t *uri, char **argv)
 	return ok && !bw.failed && bw.seen == bw.want ? 0 : EXIT_FAILED;
 }
 
+/* A sub-document of op by key, or false if it has none. */
+static bool
+op_doc(const bson_t *op, const char *key, bson_t *out)
+{
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t len;
+
+	if (!bson_iter_init_find(&iter, op, key) ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&iter))
+		return false;
+	bson_iter_document(&iter, &len, &data);
+	return bson_init_static(out, data, len);
+}
+
+/* Wait until a file exists, polling, for at most a minute. */
+static bool
+wait_for_file(const char *path)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	double deadline = now_s() + 60.0;
+	FILE *fp;
+
+	while (now_s() < deadline) {
+		fp = fopen(path, "r");
+		if (fp != NULL) {
+			fclose(fp);
+			return true;
+		}
+		nanosleep(&pause, NULL);
+	}
+	fprintf(stderr, "standin-client: %s never appeared\n", path);
+	return false;
+}
+
+/* Write PREFIX.SUFFIX as a marker file the tests poll for. */
+static bool
+touch_marker(const char *prefix, const char *suffix)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s.%s", prefix, suffix) >=
+	    (int)sizeof(path))
+		return false;
+	return write_file(path, "1\n");
+}
+
+/* True when op is {"op": "pause"}. */
+static bool
+is_pause(const bson_t *op)
+{
+	bson_iter_t iter;
+
+	return bson_iter_init_find(&iter, op, "op") &&
+	    BSON_ITER_HOLDS_UTF8(&iter) &&
+	    strcmp(bson_iter_utf8(&iter, NULL), "pause") == 0;
+}
+
+/* Run one operation of a transaction; find prints what it reads. */
+static bool
+txn_op(mongoc_client_session_t *session, const struct txn_run *run,
+    const bson_t *op, bson_t *reply, bson_error_t *error)
+{
+	mongoc_collection_t *coll = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	const bson_t *doc;
+	const bson_t *cursor_reply = NULL;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t filter;
+	bson_t body;
+	bson_iter_t iter;
+	const char *name;
+	const char *kind;
+	bool ok = false;
+
+	bson_init(reply);
+	if (!bson_iter_init_find(&iter, op, "op") ||
+	    !BSON_ITER_HOLDS_UTF8(&iter))
+		goto bad;
+	kind = bson_iter_utf8(&iter, NULL);
+	if (!bson_iter_init_find(&iter, op, "coll") ||
+	    !BSON_ITER_HOLDS_UTF8(&iter))
+		goto bad;
+	name = bson_iter_utf8(&iter, NULL);
+	if (!mongoc_client_session_append(session, &opts, error))
+		goto done;
+	coll = mongoc_client_get_collection(run->client, run->db, name);
+	if (strcmp(kind, "insert") == 0 && op_doc(op, "doc", &body)) {
+		bson_destroy(reply);
+		ok = mongoc_collection_insert_one(coll, &body, &opts, reply,
+		    error);
+	} else if (strcmp(kind, "update") == 0 &&
+	    op_doc(op, "filter", &filter) && op_doc(op, "update", &body)) {
+		bson_destroy(reply);
+		ok = mongoc_collection_update_one(coll, &filter, &body, &opts,
+		    reply, error);
+	} else if (strcmp(kind, "delete") == 0 &&
+	    op_doc(op, "filter", &filter)) {
+		bson_destroy(reply);
+		ok = mongoc_collection_delete_one(coll, &filter, &opts, reply,
+		    error);
+	} else if (strcmp(kind, "find") == 0 && op_doc(op, "filter", &filter)) {
+		cursor = mongoc_collection_find_with_opts(coll, &filter, &opts,
+		    NULL);
+		while (mongoc_cursor_next(cursor, &doc))
+			print_doc(doc);
+		ok = !mongoc_cursor_error_document(cursor, error,
+		    &cursor_reply);
+		if (!ok && cursor_reply != NULL) {
+			bson_destroy(reply);
+			bson_copy_to(cursor_reply, reply);
+		}
+	} else
+		goto bad;
+	goto done;
+bad:
+	bson_set_error(error, MONGOC_ERROR_COMMAND,
+	    MONGOC_ERROR_COMMAND_INVALID_ARG, "bad transaction operation");
+done:
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/*
+ * Run every operation of the txn subcommand inside the session's
+ * transaction, then pause if asked.  Also the with_transaction callback.
+ * Returns false with *reply set (owned by the caller) on a failed op.
+ */
+static bool
+txn_ops(mongoc_client_session_t *session, void *ctx, bson_t **reply,
+    bson_error_t *error)
+{
+	struct txn_run *run = ctx;
+	bson_iter_t iter;
+	bson_t op;
+	bson_t op_reply;
+	const uint8_t *data;
+	uint32_t len;
+	char attempt[32];
+
+	run->attempts++;
+	if (run->mark_file != NULL) {
+		snprintf(attempt, sizeof(attempt), "%d", run->attempts);
+		touch_marker(run->mark_file, attempt);
+	}
+	if (!bson_iter_init(&iter, run->ops))
+		return false;
+	while (bson_iter_next(&iter)) {
+		if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
+			continue;
+		bson_iter_document(&iter, &len, &data);
+		if (!bson_init_static(&op, data, len))
+			return false;
+		if (is_pause(&op)) {
+			fflush(stdout);
+			if (run->pause_file == NULL || run->attempts > 1)
+				continue;
+			if (!touch_marker(run->pause_file, "ready") ||
+			    !wait_for_file(run->pause_file))
+				return false;
+			continue;
+		}
+		if (!txn_op(session, run, &op, &op_reply, error)) {
+			if (reply != NULL)
+				*reply = bson_copy(&op_reply);
+			bson_destroy(&op_reply);
+			return false;
+		}
+		bson_destroy(&op_reply);
+	}
+	fflush(stdout);
+	return true;
+}
+
+/* Print how the transaction ended, with the callback's attempt count. */
+static void
+print_txn_result(const char *what, int attempts)
+{
+	bson_t doc = BSON_INITIALIZER;
+
+	BSON_APPEND_BOOL(&doc, what, true);
+	BSON_APPEND_INT32(&doc, "attempts", attempts);
+	print_doc(&doc);
+	bson_destroy(&doc);
+}
+
+/* Run the transaction in the chosen mode; prints the outcome. */
+static int
+run_txn(mongoc_client_session_t *session, struct txn_run *run)
+{
+	bson_t *op_reply = NULL;
+	bson_t reply = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = EXIT_FAILED;
+	bool ok;
+
+	if (run->mode == TXN_WITH) {
+		bson_destroy(&reply);
+		ok = mongoc_client_session_with_transaction(session, txn_ops,
+		    NULL, run, &reply, &error);
+		if (!ok) {
+			print_error(&error, &reply);
+			goto done;
+		}
+		print_txn_result("committed", run->attempts);
+		rc = 0;
+		goto done;
+	}
+	if (!mongoc_client_session_start_transaction(session, NULL, &error)) {
+		print_error(&error, NULL);
+		goto done;
+	}
+	if (!txn_ops(session, run, &op_reply, &error)) {
+		print_error(&error, op_reply);
+		goto done;
+	}
+	if (run->mode == TXN_ABORT) {
+		if (!mongoc_client_session_abort_transaction(session, &error)) {
+			print_error(&error, NULL);
+			goto done;
+		}
+		print_txn_result("aborted", run->attempts);
+		rc = 0;
+		goto done;
+	}
+	bson_destroy(&reply);
+	if (!mongoc_client_session_commit_transaction(session, &reply,
+	    &error)) {
+		print_error(&error, &reply);
+		goto done;
+	}
+	print_txn_result("committed", run->attempts);
+	rc = 0;
+done:
+	bson_destroy(op_reply);
+	bson_destroy(&reply);
+	return rc;
+}
+
+/* Parse the --flags of txn; returns how many arguments they took. */
+static int
+parse_txn_flags(int argc, char **argv, struct txn_run *run)
+{
+	int i = 0;
+
+	while (i + 1 < argc && strncmp(argv[i], "--", 2) == 0) {
+		if (strcmp(argv[i], "--pause") == 0)
+			run->pause_file = argv[i + 1];
+		else if (strcmp(argv[i], "--mark") == 0)
+			run->mark_file = argv[i + 1];
+		else if (strcmp(argv[i], "--mode") != 0)
+			return -1;
+		else if (strcmp(argv[i + 1], "with") == 0)
+			run->mode = TXN_WITH;
+		else if (strcmp(argv[i + 1], "commit") == 0)
+			run->mode = TXN_COMMIT;
+		else if (strcmp(argv[i + 1], "abort") == 0)
+			run->mode = TXN_ABORT;
+		else
+			return -1;
+		i += 2;
+	}
+	return i;
+}
+
+/* One multi-document transaction of several operations. */
+static int
+do_txn(mongoc_client_t *client, int argc, char **argv)
+{
+	struct txn_run run;
+	mongoc_client_session_t *session = NULL;
+	bson_t *ops = NULL;
+	bson_error_t error;
+	int used;
+	int rc = EXIT_USAGE;
+
+	memset(&run, 0, sizeof(run));
+	run.mode = TXN_WITH;
+	used = parse_txn_flags(argc, argv, &run);
+	if (used < 0 || argc - used < 2)
+		goto done;
+	rc = EXIT_FAILED;
+	ops = parse_json(argv[used + 1]);
+	if (ops == NULL)
+		goto done;
+	run.client = client;
+	run.db = argv[used];
+	run.ops = ops;
+	session = mongoc_client_start_session(client, NULL, &error);
+	if (session == NULL) {
+		print_error(&error, NULL);
+		goto done;
+	}
+	rc = run_txn(session, &run);
+done:
+	mongoc_client_session_destroy(session);
+	bson_destroy(ops);
+	return rc;
+}
+
 /* Subcommands on one collection: DB COLL come first in argv. */
 static int
 run_collection_cmd(mongoc_client_t *client, const char *sub, int argc,
@@ -1067,6 +1407,8 @@ dispatch(mongoc_uri_t *uri, mongoc_client_t *client, const char *sub,
 		return argc >= 3 ? do_bench(uri, argv) : EXIT_USAGE;
 	if (strcmp(sub, "watch") == 0)
 		return do_watch(client, argc, argv);
+	if (strcmp(sub, "txn") == 0)
+		return do_txn(client, argc, argv);
 	if (strcmp(sub, "command") == 0 || strcmp(sub, "list-databases") == 0 ||
 	    strcmp(sub, "list-collections") == 0 ||
 	    strcmp(sub, "drop-database") == 0)
@@ -1085,6 +1427,11 @@ main(int argc, char **argv)
 	bson_error_t error;
 	int rc = EXIT_USAGE;
 
+	if (argc > 1 && strcmp(argv[1], "--canonical") == 0) {
+		canonical_json = true;
+		argc--;
+		argv++;
+	}
 	if (argc < 3) {
 		usage();
 		return EXIT_USAGE;

@@ -4,9 +4,13 @@ Every write appends one event to a global log, in one order, each with a
 strictly increasing cluster time.  The log keeps the last --history events;
 resuming from before them fails with ChangeStreamHistoryLost (286).
 
+The events of one committed transaction share its cluster time; an
+event's position is (seconds, increment, index in its transaction).
+
 A resume token is {_data: "82" + 8 hex digits of the cluster time's
-seconds + 8 of its increment + 2 of a kind (00 event, 01 invalidate)}:
-tokens of one kind compare as their positions do.
+seconds + 8 of its increment + 2 of a kind (00 event, 01 invalidate) +
+8 of the index in the transaction}: tokens of one kind compare as their
+positions do.  Tokens without the last 8 digits (index 0) are accepted.
 """
 
 import bisect
@@ -20,22 +24,28 @@ from bson.timestamp import Timestamp
 from mongomock import aggregate as mm_aggregate
 
 from standin_errors import CommandError, bad_value
-from standin_store import dcopy, matches, strict_equal
+from standin_store import dcopy, get_path, matches, strict_equal, _MISSING
 
 KIND_EVENT = 0
 KIND_INVALIDATE = 1
 BATCH_BYTES = 16 * 1024 * 1024 - 64 * 1024
 STREAM_STAGES = ('$match', '$project', '$addFields', '$set', '$unset',
-                 '$replaceRoot', '$replaceWith', '$redact')
+                 '$replaceRoot', '$replaceWith')
+LAST_INDEX = 0xFFFFFFFF
 INTERNAL_DBS = ('admin', 'config', 'local')
 
 
 class Event:
     """One write as the log remembers it."""
 
-    __slots__ = ('ct', 'wall', 'op', 'db', 'coll', 'key', 'doc', 'upd')
+    __slots__ = ('ct', 'wall', 'op', 'db', 'coll', 'key', 'doc', 'upd',
+                 'pos', 'txn', 'post')
 
-    def __init__(self, ct, wall, op, db, coll, key, doc, upd):
+    def __init__(self, ct, wall, op, db, coll, key, doc, upd, index=0,
+                 txn=None, post=False):
+        self.pos = (ct[0], ct[1], index)
+        self.txn = txn          # (lsid, txnNumber) of its transaction
+        self.post = post        # a post-image was stored (updates)
         self.ct = ct
         self.wall = wall
         self.op = op
@@ -49,23 +59,28 @@ class Event:
         return [getattr(self, s) for s in self.__slots__]
 
     def __setstate__(self, state):
+        self.pos = self.txn = None
+        self.post = False
         for name, value in zip(self.__slots__, state):
             setattr(self, name, value)
+        if self.pos is None:
+            self.pos = (self.ct[0], self.ct[1], 0)
 
 
 def make_token(pos, kind=KIND_EVENT):
-    return {'_data': '82%08X%08X%02X' % (pos[0], pos[1], kind)}
+    return {'_data': '82%08X%08X%02X%08X' % (pos[0], pos[1], kind, pos[2])}
 
 
 def parse_token(token):
     """(position, kind) of a resume token; raises InvalidResumeToken."""
     data = token.get('_data') if isinstance(token, dict) else None
-    if not isinstance(data, str) or len(data) != 20 or \
+    if not isinstance(data, str) or len(data) not in (20, 28) or \
             not data.startswith('82'):
         raise CommandError(260, 'InvalidResumeToken',
                            'Failed to parse resume token: %r' % (token,))
     try:
-        pos = (int(data[2:10], 16), int(data[10:18], 16))
+        pos = (int(data[2:10], 16), int(data[10:18], 16),
+               int(data[20:28] or '0', 16))
         kind = int(data[18:20], 16)
     except ValueError:
         raise CommandError(260, 'InvalidResumeToken',
@@ -113,6 +128,93 @@ def update_description(old, new):
             'truncatedArrays': trunc}
 
 
+def _new_prefix(old, path):
+    """The shortest prefix of path that old lacks, or path itself."""
+    parts = path.split('.')
+    for i in range(1, len(parts)):
+        if get_path(old, '.'.join(parts[:i])) is _MISSING:
+            return '.'.join(parts[:i])
+    return path
+
+
+def _note_set(old, new, path, upd):
+    before = get_path(old, path)
+    after = get_path(new, path)
+    if after is _MISSING:
+        return
+    if before is not _MISSING and strict_equal(before, after):
+        return
+    prefix = _new_prefix(old, path)
+    upd[prefix] = get_path(new, prefix)
+
+
+def _note_unset(old, new, path, upd, rem):
+    if get_path(new, path) is not _MISSING:
+        _note_set(old, new, path, upd)
+    elif get_path(old, path) is not _MISSING:
+        rem.append(path)
+
+
+def _note_append(old, new, path, upd):
+    before = get_path(old, path)
+    after = get_path(new, path)
+    if not isinstance(before, list) or not isinstance(after, list) or \
+            len(after) < len(before) or \
+            not all(strict_equal(a, b) for a, b in zip(before, after)):
+        _note_set(old, new, path, upd)
+        return
+    for j in range(len(before), len(after)):
+        upd['%s.%d' % (path, j)] = after[j]
+
+
+def operator_description(old, new, update):
+    """updateDescription of an operator update, as MongoDB reports it.
+
+    A field an operator sets is reported whole, at the path it names (or
+    the first missing part of that path); $push and $addToSet report the
+    appended elements; $pull, $pullAll and $pop the whole array.
+    Positional paths fall back to a diff of the two documents.
+    """
+    for fields in update.values():
+        if isinstance(fields, dict) and any('$' in f for f in fields):
+            return update_description(old, new)
+    upd, rem = {}, []
+    for op, fields in update.items():
+        for path in fields:
+            if op == '$setOnInsert':
+                continue
+            if op == '$unset':
+                _note_unset(old, new, path, upd, rem)
+            elif op == '$rename':
+                _note_unset(old, new, path, upd, rem)
+                _note_set(old, new, fields[path], upd)
+            elif op in ('$push', '$addToSet'):
+                _note_append(old, new, path, upd)
+            else:
+                _note_set(old, new, path, upd)
+    return {'updatedFields': upd, 'removedFields': rem,
+            'truncatedArrays': []}
+
+
+def expand_stage(stage):
+    """Stages the stand-in runs through mongomock for one given stage."""
+    name, arg = next(iter(stage.items()))
+    if name == '$unset':
+        fields = [arg] if isinstance(arg, str) else arg
+        if not isinstance(fields, list) or not fields or \
+                not all(isinstance(f, str) for f in fields):
+            raise CommandError(31002, 'Location31002',
+                               '$unset specification must be a string or '
+                               'an array of strings')
+        return [{'$project': {f: 0 for f in fields}}]
+    if name == '$replaceWith':
+        return [{'$replaceRoot': {'newRoot': arg}}]
+    if name == '$sortByCount':
+        return [{'$group': {'_id': arg, 'count': {'$sum': 1}}},
+                {'$sort': {'count': -1}}]
+    return [stage]
+
+
 class ChangeLog:
     """The global, ordered, bounded log of change events."""
 
@@ -137,17 +239,36 @@ class ChangeLog:
     def cluster_time(self):
         return Timestamp(self.last[0], self.last[1])
 
-    def record(self, op, db, coll, key=None, doc=None, upd=None):
+    def last_pos(self):
+        """Position after every event so far."""
+        return (self.last[0], self.last[1], LAST_INDEX)
+
+    def record(self, op, db, coll, key=None, doc=None, upd=None,
+               post=False):
         ct = self.tick()
         wall = datetime.datetime.utcnow()
         wall = wall.replace(microsecond=wall.microsecond // 1000 * 1000)
-        self.events.append(Event(ct, wall, op, db, coll, key, doc, upd))
+        self.events.append(Event(ct, wall, op, db, coll, key, doc, upd,
+                                 post=post))
+        self._trim()
+        return ct
+
+    def record_transaction(self, ops, txn):
+        """The events of a committed transaction: one cluster time."""
+        if not ops:
+            return None
+        ct = self.tick()
+        wall = datetime.datetime.utcnow()
+        wall = wall.replace(microsecond=wall.microsecond // 1000 * 1000)
+        for index, (op, db, coll, key, doc, upd, post) in enumerate(ops):
+            self.events.append(Event(ct, wall, op, db, coll, key, doc, upd,
+                                     index, txn, post))
         self._trim()
         return ct
 
     def _trim(self):
         while len(self.events) - self.start > self.history:
-            self.lost_upto = self.events[self.start].ct
+            self.lost_upto = self.events[self.start].pos
             self.events[self.start] = None
             self.start += 1
         if self.start > self.history and self.start > 1024:
@@ -157,7 +278,7 @@ class ChangeLog:
 
     def index_after(self, pos):
         return bisect.bisect_right(self.events, pos, lo=self.start,
-                                   key=lambda e: e.ct)
+                                   key=lambda e: e.pos)
 
     def check_position(self, pos):
         """Raise ChangeStreamHistoryLost if events after pos are gone."""
@@ -176,6 +297,8 @@ class ChangeLog:
         self.start = 0
         self.base = 0
         self.lost_upto = snap['lost_upto']
+        if self.lost_upto is not None and len(self.lost_upto) == 2:
+            self.lost_upto = tuple(self.lost_upto) + (0,)
         self.last = max(tuple(snap['last']), self.last)
         self._trim()
 
@@ -199,11 +322,20 @@ class ChangeStream:
                             self.full_document)
         self.stages = []
         for stage in pipeline:
-            name = next(iter(stage)) if isinstance(stage, dict) else None
+            name = next(iter(stage)) if isinstance(stage, dict) and \
+                len(stage) == 1 else None
+            if name is None:
+                raise CommandError(40323, 'Location40323',
+                                   'A pipeline stage specification object '
+                                   'must contain exactly one field.')
+            if name not in mm_aggregate._PIPELINE_HANDLERS:
+                raise CommandError(40324, 'Location40324',
+                                   "Unrecognized pipeline stage name: '%s'"
+                                   % name)
             if name not in STREAM_STAGES:
                 raise CommandError(
-                    2, 'BadValue', '%s is not permitted in a $changeStream '
-                    'pipeline' % name)
+                    20, 'IllegalOperation', '%s is not permitted in a '
+                    '$changeStream pipeline' % name)
             self.stages.append(stage)
         self.pos = self._start_position(spec)
 
@@ -215,16 +347,16 @@ class ChangeStream:
                                'Only one type of resume option is allowed, '
                                'but multiple were found.')
         if not given:
-            return self.log.last
+            return self.log.last_pos()
         name = given[0]
         if name == 'startAtOperationTime':
             ts = spec[name]
             if not isinstance(ts, Timestamp):
                 raise bad_value('startAtOperationTime must be a timestamp')
             if ts.inc > 0:
-                pos = (ts.time, ts.inc - 1)
+                pos = (ts.time, ts.inc - 1, LAST_INDEX)
             else:
-                pos = (ts.time - 1, 0xFFFFFFFF)
+                pos = (ts.time - 1, 0xFFFFFFFF, LAST_INDEX)
         else:
             pos, kind = parse_token(spec[name])
             if kind == KIND_INVALIDATE and name == 'resumeAfter':
@@ -260,11 +392,19 @@ class ChangeStream:
             if coll is None:
                 return None
             return coll.get_by_id(ev.key['_id'])
-        return ev.doc
+        if ev.post:
+            return ev.doc
+        if self.full_document == 'required':
+            raise CommandError(
+                47, 'NoMatchingDocument',
+                'Change stream was configured to require a post-image for '
+                'all update, delete and replace events, but the post-image '
+                'was not found for event: %s' % make_token(ev.pos))
+        return None
 
     def render(self, ev):
         """The change event document this stream shows for ev."""
-        out = {'_id': make_token(ev.ct), 'operationType': ev.op,
+        out = {'_id': make_token(ev.pos), 'operationType': ev.op,
                'clusterTime': Timestamp(*ev.ct), 'wallTime': ev.wall}
         ns = {'db': ev.db}
         if ev.coll is not None:
@@ -278,10 +418,13 @@ class ChangeStream:
             out['updateDescription'] = ev.upd
             if self.full_document != 'default':
                 out['fullDocument'] = self._full_document(ev)
+        if ev.txn is not None:
+            out['lsid'] = ev.txn[0]
+            out['txnNumber'] = ev.txn[1]
         return out
 
     def _invalidate_doc(self, ev):
-        return {'_id': make_token(ev.ct, KIND_INVALIDATE),
+        return {'_id': make_token(ev.pos, KIND_INVALIDATE),
                 'operationType': 'invalidate',
                 'clusterTime': Timestamp(*ev.ct), 'wallTime': ev.wall}
 
@@ -297,8 +440,8 @@ class ChangeStream:
                 doc = dcopy(doc)
                 copied = True
             try:
-                res = list(mm_aggregate.process_pipeline([doc], None,
-                                                         [stage], None))
+                res = list(mm_aggregate.process_pipeline(
+                    [doc], None, expand_stage(stage), None))
             except NotImplementedError as exc:
                 raise bad_value(str(exc))
             if not res:
@@ -320,7 +463,8 @@ class ChangeStream:
                 'resume token, was modified by the pipeline. Modifying the '
                 '_id field of an event makes it impossible to resume the '
                 'stream from that point. Only transformations that retain '
-                'the unmodified _id field are allowed.')
+                'the unmodified _id field are allowed.',
+                labels=['NonResumableChangeStreamError'])
         return out
 
     def next_batch(self, limit):
@@ -344,7 +488,7 @@ class ChangeStream:
         while i < len(events) and len(out) < limit and size < BATCH_BYTES:
             ev = events[i]
             i += 1
-            self.pos = ev.ct
+            self.pos = ev.pos
             if not self._visible(ev):
                 continue
             doc = self._transform(self.render(ev))
@@ -356,18 +500,18 @@ class ChangeStream:
                 out.append(RawBSONDocument(bson.encode(
                     self._invalidate_doc(ev))))
                 self.dead = True
-                self.invalidate_pos = ev.ct
-                return out, make_token(ev.ct, KIND_INVALIDATE)
+                self.invalidate_pos = ev.pos
+                return out, make_token(ev.pos, KIND_INVALIDATE)
         self.next_seq = log.base + i
-        if i >= len(events) and log.last > self.pos:
-            self.pos = log.last
+        if i >= len(events) and log.last_pos() > self.pos:
+            self.pos = log.last_pos()
         return out, make_token(self.pos)
 
     def has_news(self):
         if self.dead:
             return True
         events = self.log.events
-        return len(events) > self.log.start and events[-1].ct > self.pos
+        return len(events) > self.log.start and events[-1].pos > self.pos
 
 
 def int64(value):

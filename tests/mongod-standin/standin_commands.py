@@ -26,13 +26,18 @@ from standin_store import Store, dcopy, hkey, matches, sort_docs, \
     path_values, strict_equal
 from standin_update import apply_update, upsert_document, \
     is_operator_update
-from standin_changes import ChangeLog, ChangeStream, update_description, \
-    BATCH_BYTES
+from standin_changes import update_description
+from standin_changes import ChangeLog, ChangeStream, BATCH_BYTES, \
+    expand_stage, operator_description
+from standin_sessions import Session, Transaction, TxnAbort, TxnServer, \
+    RETRYABLE_WRITES, RETRYABLE_WRITE_CODES, TXN_COMMANDS, \
+    TXN_LIFETIME_SECONDS, commit, no_such_transaction, release
 
 MAX_WIRE_VERSION = 17
 VERSION = '6.0.0-standin'
 DEFAULT_AWAIT_MS = 1000
 CURSOR_IDLE_SECONDS = 600
+SESSION_IDLE_SECONDS = 1800
 RESUMABLE_CODES = {6, 7, 43, 63, 89, 91, 133, 150, 189, 234, 262, 9001,
                    10107, 11600, 11602, 13388, 13435, 13436}
 CODE_NAMES = {6: 'HostUnreachable', 7: 'HostNotFound', 43: 'CursorNotFound',
@@ -42,7 +47,37 @@ CODE_NAMES = {6: 'HostUnreachable', 7: 'HostNotFound', 43: 'CursorNotFound',
               11600: 'InterruptedAtShutdown', 280: 'ChangeStreamFatalError',
               286: 'ChangeStreamHistoryLost'}
 SIGNATURE = {'hash': Binary(b'\0' * 20, 0), 'keyId': Int64(0)}
+INDEX_OPTIONS = ('unique', 'sparse', 'partialFilterExpression',
+                 'expireAfterSeconds', 'collation', 'hidden')
 log = logging.getLogger('mongod-standin')
+
+
+def _sum_values(values):
+    """$sum as MongoDB types it: Int64 in, Int64 out; int32 overflows."""
+    total = 0
+    kind = int
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if isinstance(value, float):
+            kind = float
+        elif isinstance(value, Int64) and kind is int:
+            kind = Int64
+        total += value
+    if kind is float:
+        return float(total)
+    if kind is Int64 or not -(1 << 31) <= total < (1 << 31):
+        return Int64(total)
+    return int(total)
+
+
+mm_aggregate._GROUPING_OPERATOR_MAP['$sum'] = _sum_values
+
+
+def _post_images(coll):
+    """True when the collection stores post-images for change streams."""
+    opt = coll.options.get('changeStreamPreAndPostImages')
+    return isinstance(opt, dict) and bool(opt.get('enabled'))
 
 
 def _wrap_ts(pos):
@@ -209,6 +244,9 @@ class Server:
         self.conn_counter = 0
         self.argv = list(sys.argv)
         self.last_sweep = time.monotonic()
+        self.sessions = {}      # lsid id -> Session
+        self.active_txns = set()
+        self.txn_locks = {}     # (db, coll, hkey) -> Transaction
 
     # -- replies ---------------------------------------------------------
 
@@ -228,16 +266,20 @@ class Server:
                 59, 'CommandNotFound', 'no such command: \'\'').reply())
         name = next(iter(cmd))
         handler = COMMANDS.get(name)
+        hold = 0
         with self.cond:
             before = self.log.last
             try:
-                self._failpoint(name, cmd)
+                hold, error = self._failpoint(name, cmd)
+                if error is not None:
+                    raise error
                 if handler is None:
                     raise CommandError(59, 'CommandNotFound',
                                        "no such command: '%s'" % name)
-                self._check_txn(cmd)
-                reply = handler(self, cmd, db, conn_id)
+                reply = self._dispatch(name, handler, cmd, db, conn_id)
                 reply['ok'] = 1.0
+            except TxnAbort as exc:
+                reply = exc.error.reply()
             except CommandError as exc:
                 reply = exc.reply()
             except mongomock.OperationFailure as exc:
@@ -252,33 +294,208 @@ class Server:
                                      % (exc,)).reply()
             if self.log.last != before:
                 self.cond.notify_all()
-            return self._gossip(reply)
+            reply = self._gossip(reply)
+        if hold:
+            time.sleep(hold)
+        return reply
 
-    def _check_txn(self, cmd):
-        if cmd.get('startTransaction') or cmd.get('autocommit') is False:
-            raise CommandError(20, 'IllegalOperation',
-                               'Transactions are not supported by the '
-                               'mongod stand-in')
+    # -- sessions, retryable writes, transactions -------------------------
+
+    def _session(self, cmd):
+        lsid = cmd.get('lsid')
+        if not isinstance(lsid, dict) or 'id' not in lsid:
+            return None
+        key = lsid['id']
+        sess = self.sessions.get(key)
+        if sess is None:
+            sess = Session(key)
+            self.sessions[key] = sess
+        sess.used = time.monotonic()
+        return sess
+
+    def _dispatch(self, name, handler, cmd, db, conn_id):
+        """Run a command as a plain, retryable or transaction command."""
+        if self.active_txns:
+            self._expire_txns()
+        sess = self._session(cmd)
+        number = cmd.get('txnNumber')
+        if sess is None or number is None:
+            if name in RETRYABLE_WRITES and self.txn_locks:
+                self._wait_for_locks(name, cmd, db)
+            return handler(self, cmd, db, conn_id)
+        number = int(number)
+        if cmd.get('autocommit') is False:
+            return self._in_transaction(sess, number, name, handler, cmd,
+                                        db, conn_id)
+        if name not in RETRYABLE_WRITES:
+            return handler(self, cmd, db, conn_id)
+        return self._retryable(sess, number, name, handler, cmd, db,
+                               conn_id)
+
+    def _retryable(self, sess, number, name, handler, cmd, db, conn_id):
+        """A retryable write: a retry of a done txnNumber gets its reply."""
+        if number < sess.txn_number:
+            raise CommandError(
+                225, 'TransactionTooOld',
+                'Retryable write with txnNumber %d is prohibited on session '
+                'because a newer retryable write with txnNumber %d has '
+                'already started on this session.' % (number,
+                                                      sess.txn_number))
+        if number == sess.txn_number:
+            if sess.reply is not None and sess.reply_cmd == name:
+                return dict(sess.reply)
+            if sess.txn is not None:
+                raise CommandError(
+                    50911, 'Location50911',
+                    'Cannot start a retryable write at txnNumber %d: a '
+                    'transaction with the same number exists' % number)
+        else:
+            self._end_transaction(sess)
+            sess.txn_number = number
+            sess.reply = None
+        if self.txn_locks:
+            self._wait_for_locks(name, cmd, db)
+        reply = handler(self, cmd, db, conn_id)
+        sess.reply = dict(reply)
+        sess.reply_cmd = name
+        return reply
+
+    def _end_transaction(self, sess):
+        txn = sess.txn
+        if txn is not None and txn.state == 'inProgress':
+            release(self, txn, 'aborted')
+        sess.txn = None
+
+    def _expire_txns(self):
+        for txn in [t for t in self.active_txns if t.expired()]:
+            log.info('transaction %d aborted: lifetime limit', txn.number)
+            release(self, txn, 'aborted')
+
+    def _start_transaction(self, sess, number):
+        if number < sess.txn_number:
+            raise CommandError(
+                225, 'TransactionTooOld',
+                'txnNumber %d is less than last txnNumber %d seen in this '
+                'session' % (number, sess.txn_number))
+        if number == sess.txn_number:
+            state = sess.txn.state if sess.txn is not None else \
+                'retryable write'
+            raise CommandError(
+                50911, 'Location50911',
+                'Cannot start a transaction at given transaction number %d '
+                'a transaction with the same number is in state %s' %
+                (number, state))
+        self._end_transaction(sess)
+        sess.txn_number = number
+        sess.reply = None
+        txn = Transaction(self, sess, number)
+        sess.txn = txn
+        self.active_txns.add(txn)
+        return txn
+
+    def _in_transaction(self, sess, number, name, handler, cmd, db,
+                        conn_id):
+        """One command of a multi-document transaction."""
+        if cmd.get('startTransaction'):
+            txn = self._start_transaction(sess, number)
+        else:
+            txn = sess.txn
+            if number < sess.txn_number:
+                raise CommandError(
+                    225, 'TransactionTooOld',
+                    'txnNumber %d is less than last txnNumber %d seen in '
+                    'this session' % (number, sess.txn_number))
+            if number != sess.txn_number or txn is None or \
+                    txn.state == 'aborted':
+                raise no_such_transaction(number)
+            if txn.state == 'committed':
+                if name == 'commitTransaction':
+                    return {}
+                raise CommandError(256, 'TransactionCommitted',
+                                   'Transaction %d has been committed.' %
+                                   number)
+        if name == 'commitTransaction':
+            commit(self, txn)
+            return {}
+        if name == 'abortTransaction':
+            release(self, txn, 'aborted')
+            return {}
+        pipeline = cmd.get('pipeline') if name == 'aggregate' else None
+        if name not in TXN_COMMANDS or '$changeStream' in str(pipeline):
+            release(self, txn, 'aborted')
+            raise CommandError(263, 'OperationNotSupportedInTransaction',
+                               "Cannot run '%s' in a multi-document "
+                               'transaction.' % name)
+        try:
+            reply = handler(TxnServer(self, txn), cmd, db, conn_id)
+        except (CommandError, TxnAbort, mongomock.OperationFailure):
+            release(self, txn, 'aborted')
+            raise
+        if reply.get('writeErrors'):
+            release(self, txn, 'aborted')
+        return reply
+
+    def _locked_keys(self, name, cmd, db):
+        """Keys of the documents a plain write would touch."""
+        coll_name = cmd.get(name)
+        coll = self.store.coll(db, coll_name) \
+            if isinstance(coll_name, str) else None
+        if coll is None:
+            return []
+        docs = []
+        if name == 'insert':
+            return [(db, coll_name, hkey(d['_id']))
+                    for d in cmd.get('documents') or [] if '_id' in d]
+        if name == 'update':
+            for spec in cmd.get('updates') or []:
+                docs += coll.find(spec.get('q') or {},
+                                  limit=0 if spec.get('multi') else 1)
+        elif name == 'delete':
+            for spec in cmd.get('deletes') or []:
+                docs += coll.find(spec.get('q') or {},
+                                  limit=1 if spec.get('limit') else 0)
+        else:
+            docs = coll.find(cmd.get('query') or {}, cmd.get('sort'),
+                             limit=1)
+        return [(db, coll_name, hkey(d['_id'])) for d in docs]
+
+    def _wait_for_locks(self, name, cmd, db):
+        """A plain write waits while a transaction holds its documents."""
+        deadline = time.monotonic() + TXN_LIFETIME_SECONDS + 1
+        while self.txn_locks:
+            keys = self._locked_keys(name, cmd, db)
+            if not any(k in self.txn_locks for k in keys):
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CommandError(50, 'MaxTimeMSExpired',
+                                   'operation exceeded time limit')
+            self.cond.wait(min(left, 0.2))
+            self._expire_txns()
 
     def _failpoint(self, name, cmd):
+        """(seconds to hold the reply, error to answer) of failCommand."""
         fp = self.failpoint
         if fp is None or name == 'configureFailPoint':
-            return
+            return 0, None
         data = fp['data']
         if name not in data.get('failCommands', []):
-            return
+            return 0, None
         if fp['skip'] > 0:
             fp['skip'] -= 1
-            return
+            return 0, None
         if fp['times'] is not None:
             fp['times'] -= 1
             if fp['times'] <= 0:
                 self.failpoint = None
         if data.get('closeConnection'):
             raise CloseConnection()
+        hold = 0
+        if data.get('blockConnection'):
+            hold = max(0, data.get('blockTimeMS', 0)) / 1000.0
         code = data.get('errorCode')
         if code is None:
-            return
+            return hold, None
         labels = data.get('errorLabels')
         if labels is None:
             labels = []
@@ -288,9 +505,14 @@ class Server:
             if (is_stream or '$changeStream' in str(cmd.get('pipeline'))) \
                     and code in RESUMABLE_CODES:
                 labels = ['ResumableChangeStreamError']
-        raise CommandError(code, CODE_NAMES.get(code, 'FailPoint'),
-                           "Failing command via 'failCommand' failpoint",
-                           labels=labels)
+            retryable = 'txnNumber' in cmd and (
+                name in ('commitTransaction', 'abortTransaction') or
+                (name in RETRYABLE_WRITES and 'autocommit' not in cmd))
+            if retryable and code in RETRYABLE_WRITE_CODES:
+                labels = ['RetryableWriteError']
+        return hold, CommandError(code, CODE_NAMES.get(code, 'FailPoint'),
+                                  "Failing command via 'failCommand' "
+                                  'failpoint', labels=labels)
 
     # -- cursors ---------------------------------------------------------
 
@@ -309,6 +531,9 @@ class Server:
         for cid in [c.id for c in self.cursors.values()
                     if now - c.touched > CURSOR_IDLE_SECONDS]:
             del self.cursors[cid]
+        for key in [k for k, v in self.sessions.items()
+                    if now - v.used > SESSION_IDLE_SECONDS]:
+            self._end_transaction(self.sessions.pop(key))
 
     def cursor_reply(self, ns, docs, first, limit_batch, single=False,
                      projection=None):
@@ -433,6 +658,22 @@ def cmd_noop(srv, cmd, db, conn_id):
     return {}
 
 
+def cmd_end_sessions(srv, cmd, db, conn_id):
+    for lsid in cmd.get(next(iter(cmd))) or []:
+        if not isinstance(lsid, dict):
+            continue
+        sess = srv.sessions.pop(lsid.get('id'), None)
+        if sess is not None:
+            srv._end_transaction(sess)
+    return {}
+
+
+def cmd_outside_transaction(srv, cmd, db, conn_id):
+    raise CommandError(50768, 'Location50768',
+                       '%s must be run within a transaction' %
+                       next(iter(cmd)))
+
+
 def cmd_start_session(srv, cmd, db, conn_id):
     return {'id': {'id': Binary(os.urandom(16), 4)}, 'timeoutMinutes': 30}
 
@@ -495,9 +736,13 @@ def _update_one_doc(srv, db, coll, old, spec):
     if strict_equal(old, new):
         return False, new
     coll.replace(old, new)
-    if isinstance(update, list) or is_operator_update(update):
+    if isinstance(update, list):
         srv.log.record('update', db, coll.name, {'_id': new['_id']}, new,
-                       update_description(old, new))
+                       update_description(old, new), _post_images(coll))
+    elif is_operator_update(update):
+        srv.log.record('update', db, coll.name, {'_id': new['_id']}, new,
+                       operator_description(old, new, update),
+                       _post_images(coll))
     else:
         srv.log.record('replace', db, coll.name, {'_id': new['_id']}, new)
     return True, new
@@ -749,7 +994,7 @@ def _run_pipeline(srv, db, docs, pipeline):
             docs = docs[:int(arg)]
         elif name == '$skip':
             docs = docs[int(arg):]
-        elif name in ('$out', '$merge', '$changeStream'):
+        elif name in ('$out', '$merge', '$changeStream', '$redact'):
             raise bad_value('%s is not supported by the mongod stand-in'
                             % name)
         elif name not in mm_aggregate._PIPELINE_HANDLERS:
@@ -759,7 +1004,7 @@ def _run_pipeline(srv, db, docs, pipeline):
         else:
             try:
                 docs = list(mm_aggregate.process_pipeline(
-                    docs, _DbShim(srv, db), [stage], None))
+                    docs, _DbShim(srv, db), expand_stage(stage), None))
             except NotImplementedError as exc:
                 raise bad_value('not supported by the mongod stand-in: %s'
                                 % exc)
@@ -844,6 +1089,24 @@ def cmd_create(srv, cmd, db, conn_id):
     return {}
 
 
+def cmd_coll_mod(srv, cmd, db, conn_id):
+    name = _coll_name(cmd, 'collMod')
+    coll = srv.store.coll(db, name)
+    if coll is None:
+        raise ns_not_found('ns does not exist: %s.%s' % (db, name))
+    opt = cmd.get('changeStreamPreAndPostImages')
+    if opt is not None:
+        if not isinstance(opt, dict) or not isinstance(opt.get('enabled'),
+                                                       bool):
+            raise failed_to_parse("BSON field 'changeStreamPreAndPostImages"
+                                  ".enabled' is missing but a required "
+                                  'field')
+        coll.options = dict(coll.options)
+        coll.options['changeStreamPreAndPostImages'] = {
+            'enabled': opt['enabled']}
+    return {}
+
+
 def cmd_drop(srv, cmd, db, conn_id):
     name = _coll_name(cmd, 'drop')
     coll = srv.store.drop_coll(db, name)
@@ -876,11 +1139,23 @@ def _index_spec(raw):
                         "'name' field is a required property of an index "
                         "specification" % (raw,))
     spec = {'v': 2, 'key': key, 'name': name}
-    for opt in ('unique', 'sparse', 'partialFilterExpression',
-                'expireAfterSeconds', 'collation', 'hidden'):
+    for opt in INDEX_OPTIONS:
         if opt in raw:
             spec[opt] = raw[opt]
     return spec
+
+
+def _same_options(a, b):
+    """True when two index specs have the same options."""
+    for opt in INDEX_OPTIONS:
+        x, y = a.get(opt), b.get(opt)
+        if opt in ('unique', 'sparse', 'hidden'):
+            x, y = bool(x), bool(y)
+        if x is None and y is None:
+            continue
+        if x is None or y is None or hkey(x) != hkey(y):
+            return False
+    return True
 
 
 def cmd_create_indexes(srv, cmd, db, conn_id):
@@ -892,7 +1167,8 @@ def cmd_create_indexes(srv, cmd, db, conn_id):
     for spec in specs:
         same = coll.indexes.get(spec['name'])
         if same is not None:
-            if strict_equal(same.spec['key'], spec['key']):
+            if strict_equal(same.spec['key'], spec['key']) and \
+                    _same_options(same.spec, spec):
                 continue
             raise CommandError(
                 86, 'IndexKeySpecsConflict',
@@ -1003,8 +1279,10 @@ COMMANDS = {
     'serverStatus': cmd_server_status,
     'replSetGetStatus': cmd_repl_set_get_status,
     'whatsmyuri': cmd_whatsmyuri,
-    'endSessions': cmd_noop,
-    'killSessions': cmd_noop,
+    'endSessions': cmd_end_sessions,
+    'killSessions': cmd_end_sessions,
+    'commitTransaction': cmd_outside_transaction,
+    'abortTransaction': cmd_outside_transaction,
     'refreshSessions': cmd_noop,
     'startSession': cmd_start_session,
     'configureFailPoint': cmd_configure_fail_point,
@@ -1019,6 +1297,7 @@ COMMANDS = {
     'count': cmd_count,
     'distinct': cmd_distinct,
     'create': cmd_create,
+    'collMod': cmd_coll_mod,
     'drop': cmd_drop,
     'dropDatabase': cmd_drop_database,
     'createIndexes': cmd_create_indexes,

@@ -17,6 +17,11 @@ from mongomock import filtering
 
 from standin_errors import CommandError
 
+# Number of the last committed document write, over every collection: a
+# transaction compares it with a document's own number to find writes
+# made after its snapshot.
+WRITE_SEQ = [0]
+
 
 def dcopy(value):
     """Deep copy of a decoded BSON value (fast path for dict and list)."""
@@ -410,6 +415,7 @@ class Collection:
         self.docs = {}          # hkey(_id) -> document, insertion order
         self.seq = {}           # hkey(_id) -> insertion number
         self.next_seq = 0
+        self.ver = {}           # hkey(_id) -> WRITE_SEQ of its last write
         self.indexes = {}
         self.add_index({'v': 2, 'key': {'_id': 1}, 'name': '_id_'})
 
@@ -458,6 +464,8 @@ class Collection:
         self.docs[hk] = doc
         self.seq[hk] = self.next_seq
         self.next_seq += 1
+        WRITE_SEQ[0] += 1
+        self.ver[hk] = WRITE_SEQ[0]
         for index in self.indexes.values():
             if index.name != '_id_':
                 index.add(doc, hk)
@@ -471,6 +479,8 @@ class Collection:
                 index.remove(old, hk)
                 index.add(new, hk)
         self.docs[hk] = new
+        WRITE_SEQ[0] += 1
+        self.ver[hk] = WRITE_SEQ[0]
 
     def delete(self, doc):
         hk = hkey(doc['_id'])
@@ -479,6 +489,8 @@ class Collection:
                 index.remove(doc, hk)
         del self.docs[hk]
         del self.seq[hk]
+        WRITE_SEQ[0] += 1
+        self.ver[hk] = WRITE_SEQ[0]
 
     def get_by_id(self, doc_id):
         return self.docs.get(hkey(doc_id))
@@ -495,7 +507,8 @@ class Collection:
             if values is None:
                 continue
             if field == '_id':
-                found = [self.docs.get(hkey(v)) for v in values]
+                keys = dict.fromkeys(hkey(v) for v in values)
+                found = [self.docs.get(k) for k in keys]
                 return [d for d in found if d is not None]
             for index in self.indexes.values():
                 if index.first == field and index.partial is None \
