@@ -3,6 +3,8 @@ noinst_LIBRARIES += lib/libordercast.a
 lib_libordercast_a_SOURCES = \
 	lib/oc-config.c lib/oc-config.h \
 	lib/oc-event.c lib/oc-event.h \
+	lib/oc-filter.c lib/oc-filter.h lib/oc-filter-tree.h \
+	lib/oc-filter-bson.c lib/oc-filter-eval.c \
 	lib/oc-json.c lib/oc-json.h \
 	lib/oc-log.c lib/oc-log.h \
 	lib/oc-redis.c lib/oc-redis.h \
