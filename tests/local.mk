@@ -15,12 +15,18 @@ tests_unit_test_filter_SOURCES = tests/unit/test-filter.c
 tests_unit_test_filter_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_filter_LDADD = $(OC_LIBS)
 
+# The filter language: the MongoDB filter and the stream evaluator agree.
+check_PROGRAMS += tests/filter-agree-client
+tests_filter_agree_client_SOURCES = tests/filter-agree-client.c
+tests_filter_agree_client_CFLAGS = $(OC_CFLAGS)
+tests_filter_agree_client_LDADD = $(OC_LIBS)
+
 OC_UNIT_TESTS = tests/unit/test-lib tests/unit/test-event \
 	tests/unit/test-filter \
 	cgi/sse/fcgi-proto-test
 
 OC_SUITES = \
-	tests/standin.bats \
+	tests/standin.bats tests/filter-agree.bats \
 	tests/watch.bats tests/watch-recovery.bats tests/watch-resync.bats \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats \
