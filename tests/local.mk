@@ -44,7 +44,9 @@ EXTRA_DIST += $(OC_SUITES) tests/run \
 
 # Benchmarks: commands of their own, not part of make check. Each is a
 # script in tests/bench with its C helpers beside it.
-dist_noinst_SCRIPTS += tests/bench/api tests/bench/sse tests/bench/watch
-EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c
+dist_noinst_SCRIPTS += tests/bench/api tests/bench/sse tests/bench/watch \
+	tests/bench/filter
+EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c \
+	tests/bench/filter-bench.c
 
 include tests/mongod-standin/local.mk
