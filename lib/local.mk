@@ -6,6 +6,8 @@ lib_libordercast_a_SOURCES = \
 	lib/oc-daemon.c lib/oc-daemon.h \
 	lib/oc-errbody.c lib/oc-errbody.h \
 	lib/oc-event.c lib/oc-event.h \
+	lib/oc-filter.c lib/oc-filter.h lib/oc-filter-tree.h \
+	lib/oc-filter-bson.c lib/oc-filter-eval.c \
 	lib/oc-json.c lib/oc-json.h \
 	lib/oc-keys.c lib/oc-keys.h \
 	lib/oc-log.c lib/oc-log.h \

@@ -4,7 +4,7 @@
 
 # Unit tests of lib/.
 check_PROGRAMS += tests/unit/test-lib tests/unit/test-event \
-	tests/unit/test-daemon
+	tests/unit/test-daemon tests/unit/test-filter
 tests_unit_test_lib_SOURCES = tests/unit/test-lib.c
 tests_unit_test_lib_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_lib_LDADD = $(OC_LIBS)
@@ -14,12 +14,22 @@ tests_unit_test_event_LDADD = $(OC_LIBS)
 tests_unit_test_daemon_SOURCES = tests/unit/test-daemon.c
 tests_unit_test_daemon_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_daemon_LDADD = $(OC_LIBS)
+tests_unit_test_filter_SOURCES = tests/unit/test-filter.c
+tests_unit_test_filter_CFLAGS = $(OC_CFLAGS)
+tests_unit_test_filter_LDADD = $(OC_LIBS)
+
+# The filter language: the MongoDB filter and the stream evaluator agree.
+check_PROGRAMS += tests/filter-agree-client
+tests_filter_agree_client_SOURCES = tests/filter-agree-client.c
+tests_filter_agree_client_CFLAGS = $(OC_CFLAGS)
+tests_filter_agree_client_LDADD = $(OC_LIBS)
 
 OC_UNIT_TESTS = tests/unit/test-lib tests/unit/test-event \
-	tests/unit/test-daemon cgi/sse/fcgi-proto-test
+	tests/unit/test-daemon tests/unit/test-filter \
+	cgi/sse/fcgi-proto-test
 
 OC_SUITES = \
-	tests/standin.bats \
+	tests/standin.bats tests/filter-agree.bats \
 	tests/watch.bats tests/watch-recovery.bats tests/watch-resync.bats \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats tests/api-config.bats \
@@ -38,7 +48,9 @@ EXTRA_DIST += $(OC_SUITES) tests/run tests/lib/callgraph \
 
 # Benchmarks: commands of their own, not part of make check. Each is a
 # script in tests/bench with its C helpers beside it.
-dist_noinst_SCRIPTS += tests/bench/api tests/bench/sse tests/bench/watch
-EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c
+dist_noinst_SCRIPTS += tests/bench/api tests/bench/sse tests/bench/watch \
+	tests/bench/filter
+EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c \
+	tests/bench/filter-bench.c
 
 include tests/mongod-standin/local.mk
