@@ -127,6 +127,38 @@ test_bson_to_json(void)
 	bson_destroy(doc);
 }
 
+/* Another program may store invalid UTF-8: the JSON must stay valid. */
+static void
+test_bson_bad_utf8(void)
+{
+	char err[256];
+	json_object *obj, *back;
+	const char *text;
+	size_t len;
+	bson_t *doc;
+
+	doc = bson_new();
+	/* A stray continuation byte, a cut euro sign, an overlong '/',
+	 * a surrogate, and a key with a Latin-1 byte. */
+	bson_append_utf8(doc, "a", -1, "x\x80y", 3);
+	bson_append_utf8(doc, "b", -1, "\xe2\x82", 2);
+	bson_append_utf8(doc, "c", -1, "\xc0\xaf|\xed\xa0\x80", 6);
+	bson_append_utf8(doc, "caf\xe9", -1, "ok \xe2\x82\xac", 6);
+	bson_append_regex(doc, "r", -1, "\xff+", "i");
+	obj = oc_bson_to_json(doc);
+	ok_json(obj, "{\"a\":\"x\xef\xbf\xbdy\",\"b\":\"\xef\xbf\xbd\","
+	    "\"c\":\"\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbd\",\"caf\xef\xbf\xbd\":\"ok \xe2\x82\xac\","
+	    "\"r\":\"/\xef\xbf\xbd+/i\"}",
+	    "invalid UTF-8 in keys and values becomes U+FFFD");
+	text = oc_json_text(obj, &len);
+	back = oc_json_parse(text, len, OC_JSON_MAX_DEPTH, err, sizeof(err));
+	ok(back != NULL, "the repaired JSON passes the strict parser");
+	json_object_put(back);
+	json_object_put(obj);
+	bson_destroy(doc);
+}
+
 static void
 test_json_to_bson(void)
 {
@@ -194,6 +226,48 @@ test_parser(void)
 	ok(parses("[\"it's\"]", 8), "single quote inside a string accepted");
 }
 
+/* Parse text (a C string) and return the error, or "" when accepted. */
+static const char *
+parse_error(const char *text, char *err, size_t errlen)
+{
+	json_object *obj;
+
+	err[0] = '\0';
+	obj = oc_json_parse(text, strlen(text), OC_JSON_MAX_DEPTH, err,
+	    errlen);
+	if (obj != NULL) {
+		json_object_put(obj);
+		err[0] = '\0';
+	}
+	return err;
+}
+
+/* json-c keeps the last duplicate and cuts keys at \u0000: refuse both. */
+static void
+test_parser_keys(void)
+{
+	char err[256];
+
+	ok(strstr(parse_error("{\"qty\":1,\"qty\":9}", err, sizeof(err)),
+	    "duplicate key \"qty\"") != NULL, "duplicate key refused");
+	ok(strstr(parse_error("{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", err,
+	    sizeof(err)), "duplicate key \"b\"") != NULL,
+	    "duplicate key in a nested object refused");
+	ok(strstr(parse_error("[{\"a\":1},{\"b\":1, \"\\u0062\" :2}]", err,
+	    sizeof(err)), "duplicate key \"b\"") != NULL,
+	    "duplicate spelled with an escape refused");
+	ok(strstr(parse_error("{\"a\\u0000b\":1}", err, sizeof(err)),
+	    "\\u0000") != NULL, "key holding \\u0000 refused");
+	ok(strstr(parse_error("{\"a\":1,\"a\\u0000x\":2}", err,
+	    sizeof(err)), "\\u0000") != NULL,
+	    "key cut at \\u0000 does not pass as another key");
+	ok(*parse_error("{\"a\":\"x\\u0000y\",\"b\":[\"a\",\"a\"],"
+	    "\"c\":{\"a\":1},\"d\":{\"a\":2}}", err, sizeof(err)) == '\0',
+	    "same key in sibling objects and NUL in values accepted");
+	ok(*parse_error("{\"k\\\"\":1,\"k\":2,\"\\\\\":3}", err,
+	    sizeof(err)) == '\0', "keys with escaped quotes accepted");
+}
+
 static void
 test_oid(void)
 {
@@ -216,8 +290,10 @@ main(void)
 	unsetenv("ORDERCAST_LOG_LEVEL");
 	test_config();
 	test_bson_to_json();
+	test_bson_bad_utf8();
 	test_json_to_bson();
 	test_parser();
+	test_parser_keys();
 	test_oid();
 	printf("1..%d\n", test_no);
 	return failures == 0 ? 0 : 1;
