@@ -4,12 +4,15 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oc-config.h"
 #include "oc-json.h"
+#include "oc-log.h"
 
 static int test_no;
 static int failures;
@@ -268,6 +271,79 @@ test_parser_keys(void)
 	    sizeof(err)) == '\0', "keys with escaped quotes accepted");
 }
 
+/* Log msg at warn level; returns the line written (caller frees). */
+static char *
+logged_line(const char *msg)
+{
+	char path[] = "/tmp/oc-test-log.XXXXXX";
+	char *line = NULL;
+	size_t cap = 0;
+	int fd, saved;
+	FILE *f;
+
+	fd = mkstemp(path);
+	saved = dup(STDERR_FILENO);
+	if (fd == -1 || saved == -1) {
+		printf("Bail out! mkstemp or dup failed\n");
+		exit(1);
+	}
+	dup2(fd, STDERR_FILENO);
+	log_warnx("%s", msg);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	f = fdopen(fd, "r");
+	rewind(f);
+	if (getline(&line, &cap, f) < 0) {
+		free(line);
+		line = NULL;
+	}
+	fclose(f);
+	unlink(path);
+	return line;
+}
+
+/* Long lines grow to a cap, then say what they dropped. */
+static void
+test_log_lines(void)
+{
+	size_t big = 3000, huge = 2 * OC_LOG_MSG_MAX, i, kept;
+	char *msg, *line, *text, *mark;
+	unsigned long dropped = 0;
+	bool whole = true;
+
+	log_init("test-lib", OC_LOG_INFO, false);
+	msg = malloc(huge + 1);
+	memset(msg, 'a', big);
+	msg[big] = '\0';
+	line = logged_line(msg);
+	text = line != NULL ? strstr(line, "test-lib[") : NULL;
+	text = text != NULL ? strstr(text, "]: ") : NULL;
+	ok(text != NULL && strlen(text + 3) == big + 1 &&
+	    text[3 + big] == '\n', "a 3000-byte message is logged whole");
+	free(line);
+
+	/* 'x' then two-byte characters: an even cut splits one. */
+	msg[0] = 'x';
+	for (i = 1; i + 1 < huge; i += 2)
+		memcpy(msg + i, "\xc3\xa9", 2);
+	msg[i] = '\0';
+	line = logged_line(msg);
+	text = line != NULL ? strstr(line, "]: ") : NULL;
+	mark = text != NULL ? strstr(text, " ... [") : NULL;
+	ok(mark != NULL && sscanf(mark, " ... [%lu bytes dropped]",
+	    &dropped) == 1 && strcmp(strchr(mark, ']'), "]\n") == 0,
+	    "an over-long message ends with the bytes it dropped");
+	kept = mark != NULL ? (size_t)(mark - text - 3) : 0;
+	for (i = 1; i < kept; i += 2)
+		if (memcmp(text + 3 + i, "\xc3\xa9", 2) != 0)
+			whole = false;
+	ok(mark != NULL && kept <= OC_LOG_MSG_MAX && kept > big &&
+	    kept + dropped == strlen(msg) && whole && kept % 2 == 1,
+	    "the cut keeps whole characters and counts what it dropped");
+	free(line);
+	free(msg);
+}
+
 static void
 test_oid(void)
 {
@@ -295,6 +371,7 @@ main(void)
 	test_parser();
 	test_parser_keys();
 	test_oid();
+	test_log_lines();
 	printf("1..%d\n", test_no);
 	return failures == 0 ? 0 : 1;
 }
