@@ -124,6 +124,17 @@ utf8_repair(const char *s, size_t len, size_t *outlen)
 	return out;
 }
 
+/* Bytes of s to show in a message: at most max, whole characters. */
+static int
+shown_len(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return (int)len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return (int)max;
+}
+
 /* A JSON string of len bytes at s, invalid UTF-8 replaced. */
 static json_object *
 utf8_string(const char *s, size_t len)
@@ -373,9 +384,14 @@ oc_json_append_bson(bson_t *out, const char *key, json_object *val,
 		return bson_append_bool(out, key, -1,
 		    json_object_get_boolean(val));
 	case json_type_double:
+		if (!isfinite(json_object_get_double(val)))
+			break;
 		return bson_append_double(out, key, -1,
 		    json_object_get_double(val));
 	case json_type_int:
+		/* json-c holds integers up to 2^64-1; BSON up to 2^63-1. */
+		if (json_object_get_uint64(val) > INT64_MAX)
+			break;
 		n = json_object_get_int64(val);
 		if (n >= INT32_MIN && n <= INT32_MAX)
 			return bson_append_int32(out, key, -1, (int32_t)n);
@@ -397,7 +413,8 @@ oc_json_append_bson(bson_t *out, const char *key, json_object *val,
 		bson_append_document_end(out, &child);
 		return ok;
 	}
-	snprintf(err, errlen, "%s: value has no BSON form", key);
+	snprintf(err, errlen, "%.*s: value has no BSON form",
+	    shown_len(key, strlen(key), 64), key);
 	return false;
 }
 
@@ -546,17 +563,6 @@ count_keys(const char *buf, size_t len, struct key_counts *kc, char *err,
 done:
 	free(open);
 	return ok;
-}
-
-/* Bytes of s to show in a message: at most max, whole characters. */
-static int
-shown_len(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return (int)len;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return (int)max;
 }
 
 /*

@@ -186,6 +186,25 @@ test_json_to_bson(void)
 	    "array stays an array");
 	bson_destroy(&doc);
 	json_object_put(obj);
+
+	/* json-c reads these, but no BSON number holds them exactly. */
+	bson_init(&doc);
+	text = "{\"a\":{\"n\":18446744073709551615}}";
+	obj = oc_json_parse(text, strlen(text), OC_JSON_MAX_DEPTH, err,
+	    sizeof(err));
+	ok(obj != NULL && !oc_json_to_bson(obj, &doc, err, sizeof(err)) &&
+	    strstr(err, "n: value has no BSON form") != NULL,
+	    "integer above Int64 refused, not clamped");
+	bson_destroy(&doc);
+	json_object_put(obj);
+	bson_init(&doc);
+	text = "{\"x\":[1e400]}";
+	obj = oc_json_parse(text, strlen(text), OC_JSON_MAX_DEPTH, err,
+	    sizeof(err));
+	ok(obj != NULL && !oc_json_to_bson(obj, &doc, err, sizeof(err)),
+	    "number beyond double range refused, not made infinite");
+	bson_destroy(&doc);
+	json_object_put(obj);
 }
 
 /* Parse a C string of known length and say whether it was accepted. */
