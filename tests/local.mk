@@ -37,3 +37,4 @@ dist_noinst_SCRIPTS += tests/bench/api tests/bench/sse tests/bench/watch
 EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c
 
 include tests/mongod-standin/local.mk
+include tests/fuzz/local.mk
