@@ -111,7 +111,7 @@ log_cut(const char *msg, size_t len, size_t max)
  * interleave. A message longer than OC_LOG_MSG_MAX is cut at a
  * character boundary and says how many bytes it lost.
  */
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_emit(enum oc_log_level level, int errnum, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
