@@ -2,8 +2,6 @@
 # target is built twice: with replay.c into a make check program that
 # runs the seed corpus (tests/fuzz.bats), and, with --enable-fuzzing
 # (clang), with libFuzzer for tests/fuzz/run.
-OC_FUZZ_TARGETS = json-parse bson-to-json change-event fcgi-record sse-id
-
 OC_FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz-common.c
 OC_FUZZ_SSE = cgi/sse/fcgi-proto.c cgi/sse/fcgi-proto.h \
 	cgi/sse/sse-event.c cgi/sse/sse.h
