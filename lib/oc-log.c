@@ -1,6 +1,8 @@
 /* Leveled logging shared by every ordercast program. */
 #include "config.h"
 
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -90,42 +92,99 @@ log_reopen(void)
 		log_warn("reopen %s", log_path);
 }
 
-/* One line, written with a single write(2) so threads never interleave. */
-static void
+/*
+ * Bytes of msg (len) to keep within max, never splitting a UTF-8
+ * character: back up while the first dropped byte continues one.
+ */
+static size_t
+log_cut(const char *msg, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)msg[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+/*
+ * One line, written with a single writev(2) so threads never
+ * interleave. A message longer than OC_LOG_MSG_MAX is cut at a
+ * character boundary and says how many bytes it lost.
+ */
+static void __attribute__((format(printf, 3, 0)))
 log_emit(enum oc_log_level level, int errnum, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
 	    LOG_DEBUG };
-	char msg[2048], line[2400];
+	char small[2048], prefix[128], tail[192];
+	char *msg = small, *big = NULL;
+	struct iovec iov[3];
 	struct timespec ts;
 	struct tm tm;
+	size_t len, keep;
+	va_list aq;
 	int n;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_copy(aq, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n < 0)
+		goto done;
+	len = (size_t)n;
+	if (len >= sizeof(small)) {
+		/* One byte past the cut, to see whether it splits. */
+		keep = len < OC_LOG_MSG_MAX ? len : OC_LOG_MSG_MAX;
+		big = malloc(keep + 2);
+		if (big != NULL) {
+			vsnprintf(big, keep + 2, fmt, aq);
+			msg = big;
+		} else {
+			keep = sizeof(small) - 2;
+		}
+		if (len > keep)
+			keep = log_cut(msg, len, keep);
+	} else {
+		keep = len;
+	}
+	tail[0] = '\0';
+	if (keep < len)
+		snprintf(tail, sizeof(tail), " ... [%zu bytes dropped]",
+		    len - keep);
 	if (errnum != 0) {
-		size_t len = strlen(msg);
+		size_t tlen = strlen(tail);
 
-		snprintf(msg + len, sizeof(msg) - len, ": %s",
+		snprintf(tail + tlen, sizeof(tail) - tlen, ": %s",
 		    strerror(errnum));
 	}
 	if (log_syslog) {
-		syslog(prio[level], "%s", msg);
-		return;
+		syslog(prio[level], "%.*s%s", (int)keep, msg, tail);
+		goto done;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s[%ld]: %s\n",
+	n = snprintf(prefix, sizeof(prefix),
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s[%ld]: ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level],
-	    log_prog, (long)getpid(), msg);
+	    log_prog, (long)getpid());
 	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
-	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+		goto done;
+	iov[0].iov_base = prefix;
+	iov[0].iov_len = (size_t)n < sizeof(prefix) ? (size_t)n :
+	    sizeof(prefix) - 1;
+	iov[1].iov_base = msg;
+	iov[1].iov_len = keep;
+	len = strlen(tail);
+	if (len + 1 >= sizeof(tail))
+		len = sizeof(tail) - 2;
+	tail[len] = '\n';
+	iov[2].iov_base = tail;
+	iov[2].iov_len = len + 1;
+	if (writev(STDERR_FILENO, iov, 3) < 0) {
 		/* Nowhere left to report a failing log. */
 	}
+done:
+	va_end(aq);
+	free(big);
 }
 
 #define LOG_BODY(level, errnum) do {				\

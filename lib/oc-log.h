@@ -1,11 +1,16 @@
 /*
  * Logging with levels to stderr (suitable for journald) or syslog.
  * Lines carry time, level, program and pid; errno is preserved.
+ * A message longer than OC_LOG_MSG_MAX bytes is cut at a character
+ * boundary and ends with " ... [N bytes dropped]".
  */
 #ifndef OC_LOG_H
 #define OC_LOG_H
 
 #include <stdbool.h>
+
+/* Longest message a log line carries (the line adds time, level, pid). */
+#define OC_LOG_MSG_MAX	16384
 
 enum oc_log_level {
 	OC_LOG_ERROR = 0,

@@ -54,3 +54,4 @@ EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c \
 	tests/bench/filter-bench.c
 
 include tests/mongod-standin/local.mk
+include tests/fuzz/local.mk

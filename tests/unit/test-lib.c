@@ -5,14 +5,17 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oc-config.h"
 #include "oc-errbody.h"
 #include "oc-json.h"
 #include "oc-keys.h"
+#include "oc-log.h"
 #include "oc-query.h"
 #include "oc-xmalloc.h"
 
@@ -132,6 +135,38 @@ test_bson_to_json(void)
 	bson_destroy(doc);
 }
 
+/* Another program may store invalid UTF-8: the JSON must stay valid. */
+static void
+test_bson_bad_utf8(void)
+{
+	char err[256];
+	json_object *obj, *back;
+	const char *text;
+	size_t len;
+	bson_t *doc;
+
+	doc = bson_new();
+	/* A stray continuation byte, a cut euro sign, an overlong '/',
+	 * a surrogate, and a key with a Latin-1 byte. */
+	bson_append_utf8(doc, "a", -1, "x\x80y", 3);
+	bson_append_utf8(doc, "b", -1, "\xe2\x82", 2);
+	bson_append_utf8(doc, "c", -1, "\xc0\xaf|\xed\xa0\x80", 6);
+	bson_append_utf8(doc, "caf\xe9", -1, "ok \xe2\x82\xac", 6);
+	bson_append_regex(doc, "r", -1, "\xff+", "i");
+	obj = oc_bson_to_json(doc);
+	ok_json(obj, "{\"a\":\"x\xef\xbf\xbdy\",\"b\":\"\xef\xbf\xbd\","
+	    "\"c\":\"\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbd\",\"caf\xef\xbf\xbd\":\"ok \xe2\x82\xac\","
+	    "\"r\":\"/\xef\xbf\xbd+/i\"}",
+	    "invalid UTF-8 in keys and values becomes U+FFFD");
+	text = oc_json_text(obj, &len);
+	back = oc_json_parse(text, len, OC_JSON_MAX_DEPTH, err, sizeof(err));
+	ok(back != NULL, "the repaired JSON passes the strict parser");
+	json_object_put(back);
+	json_object_put(obj);
+	bson_destroy(doc);
+}
+
 static void
 test_json_to_bson(void)
 {
@@ -154,6 +189,25 @@ test_json_to_bson(void)
 	    bson_iter_int64(&it) == 5000000000LL, "large integer is Int64");
 	ok(bson_iter_init_find(&it, &doc, "a") && BSON_ITER_HOLDS_ARRAY(&it),
 	    "array stays an array");
+	bson_destroy(&doc);
+	json_object_put(obj);
+
+	/* json-c reads these, but no BSON number holds them exactly. */
+	bson_init(&doc);
+	text = "{\"a\":{\"n\":18446744073709551615}}";
+	obj = oc_json_parse(text, strlen(text), OC_JSON_MAX_DEPTH, err,
+	    sizeof(err));
+	ok(obj != NULL && !oc_json_to_bson(obj, &doc, err, sizeof(err)) &&
+	    strstr(err, "n: value has no BSON form") != NULL,
+	    "integer above Int64 refused, not clamped");
+	bson_destroy(&doc);
+	json_object_put(obj);
+	bson_init(&doc);
+	text = "{\"x\":[1e400]}";
+	obj = oc_json_parse(text, strlen(text), OC_JSON_MAX_DEPTH, err,
+	    sizeof(err));
+	ok(obj != NULL && !oc_json_to_bson(obj, &doc, err, sizeof(err)),
+	    "number beyond double range refused, not made infinite");
 	bson_destroy(&doc);
 	json_object_put(obj);
 }
@@ -197,6 +251,121 @@ test_parser(void)
 	ok(parses("[\"\xe2\x82\xac\xf0\x9f\x98\x80\"]", 11),
 	    "multi-byte UTF-8 accepted");
 	ok(parses("[\"it's\"]", 8), "single quote inside a string accepted");
+}
+
+/* Parse text (a C string) and return the error, or "" when accepted. */
+static const char *
+parse_error(const char *text, char *err, size_t errlen)
+{
+	json_object *obj;
+
+	err[0] = '\0';
+	obj = oc_json_parse(text, strlen(text), OC_JSON_MAX_DEPTH, err,
+	    errlen);
+	if (obj != NULL) {
+		json_object_put(obj);
+		err[0] = '\0';
+	}
+	return err;
+}
+
+/* json-c keeps the last duplicate and cuts keys at \u0000: refuse both. */
+static void
+test_parser_keys(void)
+{
+	char err[256];
+
+	ok(strstr(parse_error("{\"qty\":1,\"qty\":9}", err, sizeof(err)),
+	    "duplicate key \"qty\"") != NULL, "duplicate key refused");
+	ok(strstr(parse_error("{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", err,
+	    sizeof(err)), "duplicate key \"b\"") != NULL,
+	    "duplicate key in a nested object refused");
+	ok(strstr(parse_error("[{\"a\":1},{\"b\":1, \"\\u0062\" :2}]", err,
+	    sizeof(err)), "duplicate key \"b\"") != NULL,
+	    "duplicate spelled with an escape refused");
+	ok(strstr(parse_error("{\"a\\u0000b\":1}", err, sizeof(err)),
+	    "\\u0000") != NULL, "key holding \\u0000 refused");
+	ok(strstr(parse_error("{\"a\":1,\"a\\u0000x\":2}", err,
+	    sizeof(err)), "\\u0000") != NULL,
+	    "key cut at \\u0000 does not pass as another key");
+	ok(*parse_error("{\"a\":\"x\\u0000y\",\"b\":[\"a\",\"a\"],"
+	    "\"c\":{\"a\":1},\"d\":{\"a\":2}}", err, sizeof(err)) == '\0',
+	    "same key in sibling objects and NUL in values accepted");
+	ok(*parse_error("{\"k\\\"\":1,\"k\":2,\"\\\\\":3}", err,
+	    sizeof(err)) == '\0', "keys with escaped quotes accepted");
+}
+
+/* Log msg at warn level; returns the line written (caller frees). */
+static char *
+logged_line(const char *msg)
+{
+	char path[] = "/tmp/oc-test-log.XXXXXX";
+	char *line = NULL;
+	size_t cap = 0;
+	int fd, saved;
+	FILE *f;
+
+	fd = mkstemp(path);
+	saved = dup(STDERR_FILENO);
+	if (fd == -1 || saved == -1) {
+		printf("Bail out! mkstemp or dup failed\n");
+		exit(1);
+	}
+	dup2(fd, STDERR_FILENO);
+	log_warnx("%s", msg);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	f = fdopen(fd, "r");
+	rewind(f);
+	if (getline(&line, &cap, f) < 0) {
+		free(line);
+		line = NULL;
+	}
+	fclose(f);
+	unlink(path);
+	return line;
+}
+
+/* Long lines grow to a cap, then say what they dropped. */
+static void
+test_log_lines(void)
+{
+	size_t big = 3000, huge = 2 * OC_LOG_MSG_MAX, i, kept;
+	char *msg, *line, *text, *mark;
+	unsigned long dropped = 0;
+	bool whole = true;
+
+	log_init("test-lib", OC_LOG_INFO, false);
+	msg = malloc(huge + 1);
+	memset(msg, 'a', big);
+	msg[big] = '\0';
+	line = logged_line(msg);
+	text = line != NULL ? strstr(line, "test-lib[") : NULL;
+	text = text != NULL ? strstr(text, "]: ") : NULL;
+	ok(text != NULL && strlen(text + 3) == big + 1 &&
+	    text[3 + big] == '\n', "a 3000-byte message is logged whole");
+	free(line);
+
+	/* 'x' then two-byte characters: an even cut splits one. */
+	msg[0] = 'x';
+	for (i = 1; i + 1 < huge; i += 2)
+		memcpy(msg + i, "\xc3\xa9", 2);
+	msg[i] = '\0';
+	line = logged_line(msg);
+	text = line != NULL ? strstr(line, "]: ") : NULL;
+	mark = text != NULL ? strstr(text, " ... [") : NULL;
+	ok(mark != NULL && sscanf(mark, " ... [%lu bytes dropped]",
+	    &dropped) == 1 && strcmp(strchr(mark, ']'), "]\n") == 0,
+	    "an over-long message ends with the bytes it dropped");
+	kept = mark != NULL ? (size_t)(mark - text - 3) : 0;
+	for (i = 1; i < kept; i += 2)
+		if (memcmp(text + 3 + i, "\xc3\xa9", 2) != 0)
+			whole = false;
+	ok(mark != NULL && kept <= OC_LOG_MSG_MAX && kept > big &&
+	    kept + dropped == strlen(msg) && whole && kept % 2 == 1,
+	    "the cut keeps whole characters and counts what it dropped");
+	free(line);
+	free(msg);
 }
 
 static void
@@ -378,12 +547,15 @@ main(void)
 	unsetenv("ORDERCAST_LOG_LEVEL");
 	test_config();
 	test_bson_to_json();
+	test_bson_bad_utf8();
 	test_json_to_bson();
 	test_parser();
+	test_parser_keys();
 	test_oid();
 	test_keys();
 	test_query();
 	test_errbody();
+	test_log_lines();
 	printf("1..%d\n", test_no);
 	return failures == 0 ? 0 : 1;
 }

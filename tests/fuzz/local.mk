@@ -1,0 +1,68 @@
+# tests/fuzz/: libFuzzer targets, one per parser of outside input. Each
+# target is built twice: with replay.c into a make check program that
+# runs the seed corpus (tests/fuzz.bats), and, with --enable-fuzzing
+# (clang), with libFuzzer for tests/fuzz/run.
+OC_FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz-common.c
+OC_FUZZ_SSE = cgi/sse/fcgi-proto.c cgi/sse/fcgi-proto.h \
+	cgi/sse/sse-event.c cgi/sse/sse.h
+OC_FUZZ_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS) -I$(top_srcdir)/cgi/sse
+
+check_PROGRAMS += tests/fuzz/replay-json-parse tests/fuzz/replay-bson-to-json \
+	tests/fuzz/replay-change-event tests/fuzz/replay-fcgi-record \
+	tests/fuzz/replay-sse-id
+tests_fuzz_replay_json_parse_SOURCES = tests/fuzz/replay.c \
+	tests/fuzz/json-parse.c $(OC_FUZZ_COMMON)
+tests_fuzz_replay_json_parse_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_replay_json_parse_LDADD = $(OC_LIBS)
+tests_fuzz_replay_bson_to_json_SOURCES = tests/fuzz/replay.c \
+	tests/fuzz/bson-to-json.c $(OC_FUZZ_COMMON)
+tests_fuzz_replay_bson_to_json_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_replay_bson_to_json_LDADD = $(OC_LIBS)
+tests_fuzz_replay_change_event_SOURCES = tests/fuzz/replay.c \
+	tests/fuzz/change-event.c $(OC_FUZZ_COMMON)
+tests_fuzz_replay_change_event_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_replay_change_event_LDADD = $(OC_LIBS)
+tests_fuzz_replay_fcgi_record_SOURCES = tests/fuzz/replay.c \
+	tests/fuzz/fcgi-record.c $(OC_FUZZ_COMMON) $(OC_FUZZ_SSE)
+tests_fuzz_replay_fcgi_record_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_replay_fcgi_record_LDADD = $(OC_LIBS)
+tests_fuzz_replay_sse_id_SOURCES = tests/fuzz/replay.c \
+	tests/fuzz/sse-id.c $(OC_FUZZ_COMMON) $(OC_FUZZ_SSE)
+tests_fuzz_replay_sse_id_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_replay_sse_id_LDADD = $(OC_LIBS)
+
+if OC_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-json-parse tests/fuzz/fuzz-bson-to-json \
+	tests/fuzz/fuzz-change-event tests/fuzz/fuzz-fcgi-record \
+	tests/fuzz/fuzz-sse-id
+tests_fuzz_fuzz_json_parse_SOURCES = tests/fuzz/json-parse.c \
+	$(OC_FUZZ_COMMON)
+tests_fuzz_fuzz_json_parse_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_fuzz_json_parse_LDFLAGS = $(AM_LDFLAGS) $(OC_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_json_parse_LDADD = $(OC_LIBS)
+tests_fuzz_fuzz_bson_to_json_SOURCES = tests/fuzz/bson-to-json.c \
+	$(OC_FUZZ_COMMON)
+tests_fuzz_fuzz_bson_to_json_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_fuzz_bson_to_json_LDFLAGS = $(AM_LDFLAGS) $(OC_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_bson_to_json_LDADD = $(OC_LIBS)
+tests_fuzz_fuzz_change_event_SOURCES = tests/fuzz/change-event.c \
+	$(OC_FUZZ_COMMON)
+tests_fuzz_fuzz_change_event_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_fuzz_change_event_LDFLAGS = $(AM_LDFLAGS) $(OC_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_change_event_LDADD = $(OC_LIBS)
+tests_fuzz_fuzz_fcgi_record_SOURCES = tests/fuzz/fcgi-record.c \
+	$(OC_FUZZ_COMMON) $(OC_FUZZ_SSE)
+tests_fuzz_fuzz_fcgi_record_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_fuzz_fcgi_record_LDFLAGS = $(AM_LDFLAGS) $(OC_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_fcgi_record_LDADD = $(OC_LIBS)
+tests_fuzz_fuzz_sse_id_SOURCES = tests/fuzz/sse-id.c \
+	$(OC_FUZZ_COMMON) $(OC_FUZZ_SSE)
+tests_fuzz_fuzz_sse_id_CFLAGS = $(OC_FUZZ_CFLAGS)
+tests_fuzz_fuzz_sse_id_LDFLAGS = $(AM_LDFLAGS) $(OC_FUZZ_LDFLAGS)
+tests_fuzz_fuzz_sse_id_LDADD = $(OC_LIBS)
+endif
+
+# The corpora replay after the unit programs, under the sanitizers.
+TESTS += tests/fuzz.bats
+dist_noinst_SCRIPTS += tests/fuzz/run
+EXTRA_DIST += tests/fuzz.bats tests/fuzz/corpus
