@@ -6,6 +6,7 @@ lib_libordercast_a_SOURCES = \
 	lib/oc-json.c lib/oc-json.h \
 	lib/oc-log.c lib/oc-log.h \
 	lib/oc-redis.c lib/oc-redis.h \
+	lib/oc-redis-async.c lib/oc-redis-async.h \
 	lib/oc-util.c lib/oc-util.h \
 	lib/oc-xmalloc.c lib/oc-xmalloc.h
 lib_libordercast_a_CFLAGS = $(AM_CFLAGS) $(MONGOC_CFLAGS) $(HIREDIS_CFLAGS) \
