@@ -14,6 +14,7 @@ lib_libordercast_a_SOURCES = \
 	lib/oc-model.c lib/oc-model.h \
 	lib/oc-query.c lib/oc-query.h \
 	lib/oc-redis.c lib/oc-redis.h \
+	lib/oc-redis-async.c lib/oc-redis-async.h \
 	lib/oc-util.c lib/oc-util.h \
 	lib/oc-xmalloc.c lib/oc-xmalloc.h
 lib_libordercast_a_CFLAGS = $(AM_CFLAGS) $(MONGOC_CFLAGS) $(HIREDIS_CFLAGS) \

@@ -533,3 +533,116 @@ PY
 	assert_line 'closed True'
 	[ "$rc" -eq 0 ]
 }
+
+@test "a Redis slow to answer a replay does not delay live events to others" {
+	local dir=$BATS_TEST_TMPDIR proxy relay rc=0 from
+	from=$(pub order.created)
+	# A proxy in front of Redis that holds every XRANGE (the replay
+	# path) for 4 s; everything else passes at once.
+	/usr/bin/python3 - "$OC_STATE/run/redis.sock" "$dir/proxy.sock" \
+		"$dir/held" <<'PY' 3>&- &
+import os, socket, sys, threading, time
+upstream, path, flag = sys.argv[1:4]
+def pump(src, dst, hold):
+    try:
+        while True:
+            d = src.recv(65536)
+            if not d:
+                break
+            if hold and b"XRANGE" in d.upper():
+                open(flag, "w").close()
+                time.sleep(4)
+            dst.sendall(d)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+l = socket.socket(socket.AF_UNIX)
+l.bind(path)
+l.listen(16)
+while True:
+    c, _ = l.accept()
+    u = socket.socket(socket.AF_UNIX)
+    u.connect(upstream)
+    threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
+PY
+	proxy=$!
+	CURLS+=("$proxy")
+	wait_for 10 test -S "$dir/proxy.sock"
+	ORDERCAST_PREFIX=$PFX ORDERCAST_REDIS=$dir/proxy.sock \
+		"$OC_BUILDDIR/ordercast-sse" --listen "unix:$dir/relay.sock" \
+		2>"$dir/relay.log" 3>&- &
+	relay=$!
+	CURLS+=("$relay")
+	wait_for 20 test -S "$dir/relay.sock"
+	wait_for 20 eval '[ "$(stack_redis pubsub numsub "$PFX:events" |
+		tail -n 1)" -ge 2 ]'
+	run /usr/bin/python3 - "$dir/relay.sock" "$dir/held" "$from" \
+		"$OC_STATE/run/redis.sock" "$PFX" <<'PY'
+import os, socket, struct, sys, time
+sock, flag, from_id, redis_sock, pfx = sys.argv[1:6]
+def rec(t, rid, content=b""):
+    pad = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBx", 1, t, rid, len(content), pad) + content + b"\0" * pad
+def pairs(d):
+    out = b""
+    for k, v in d.items():
+        k, v = k.encode(), v.encode()
+        out += bytes([len(k)]) + bytes([len(v)]) + k + v
+    return out
+def stream(params):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(rec(1, 1, struct.pack(">HB5x", 1, 0)) +
+              rec(4, 1, pairs(params)) + rec(4, 1) + rec(5, 1))
+    s.setblocking(False)
+    return s
+def wait_for(s, want, secs, got):
+    deadline = time.time() + secs
+    while want not in got[0] and time.time() < deadline:
+        try:
+            d = s.recv(65536)
+            if not d:
+                break
+            got[0] += d
+        except BlockingIOError:
+            time.sleep(0.01)
+    return want in got[0]
+live = stream({"REQUEST_METHOD": "GET"})
+lgot = [b""]
+assert wait_for(live, b"retry: 2000", 10, lgot)
+replay = stream({"REQUEST_METHOD": "GET", "HTTP_LAST_EVENT_ID": from_id})
+deadline = time.time() + 10
+while not os.path.exists(flag) and time.time() < deadline:
+    time.sleep(0.01)
+print("replay held", os.path.exists(flag))
+# Publish one event the way the watcher does, straight to Redis.
+r = socket.socket(socket.AF_UNIX)
+r.connect(redis_sock)
+ms = int(time.time() * 1000) + 1
+eid = "%d-0" % ms
+ev = ('{"id":"%s","type":"order.created","doc":{}}' % eid).encode()
+def cmd(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+r.sendall(cmd(b"XADD", (pfx + ":log").encode(), eid.encode(), b"event", ev)
+          + cmd(b"PUBLISH", (pfx + ":events").encode(), ev))
+t0 = time.time()
+ok = wait_for(live, b"id: " + eid.encode(), 10, lgot)
+print("live within 1s", ok and time.time() - t0 < 1.0)
+rgot = [b""]
+print("replay delivered", wait_for(replay, b"id: " + eid.encode(), 20, rgot))
+PY
+	kill -TERM "$relay"
+	wait "$relay" || rc=$?
+	assert_line 'replay held True'
+	assert_line 'live within 1s True'
+	assert_line 'replay delivered True'
+	[ "$rc" -eq 0 ]
+}

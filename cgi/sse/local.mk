@@ -2,8 +2,9 @@
 # epoll loop with its own FastCGI record layer.
 bin_PROGRAMS += ordercast-sse
 ordercast_sse_SOURCES = \
-	cgi/sse/sse.h cgi/sse/sse-main.c cgi/sse/sse-conn.c \
-	cgi/sse/sse-feed.c cgi/sse/sse-event.c \
+	cgi/sse/sse.h cgi/sse/sse-main.c cgi/sse/sse-stream.c \
+	cgi/sse/sse-request.c cgi/sse/sse-conn.c cgi/sse/sse-feed.c \
+	cgi/sse/sse-event.c \
 	cgi/sse/fcgi-proto.c cgi/sse/fcgi-proto.h
 ordercast_sse_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 ordercast_sse_LDADD = $(OC_LIBS) $(FCGI_LIBS)

@@ -15,10 +15,13 @@
 #include <json-c/json.h>
 
 #include "fcgi-proto.h"
+#include "oc-json.h"
 #include "oc-xmalloc.h"
 #include "sse.h"
 
 #define JSON_DEPTH	64
+
+struct sse_counters sse_stats;
 
 struct sse_buf *
 sse_buf_new(size_t len)
@@ -179,28 +182,13 @@ struct sse_event *
 sse_event_parse(const char *json, size_t len, char *err, size_t errlen)
 {
 	struct sse_event *ev = NULL;
-	json_tokener *tok = NULL;
 	json_object *obj = NULL, *doc;
 	const char *id, *type, *cust, *text;
 	size_t textlen;
 
-	if (len > INT32_MAX) {
-		snprintf(err, errlen, "event too large");
+	obj = oc_json_parse(json, len, JSON_DEPTH, err, errlen);
+	if (obj == NULL)
 		goto done;
-	}
-	tok = json_tokener_new_ex(JSON_DEPTH);
-	if (tok == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto done;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, json, (int)len);
-	if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success
-	    || tok->char_offset != (int)len) {
-		snprintf(err, errlen, "event is not JSON");
-		goto done;
-	}
 	if (!json_object_is_type(obj, json_type_object)) {
 		snprintf(err, errlen, "event is not an object");
 		goto done;
@@ -246,8 +234,6 @@ sse_event_parse(const char *json, size_t len, char *err, size_t errlen)
 	ev->rec = event_record(id, type, text, textlen);
 done:
 	json_object_put(obj);
-	if (tok != NULL)
-		json_tokener_free(tok);
 	return ev;
 }
 

@@ -1,62 +1,83 @@
 /*
- * The relay's Redis side: one non-blocking subscriber on PREFIX:events in
- * the event loop, a ring of recent events, gap fill from PREFIX:log after
- * the subscription breaks, replays for Last-Event-ID, and the counters.
+ * The relay's Redis side, all asynchronous on the loop's epoll: one
+ * subscriber on PREFIX:events, a ring of recent events, gap fill from
+ * PREFIX:log after the subscription breaks, a reader of log entries
+ * after an id (replays), and the counters. New events go to the one
+ * callback registered at feed_init().
  */
 #include "config.h"
 
-#include <sys/epoll.h>
-#include <sys/socket.h>
-
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include "oc-log.h"
-#include "oc-redis.h"
+#include "oc-redis-async.h"
 #include "oc-xmalloc.h"
 #include "sse.h"
 
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		5000
-#define CMD_TIMEOUT_MS		2000
+#define CMD_TIMEOUT_MS		10000	/* a reply overdue: drop the link */
 #define METRICS_EVERY_MS	1000
 #define FILL_BATCH		500
+#define HELD_MAX		65536	/* live events held during a sync */
+
+/* One connection to Redis and its epoll tag. */
+struct feed_link {
+	enum sse_kind		 kind;		/* first: epoll data */
+	redisAsyncContext	*ac;
+	unsigned		 gen;		/* bumped per connection */
+	unsigned		 inflight;	/* replies awaited */
+	int64_t			 progress;	/* last reply or send */
+};
+
+/* A log read or check in flight; the reply callback's privdata. */
+struct feed_req {
+	bool			 cancelled;
+	bool			 check;
+	struct sse_id		 after;
+	size_t			 max;
+	feed_read_cb		*read_cb;
+	feed_check_cb		*check_cb;
+	void			*arg;
+	struct feed_req		*failed_next;
+};
 
 enum sub_state {
 	SUB_DOWN,
-	SUB_CONNECTING,
 	SUB_SUBSCRIBING,
 	SUB_LIVE
 };
 
-struct sse_counters sse_stats;
-
 static struct {
-	enum sse_kind		 kind;		/* first: epoll data */
 	const struct sse_settings *set;
 	int			 epfd;
+	feed_event_cb		*on_event;
 	char			*channel;
 	char			*log_key;
 	char			*metrics_key;
+	bool			 closing;
 
-	redisContext		*sub;
+	struct feed_link	 sub;
+	struct feed_link	 cmd;
 	enum sub_state		 state;
-	uint32_t		 sub_events;	/* registered with epoll */
 	int64_t			 next_attempt;
 	int64_t			 backoff;
-	bool			 ping_out;
-	int64_t			 next_ping;
 	bool			 down_logged;
-
-	redisContext		*cmd;
 	bool			 cmd_logged;
+
+	bool			 syncing;
+	struct sse_event	**held;		/* live events during a sync */
+	size_t			 held_count;
+	bool			 held_lost;	/* overflowed: fill again */
 
 	struct sse_event	**ring;
 	size_t			 ring_head;
@@ -64,116 +85,18 @@ static struct {
 	struct sse_id		 last;
 	bool			 synced;
 
+	struct feed_req		*failed;		/* to report */
+
 	struct sse_counters	 flushed;
+	struct sse_counters	 flushing;
+	bool			 metrics_out;
 	int64_t			 next_metrics;
 } feed;
 
-/* The ordinary connection for XRANGE and counters, opened on demand. */
-static redisContext *
-cmd_conn(void)
-{
-	char err[256];
-
-	if (feed.cmd != NULL)
-		return feed.cmd;
-	feed.cmd = oc_redis_connect(feed.set->cfg, CMD_TIMEOUT_MS, err,
-	    sizeof(err));
-	if (feed.cmd == NULL && !feed.cmd_logged) {
-		log_warnx("%s", err);
-		feed.cmd_logged = true;
-	} else if (feed.cmd != NULL)
-		feed.cmd_logged = false;
-	return feed.cmd;
-}
-
-/* A failed command leaves a blocking context unusable: drop it. */
-static void
-cmd_fail(const char *what)
-{
-	if (feed.cmd != NULL && feed.cmd->err != 0)
-		log_warnx("redis %s: %s", what, feed.cmd->errstr);
-	else
-		log_warnx("redis %s failed", what);
-	if (feed.cmd != NULL)
-		redisFree(feed.cmd);
-	feed.cmd = NULL;
-}
-
-/* Run an XRANGE-like command; NULL (connection dropped) on failure. */
-static redisReply *
-cmd_array(const char *what, const char *fmt, ...)
-{
-	redisContext *c;
-	redisReply *r;
-	va_list ap;
-
-	c = cmd_conn();
-	if (c == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	if (r == NULL) {
-		cmd_fail(what);
-		return NULL;
-	}
-	if (r->type != REDIS_REPLY_ARRAY) {
-		if (r->type == REDIS_REPLY_ERROR)
-			log_warnx("redis %s: %s", what, r->str);
-		freeReplyObject(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* The stream id of one XRANGE entry, false when malformed. */
-static bool
-entry_id(const redisReply *e, struct sse_id *id)
-{
-	if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
-	    e->element[0]->type != REDIS_REPLY_STRING)
-		return false;
-	return sse_id_parse(e->element[0]->str, e->element[0]->len, id);
-}
-
-/* The "event" field of one XRANGE entry, or NULL. */
-static const redisReply *
-entry_event(const redisReply *e)
-{
-	const redisReply *f;
-	size_t i;
-
-	f = e->element[1];
-	if (f->type != REDIS_REPLY_ARRAY)
-		return NULL;
-	for (i = 0; i + 1 < f->elements; i += 2)
-		if (f->element[i]->type == REDIS_REPLY_STRING &&
-		    strcmp(f->element[i]->str, "event") == 0 &&
-		    f->element[i + 1]->type == REDIS_REPLY_STRING)
-			return f->element[i + 1];
-	return NULL;
-}
-
-/* Parse the event of a log entry; NULL (logged) when it is not one. */
-static struct sse_event *
-entry_parse(const redisReply *e)
-{
-	const redisReply *v;
-	struct sse_event *ev;
-	char err[256];
-
-	v = entry_event(e);
-	if (v == NULL) {
-		log_warnx("%s entry %s has no event field", feed.log_key,
-		    e->element[0]->str);
-		return NULL;
-	}
-	ev = sse_event_parse(v->str, v->len, err, sizeof(err));
-	if (ev == NULL)
-		log_warnx("%s entry %s: %s", feed.log_key,
-		    e->element[0]->str, err);
-	return ev;
-}
+static void sub_fail(const char *reason);
+static void sync_fill(void);
+static void req_fail_later(struct feed_req *q);
+static void req_fail_all(void);
 
 /* The i-th event of the ring, oldest first. */
 static struct sse_event *
@@ -198,7 +121,7 @@ ring_push(struct sse_event *ev)
 	feed.ring_count++;
 }
 
-/* A new event in stream order: keep it and hand it to the clients. */
+/* A new event in stream order: keep it and hand it on. */
 static void
 feed_accept(struct sse_event *ev)
 {
@@ -206,7 +129,53 @@ feed_accept(struct sse_event *ev)
 		return;		/* seen already (gap fill, resubscribe) */
 	feed.last = ev->id;
 	ring_push(ev);
-	conn_broadcast(ev);
+	feed.on_event(ev);
+}
+
+/* Drop the live events held during a sync. */
+static void
+held_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < feed.held_count; i++)
+		sse_event_unref(feed.held[i]);
+	feed.held_count = 0;
+}
+
+/* A live event while the log is being read: hold it until the end. */
+static void
+held_push(struct sse_event *ev)
+{
+	if (feed.held_count == HELD_MAX) {
+		held_clear();
+		feed.held_lost = true;
+		return;
+	}
+	if (feed.held == NULL)
+		feed.held = xreallocarray(NULL, HELD_MAX, sizeof(*feed.held));
+	feed.held[feed.held_count++] = sse_event_ref(ev);
+}
+
+/* The log is read: go live with what was held meanwhile. */
+static void
+sync_done(void)
+{
+	size_t i;
+
+	if (feed.held_lost) {
+		feed.held_lost = false;
+		sync_fill();
+		return;
+	}
+	feed.syncing = false;
+	for (i = 0; i < feed.held_count; i++)
+		feed_accept(feed.held[i]);
+	held_clear();
+	feed.backoff = BACKOFF_MIN_MS;
+	if (feed.down_logged)
+		log_info("redis subscriber on %s is back", feed.channel);
+	feed.down_logged = false;
 }
 
 /* An event text from the subscription. */
@@ -221,8 +190,194 @@ feed_message(const char *text, size_t len)
 		log_warnx("%s: %s", feed.channel, err);
 		return;
 	}
-	feed_accept(ev);
+	if (feed.syncing)
+		held_push(ev);
+	else
+		feed_accept(ev);
 	sse_event_unref(ev);
+}
+
+/* The stream id of one XRANGE entry, false when malformed. */
+static bool
+entry_id(const redisReply *e, struct sse_id *id)
+{
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING)
+		return false;
+	return sse_id_parse(e->element[0]->str, e->element[0]->len, id);
+}
+
+/* Parse the event of a log entry; NULL (logged) when it is not one. */
+static struct sse_event *
+entry_parse(const redisReply *e)
+{
+	const redisReply *f, *v = NULL;
+	struct sse_event *ev;
+	char err[256];
+	size_t i;
+
+	f = e->element[1];
+	if (f->type == REDIS_REPLY_ARRAY)
+		for (i = 0; i + 1 < f->elements && v == NULL; i += 2)
+			if (f->element[i]->type == REDIS_REPLY_STRING &&
+			    strcmp(f->element[i]->str, "event") == 0 &&
+			    f->element[i + 1]->type == REDIS_REPLY_STRING)
+				v = f->element[i + 1];
+	if (v == NULL) {
+		log_warnx("%s entry %s has no event field", feed.log_key,
+		    e->element[0]->str);
+		return NULL;
+	}
+	ev = sse_event_parse(v->str, v->len, err, sizeof(err));
+	if (ev == NULL)
+		log_warnx("%s entry %s: %s", feed.log_key,
+		    e->element[0]->str, err);
+	return ev;
+}
+
+/* The command link went away (or never came up). */
+static void
+cmd_gone(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	if (feed.cmd.ac == ac) {
+		feed.cmd.ac = NULL;
+		feed.cmd.inflight = 0;
+	}
+}
+
+/* The command link's connect finished. */
+static void
+cmd_connected(const redisAsyncContext *ac, int status)
+{
+	if (status == REDIS_OK) {
+		feed.cmd_logged = false;
+		return;
+	}
+	if (!feed.cmd_logged)
+		log_warnx("redis %s: %s", feed.set->cfg->redis, ac->errstr);
+	feed.cmd_logged = true;
+	cmd_gone(ac, status);
+}
+
+/* The link for XRANGE and counters, connected on demand. */
+static redisAsyncContext *
+cmd_link(void)
+{
+	char err[256];
+
+	if (feed.cmd.ac != NULL)
+		return feed.cmd.ac;
+	feed.cmd.ac = oc_redis_async_connect(feed.set->cfg, feed.epfd,
+	    &feed.cmd, err, sizeof(err));
+	if (feed.cmd.ac == NULL) {
+		if (!feed.cmd_logged)
+			log_warnx("%s", err);
+		feed.cmd_logged = true;
+		return NULL;
+	}
+	feed.cmd.gen++;
+	feed.cmd.inflight = 0;
+	redisAsyncSetConnectCallback(feed.cmd.ac, cmd_connected);
+	redisAsyncSetDisconnectCallback(feed.cmd.ac, cmd_gone);
+	return feed.cmd.ac;
+}
+
+/* Send a command on the command link; false when it cannot be sent. */
+static bool
+cmd_send(redisCallbackFn *fn, void *priv, const char *fmt, ...)
+{
+	redisAsyncContext *ac;
+	va_list ap;
+	int rc;
+
+	ac = cmd_link();
+	if (ac == NULL)
+		return false;
+	va_start(ap, fmt);
+	rc = redisvAsyncCommand(ac, fn, priv, fmt, ap);
+	va_end(ap);
+	if (rc != REDIS_OK)
+		return false;
+	if (feed.cmd.inflight == 0)
+		feed.cmd.progress = oc_mono_ms();
+	feed.cmd.inflight++;
+	return true;
+}
+
+/* A reply came on the command link: it is alive. */
+static void
+cmd_replied(void)
+{
+	if (feed.cmd.inflight > 0)
+		feed.cmd.inflight--;
+	feed.cmd.progress = oc_mono_ms();
+}
+
+/* A sync step's reply is for the subscriber of now, and usable. */
+static bool
+sync_reply_ok(void *priv, const redisReply *r)
+{
+	if ((unsigned)(uintptr_t)priv != feed.sub.gen || !feed.syncing ||
+	    feed.closing)
+		return false;
+	if (r == NULL) {
+		sub_fail("cannot read the log");
+		return false;
+	}
+	return true;
+}
+
+/* Replies of the gap fill: the entries after the last id seen. */
+static void
+fill_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct sse_event *ev;
+	struct sse_id id;
+	size_t i, n;
+
+	(void)ac;
+	cmd_replied();
+	if (!sync_reply_ok(priv, r))
+		return;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		sub_fail(r->type == REDIS_REPLY_ERROR ? r->str :
+		    "XRANGE: unexpected reply");
+		return;
+	}
+	n = r->elements;
+	for (i = 0; i < n; i++) {
+		if (!entry_id(r->element[i], &id))
+			continue;
+		ev = entry_parse(r->element[i]);
+		if (ev != NULL) {
+			feed_accept(ev);
+			sse_event_unref(ev);
+		}
+		/* Whatever the entry held, the fill moves past it. */
+		if (sse_id_cmp(&id, &feed.last) > 0)
+			feed.last = id;
+	}
+	if (n > 0)
+		log_info("filled %zu events from %s", n, feed.log_key);
+	if (n == FILL_BATCH)
+		sync_fill();
+	else
+		sync_done();
+}
+
+/* Ask for the next part of the gap fill. */
+static void
+sync_fill(void)
+{
+	char from[SSE_ID_MAX + 1];
+
+	from[0] = '(';
+	sse_id_format(&feed.last, from + 1, sizeof(from) - 1);
+	if (!cmd_send(fill_reply, (void *)(uintptr_t)feed.sub.gen,
+	    "XRANGE %s %s + COUNT %d", feed.log_key, from, FILL_BATCH))
+		sub_fail("cannot read the log");
 }
 
 /* A string field of an XINFO STREAM reply, or NULL. */
@@ -239,27 +394,20 @@ xinfo_field(const redisReply *r, const char *name)
 }
 
 /*
- * After a break: if the log lost entries after the last id we saw (they
- * were trimmed while we were away), tell every client to resync.
- * Returns false when Redis failed.
+ * XINFO STREAM after a break: if the log lost entries after the last id
+ * we saw (trimmed while we were away), every client must resync.
  */
-static bool
-fill_check_lost(void)
+static void
+lost_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-	const redisReply *v;
-	redisReply *r;
+	const redisReply *r = reply, *v;
 	struct sse_id deleted;
 	struct sse_event *ev;
-	redisContext *c;
 
-	c = cmd_conn();
-	if (c == NULL)
-		return false;
-	r = redisCommand(c, "XINFO STREAM %s", feed.log_key);
-	if (r == NULL) {
-		cmd_fail("XINFO STREAM");
-		return false;
-	}
+	(void)ac;
+	cmd_replied();
+	if (!sync_reply_ok(priv, r))
+		return;
 	/* No stream (an error reply): nothing was lost that we can know. */
 	if (r->type == REDIS_REPLY_ARRAY) {
 		v = xinfo_field(r, "max-deleted-entry-id");
@@ -275,161 +423,71 @@ fill_check_lost(void)
 			sse_event_unref(ev);
 		}
 	}
-	freeReplyObject(r);
-	return true;
+	sync_fill();
+}
+
+/* The first sync: where the log ends now. */
+static void
+tail_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct sse_id id;
+
+	(void)ac;
+	cmd_replied();
+	if (!sync_reply_ok(priv, r))
+		return;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		sub_fail(r->type == REDIS_REPLY_ERROR ? r->str :
+		    "XREVRANGE: unexpected reply");
+		return;
+	}
+	if (r->elements > 0 && entry_id(r->element[0], &id))
+		feed.last = id;
+	feed.synced = true;
+	sync_done();
 }
 
 /*
  * Bring the relay up to date after (re)subscribing: the first time learn
- * where the log ends; later replay what pub/sub lost while away.
- * Returns false when Redis failed.
+ * where the log ends; later replay what pub/sub lost while away. Live
+ * events are held meanwhile.
  */
-static bool
-feed_sync(void)
+static void
+sync_start(void)
 {
-	redisReply *r;
-	struct sse_event *ev;
-	struct sse_id id;
-	char from[SSE_ID_MAX + 1];
-	size_t i, n;
+	void *gen = (void *)(uintptr_t)feed.sub.gen;
+	bool ok;
 
-	if (!feed.synced) {
-		r = cmd_array("XREVRANGE", "XREVRANGE %s + - COUNT 1",
+	feed.syncing = true;
+	feed.held_lost = false;
+	held_clear();
+	if (!feed.synced)
+		ok = cmd_send(tail_reply, gen, "XREVRANGE %s + - COUNT 1",
 		    feed.log_key);
-		if (r == NULL)
-			return false;
-		if (r->elements > 0 && entry_id(r->element[0], &id))
-			feed.last = id;
-		freeReplyObject(r);
-		feed.synced = true;
-		return true;
-	}
-	if (!fill_check_lost())
-		return false;
-	do {
-		from[0] = '(';
-		sse_id_format(&feed.last, from + 1, sizeof(from) - 1);
-		r = cmd_array("XRANGE", "XRANGE %s %s + COUNT %d",
-		    feed.log_key, from, FILL_BATCH);
-		if (r == NULL)
-			return false;
-		n = r->elements;
-		for (i = 0; i < n; i++) {
-			if (!entry_id(r->element[i], &id))
-				continue;
-			ev = entry_parse(r->element[i]);
-			if (ev == NULL) {
-				/* Step over it so the fill goes on. */
-				feed.last = id;
-				continue;
-			}
-			feed_accept(ev);
-			sse_event_unref(ev);
-			/* Whatever the entry held, the fill moves past it. */
-			if (sse_id_cmp(&id, &feed.last) > 0)
-				feed.last = id;
-		}
-		freeReplyObject(r);
-		if (n > 0)
-			log_info("filled %zu events from %s", n,
-			    feed.log_key);
-	} while (n == FILL_BATCH);
-	return true;
-}
-
-/* Register the subscriber's fd for events (or change them). */
-static void
-sub_watch(uint32_t events)
-{
-	struct epoll_event ee;
-	int op;
-
-	if (events == feed.sub_events)
-		return;
-	memset(&ee, 0, sizeof(ee));
-	ee.events = events;
-	ee.data.ptr = &feed;
-	op = feed.sub_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-	if (epoll_ctl(feed.epfd, op, feed.sub->fd, &ee) == -1)
-		fatal("epoll_ctl redis");
-	feed.sub_events = events;
-}
-
-/* Drop the subscriber; reconnect after a growing delay. */
-static void
-sub_fail(const char *reason)
-{
-	int64_t now = oc_mono_ms();
-	char why[128];
-
-	/* reason may live in the context freed below. */
-	snprintf(why, sizeof(why), "%s", reason);
-	if (feed.sub != NULL) {
-		if (feed.sub_events != 0)
-			epoll_ctl(feed.epfd, EPOLL_CTL_DEL, feed.sub->fd, NULL);
-		redisFree(feed.sub);
-	}
-	feed.sub = NULL;
-	feed.sub_events = 0;
-	if (!feed.down_logged)
-		log_warnx("redis subscriber on %s: %s; reconnecting",
-		    feed.channel, why);
-	feed.down_logged = true;
-	feed.state = SUB_DOWN;
-	feed.next_attempt = now + feed.backoff;
-	feed.backoff *= 2;
-	if (feed.backoff > BACKOFF_MAX_MS)
-		feed.backoff = BACKOFF_MAX_MS;
-}
-
-/* Start a non-blocking connection for the subscriber. */
-static void
-sub_connect(void)
-{
-	const struct oc_config *cfg = feed.set->cfg;
-
-	if (cfg->redis_unix != NULL)
-		feed.sub = redisConnectUnixNonBlock(cfg->redis_unix);
 	else
-		feed.sub = redisConnectNonBlock(cfg->redis_host,
-		    cfg->redis_port);
-	if (feed.sub == NULL) {
-		sub_fail("out of memory");
-		return;
-	}
-	if (feed.sub->err != 0) {
-		sub_fail(feed.sub->errstr);
-		return;
-	}
-	feed.state = SUB_CONNECTING;
-	sub_watch(EPOLLIN | EPOLLOUT);
+		ok = cmd_send(lost_reply, gen, "XINFO STREAM %s",
+		    feed.log_key);
+	if (!ok)
+		sub_fail("cannot read the log");
 }
 
-/* Send what hiredis holds; watch for writability until it is gone. */
-static bool
-sub_write(void)
+/* Every reply of the subscription: confirmations and messages. */
+static void
+sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-	int done = 0;
-
-	if (redisBufferWrite(feed.sub, &done) == REDIS_ERR) {
-		sub_fail(feed.sub->errstr);
-		return false;
-	}
-	sub_watch(done ? EPOLLIN : EPOLLIN | EPOLLOUT);
-	return true;
-}
-
-/* One reply from the subscription. Returns false when it failed. */
-static bool
-sub_reply(const redisReply *r)
-{
+	const redisReply *r = reply;
 	const char *kind;
 
+	(void)ac;
+	if ((unsigned)(uintptr_t)priv != feed.sub.gen || r == NULL ||
+	    feed.closing)
+		return;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING) {
 		sub_fail(r->type == REDIS_REPLY_ERROR ? r->str :
 		    "unexpected reply");
-		return false;
+		return;
 	}
 	kind = r->element[0]->str;
 	if (strcmp(kind, "message") == 0 && r->elements == 3 &&
@@ -437,71 +495,113 @@ sub_reply(const redisReply *r)
 		feed_message(r->element[2]->str, r->element[2]->len);
 	} else if (strcmp(kind, "subscribe") == 0) {
 		feed.state = SUB_LIVE;
-		feed.ping_out = false;
-		feed.next_ping = oc_mono_ms() + SSE_HEARTBEAT_MS;
-		if (!feed_sync()) {
-			sub_fail("cannot read the log");
-			return false;
-		}
-		feed.backoff = BACKOFF_MIN_MS;
-		if (feed.down_logged)
-			log_info("redis subscriber on %s is back",
-			    feed.channel);
-		feed.down_logged = false;
-	} else if (strcmp(kind, "pong") == 0) {
-		feed.ping_out = false;
+		sync_start();
 	}
-	return true;
+}
+
+/* The subscriber's connection ended (or never came up). */
+static void
+sub_gone(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	if (feed.sub.ac != ac)
+		return;
+	feed.sub.ac = NULL;
+	if (!feed.closing)
+		sub_fail(ac->errstr[0] != '\0' ? ac->errstr :
+		    "connection closed");
+}
+
+/* The subscriber's connect finished. */
+static void
+sub_connected(const redisAsyncContext *ac, int status)
+{
+	if (status != REDIS_OK)
+		sub_gone(ac, status);
+}
+
+/* Drop the subscriber; reconnect after a growing delay. */
+static void
+sub_fail(const char *reason)
+{
+	redisAsyncContext *ac = feed.sub.ac;
+	char why[128];
+
+	/* reason may live in the context freed below. */
+	snprintf(why, sizeof(why), "%s", reason);
+	feed.sub.ac = NULL;
+	feed.sub.gen++;
+	if (ac != NULL)
+		redisAsyncFree(ac);
+	feed.syncing = false;
+	held_clear();
+	if (!feed.down_logged)
+		log_warnx("redis subscriber on %s: %s; reconnecting",
+		    feed.channel, why);
+	feed.down_logged = true;
+	feed.state = SUB_DOWN;
+	feed.next_attempt = oc_mono_ms() + feed.backoff;
+	feed.backoff *= 2;
+	if (feed.backoff > BACKOFF_MAX_MS)
+		feed.backoff = BACKOFF_MAX_MS;
+}
+
+/* Start the subscriber's connection and its SUBSCRIBE. */
+static void
+sub_connect(void)
+{
+	char err[256];
+
+	feed.sub.ac = oc_redis_async_connect(feed.set->cfg, feed.epfd,
+	    &feed.sub, err, sizeof(err));
+	if (feed.sub.ac == NULL) {
+		sub_fail(err);
+		return;
+	}
+	feed.sub.gen++;
+	redisAsyncSetConnectCallback(feed.sub.ac, sub_connected);
+	redisAsyncSetDisconnectCallback(feed.sub.ac, sub_gone);
+	feed.state = SUB_SUBSCRIBING;
+	if (redisAsyncCommand(feed.sub.ac, sub_reply,
+	    (void *)(uintptr_t)feed.sub.gen, "SUBSCRIBE %s",
+	    feed.channel) != REDIS_OK)
+		sub_fail("cannot send SUBSCRIBE");
 }
 
 void
-feed_io(uint32_t events, int64_t now_ms)
+feed_io(void *tag, uint32_t events)
 {
-	redisReply *r;
-	socklen_t len;
-	int soerr;
-	void *reply;
+	struct feed_link *l = tag;
 
-	if (feed.sub == NULL)
-		return;
-	if (feed.state == SUB_CONNECTING) {
-		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0)
-			return;
-		soerr = 0;
-		len = sizeof(soerr);
-		if (getsockopt(feed.sub->fd, SOL_SOCKET, SO_ERROR, &soerr,
-		    &len) == -1 || soerr != 0) {
-			sub_fail(strerror(soerr != 0 ? soerr : errno));
-			return;
-		}
-		feed.state = SUB_SUBSCRIBING;
-		redisAppendCommand(feed.sub, "SUBSCRIBE %s", feed.channel);
-		sub_write();
-		return;
-	}
-	if ((events & EPOLLOUT) != 0 && !sub_write())
-		return;
-	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) == 0)
-		return;
-	if (redisBufferRead(feed.sub) == REDIS_ERR) {
-		sub_fail(feed.sub->errstr);
+	if (l->ac != NULL)
+		oc_redis_async_handle(l->ac, events);
+}
+
+/* The last reply of a counter flush. */
+static void
+metrics_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+
+	(void)ac;
+	(void)priv;
+	cmd_replied();
+	feed.metrics_out = false;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		log_warnx("redis HINCRBY %s failed", feed.metrics_key);
 		return;
 	}
-	for (;;) {
-		reply = NULL;
-		if (redisGetReply(feed.sub, &reply) == REDIS_ERR) {
-			sub_fail(feed.sub->errstr);
-			return;
-		}
-		if (reply == NULL)
-			break;
-		r = reply;
-		if (!sub_reply(r)) {
-			freeReplyObject(r);
-			return;
-		}
-		freeReplyObject(r);
-	}
+	feed.flushed = feed.flushing;
+}
+
+/* One reply of a counter flush other than the last. */
+static void
+metrics_part(redisAsyncContext *ac, void *reply, void *priv)
+{
+	(void)ac;
+	(void)reply;
+	(void)priv;
+	cmd_replied();
 }
 
 /* Add counters that changed since the last flush to PREFIX:metrics:sse. */
@@ -520,58 +620,40 @@ metrics_flush(void)
 	struct sse_counters now = sse_stats;
 	const char *base = (const char *)&now;
 	const char *old = (const char *)&feed.flushed;
-	redisContext *c;
-	redisReply *r;
 	long long d;
-	size_t i, n = 0;
-	int ok = 1;
+	size_t i;
 
-	now.clients_connected = (long long)conn_clients();
-	if (memcmp(&now, &feed.flushed, sizeof(now)) == 0)
-		return;
-	c = cmd_conn();
-	if (c == NULL)
+	if (feed.metrics_out || memcmp(&now, &feed.flushed, sizeof(now)) == 0)
 		return;
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		d = *(const long long *)(base + fields[i].off) -
 		    *(const long long *)(old + fields[i].off);
 		if (d == 0)
 			continue;
-		redisAppendCommand(c, "HINCRBY %s %s %lld", feed.metrics_key,
-		    fields[i].name, d);
-		n++;
+		if (!cmd_send(metrics_part, NULL, "HINCRBY %s %s %lld",
+		    feed.metrics_key, fields[i].name, d))
+			return;
 	}
-	redisAppendCommand(c, "HSET %s clients_connected %lld",
-	    feed.metrics_key, now.clients_connected);
-	n++;
-	for (i = 0; i < n; i++) {
-		if (redisGetReply(c, (void **)&r) != REDIS_OK) {
-			ok = 0;
-			break;
-		}
-		freeReplyObject(r);
-	}
-	if (!ok) {
-		cmd_fail("HINCRBY");
+	if (!cmd_send(metrics_reply, NULL, "HSET %s clients_connected %lld",
+	    feed.metrics_key, now.clients_connected))
 		return;
-	}
-	feed.flushed = now;
+	feed.flushing = now;
+	feed.metrics_out = true;
 }
 
 void
 feed_tick(int64_t now_ms)
 {
+	if (feed.closing)
+		return;
+	req_fail_all();
 	if (feed.state == SUB_DOWN && now_ms >= feed.next_attempt)
 		sub_connect();
-	if (feed.state == SUB_LIVE && now_ms >= feed.next_ping) {
-		if (feed.ping_out) {
-			sub_fail("no answer to PING");
-		} else {
-			redisAppendCommand(feed.sub, "PING");
-			feed.ping_out = true;
-			feed.next_ping = now_ms + SSE_HEARTBEAT_MS;
-			sub_write();
-		}
+	if (feed.cmd.ac != NULL && feed.cmd.inflight > 0 &&
+	    now_ms - feed.cmd.progress >= CMD_TIMEOUT_MS) {
+		log_warnx("redis %s: no reply in %d ms; reconnecting",
+		    feed.set->cfg->redis, CMD_TIMEOUT_MS);
+		redisAsyncFree(feed.cmd.ac);	/* callbacks see NULL */
 	}
 	if (now_ms >= feed.next_metrics) {
 		metrics_flush();
@@ -584,10 +666,12 @@ feed_next_ms(int64_t now_ms)
 {
 	int64_t t = feed.next_metrics;
 
+	if (feed.failed != NULL)
+		return 0;
 	if (feed.state == SUB_DOWN && feed.next_attempt < t)
 		t = feed.next_attempt;
-	if (feed.state == SUB_LIVE && feed.next_ping < t)
-		t = feed.next_ping;
+	if (feed.cmd.inflight > 0 && feed.cmd.progress + CMD_TIMEOUT_MS < t)
+		t = feed.cmd.progress + CMD_TIMEOUT_MS;
 	return t > now_ms ? t - now_ms : 0;
 }
 
@@ -603,108 +687,214 @@ feed_last(void)
 	return feed.last;
 }
 
-bool
-feed_replay_check(const struct sse_id *last_id, bool *resync)
-{
-	redisReply *r;
-	struct sse_id first;
-
-	*resync = false;
-	r = cmd_array("XRANGE", "XRANGE %s - + COUNT 1", feed.log_key);
-	if (r == NULL)
-		return false;
-	if (r->elements > 0 && entry_id(r->element[0], &first) &&
-	    sse_id_cmp(last_id, &first) < 0)
-		*resync = true;
-	freeReplyObject(r);
-	return true;
-}
-
-/*
- * Queue ring events after *cursor until the client holds half its cap.
- * Call only when the ring holds every event after *cursor.
- */
+/* Add ring events after *after to b, up to max in all. */
 static void
-ring_step(struct sse_conn *c, struct sse_id *cursor, bool *done)
+ring_fill(struct feed_batch *b, const struct sse_id *after, size_t max)
 {
 	struct sse_event *ev;
 	size_t i;
 
 	for (i = 0; i < feed.ring_count; i++) {
 		ev = ring_at(i);
-		if (sse_id_cmp(&ev->id, cursor) <= 0)
+		if (sse_id_cmp(&ev->id, after) <= 0)
 			continue;
-		if (conn_queued(c) > feed.set->queue_max / 2)
+		if (b->n == max)
 			return;
-		if (!conn_send_event(c, ev)) {
-			*done = true;
-			return;
-		}
-		*cursor = ev->id;
+		b->ev[b->n++] = sse_event_ref(ev);
+		b->next = ev->id;
 	}
-	*done = true;
+	b->caught_up = true;
+	if (sse_id_cmp(&feed.last, &b->next) > 0)
+		b->next = feed.last;
 }
 
-bool
-feed_replay_step(struct sse_conn *c, struct sse_id *cursor, bool *done)
+/* True when the ring holds every event after id. */
+static bool
+ring_covers(const struct sse_id *id)
 {
+	if (sse_id_cmp(id, &feed.last) >= 0)
+		return true;
+	return feed.ring_count > 0 && sse_id_cmp(&ring_at(0)->id, id) <= 0;
+}
+
+/* Start an empty batch after id with room for max events. */
+static void
+batch_init(struct feed_batch *b, const struct sse_id *after, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->ev = xreallocarray(NULL, max == 0 ? 1 : max, sizeof(*b->ev));
+	b->next = *after;
+}
+
+void
+feed_batch_clear(struct feed_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		sse_event_unref(b->ev[i]);
+	free(b->ev);
+	memset(b, 0, sizeof(*b));
+}
+
+/* The log's answer to a reader: entries, then the ring's. */
+static void
+read_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct feed_req *q = priv;
+	struct feed_batch b;
 	struct sse_event *ev, *first;
 	struct sse_id id;
-	redisReply *r;
-	char from[SSE_ID_MAX + 1];
 	size_t i;
-	bool ok = true;
 
-	*done = false;
-	first = feed.ring_count > 0 ? ring_at(0) : NULL;
-	if (sse_id_cmp(cursor, &feed.last) >= 0 ||
-	    (first != NULL && sse_id_cmp(&first->id, cursor) <= 0)) {
-		ring_step(c, cursor, done);
-		return true;
+	(void)ac;
+	cmd_replied();
+	if (q->cancelled || feed.closing) {
+		free(q);
+		return;
 	}
-	from[0] = '(';
-	sse_id_format(cursor, from + 1, sizeof(from) - 1);
-	r = cmd_array("XRANGE", "XRANGE %s %s + COUNT %d", feed.log_key,
-	    from, (int)feed.set->replay_batch);
-	if (r == NULL)
-		return false;
-	for (i = 0; i < r->elements; i++) {
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			log_warnx("redis XRANGE: %s", r->str);
+		q->read_cb(q->arg, NULL);
+		free(q);
+		return;
+	}
+	batch_init(&b, &q->after, q->max);
+	first = feed.ring_count > 0 ? ring_at(0) : NULL;
+	for (i = 0; i < r->elements && b.n < q->max; i++) {
 		if (!entry_id(r->element[i], &id))
 			continue;
 		/* From here on the ring (or the live feed) has it all. */
 		if (sse_id_cmp(&id, &feed.last) > 0 ||
 		    (first != NULL && sse_id_cmp(&id, &first->id) >= 0)) {
-			ring_step(c, cursor, done);
+			ring_fill(&b, &b.next, q->max);
 			goto out;
 		}
-		if (conn_queued(c) > feed.set->queue_max / 2)
-			goto out;
 		ev = entry_parse(r->element[i]);
-		if (ev != NULL) {
-			ok = conn_send_event(c, ev);
-			sse_event_unref(ev);
-			if (!ok) {
-				*done = true;
-				ok = true;
-				goto out;
-			}
-		}
-		*cursor = id;
+		if (ev != NULL)
+			b.ev[b.n++] = ev;
+		b.next = id;
 	}
-	if (r->elements < feed.set->replay_batch)
-		ring_step(c, cursor, done);
+	if (r->elements < q->max)
+		ring_fill(&b, &b.next, q->max);
 out:
-	freeReplyObject(r);
-	return ok;
+	q->read_cb(q->arg, &b);
+	feed_batch_clear(&b);
+	free(q);
+}
+
+struct feed_req *
+feed_read_after(const struct sse_id *after, size_t max,
+    struct feed_batch *now, feed_read_cb *cb, void *arg)
+{
+	struct feed_req *q;
+	char from[SSE_ID_MAX + 1];
+
+	if (ring_covers(after)) {
+		batch_init(now, after, max);
+		ring_fill(now, after, max);
+		return NULL;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->after = *after;
+	q->max = max;
+	q->read_cb = cb;
+	q->arg = arg;
+	from[0] = '(';
+	sse_id_format(after, from + 1, sizeof(from) - 1);
+	if (!cmd_send(read_reply, q, "XRANGE %s %s + COUNT %d",
+	    feed.log_key, from, (int)max))
+		req_fail_later(q);
+	return q;
+}
+
+/* The log's first entry, to compare a client's id with. */
+static void
+check_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct feed_req *q = priv;
+	struct sse_id first;
+	bool resync = false;
+
+	(void)ac;
+	cmd_replied();
+	if (q->cancelled || feed.closing) {
+		free(q);
+		return;
+	}
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			log_warnx("redis XRANGE: %s", r->str);
+		q->check_cb(q->arg, false, false);
+		free(q);
+		return;
+	}
+	if (r->elements > 0 && entry_id(r->element[0], &first) &&
+	    sse_id_cmp(&q->after, &first) < 0)
+		resync = true;
+	q->check_cb(q->arg, true, resync);
+	free(q);
+}
+
+struct feed_req *
+feed_check_after(const struct sse_id *id, feed_check_cb *cb, void *arg)
+{
+	struct feed_req *q;
+
+	q = xcalloc(1, sizeof(*q));
+	q->check = true;
+	q->after = *id;
+	q->check_cb = cb;
+	q->arg = arg;
+	if (!cmd_send(check_reply, q, "XRANGE %s - + COUNT 1", feed.log_key))
+		req_fail_later(q);
+	return q;
 }
 
 void
-feed_init(const struct sse_settings *set, int epfd)
+feed_req_cancel(struct feed_req *q)
+{
+	q->cancelled = true;
+}
+
+/* Requests that could not be sent fail from the loop, not the caller. */
+static void
+req_fail_later(struct feed_req *q)
+{
+	q->failed_next = feed.failed;
+	feed.failed = q;
+}
+
+/* Report the requests that could not be sent. */
+static void
+req_fail_all(void)
+{
+	struct feed_req *q;
+
+	while ((q = feed.failed) != NULL) {
+		feed.failed = q->failed_next;
+		if (!q->cancelled && !feed.closing) {
+			if (q->check)
+				q->check_cb(q->arg, false, false);
+			else
+				q->read_cb(q->arg, NULL);
+		}
+		free(q);
+	}
+}
+
+void
+feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb)
 {
 	memset(&feed, 0, sizeof(feed));
-	feed.kind = SSE_KIND_REDIS;
+	feed.sub.kind = SSE_KIND_REDIS;
+	feed.cmd.kind = SSE_KIND_REDIS;
 	feed.set = set;
 	feed.epfd = epfd;
+	feed.on_event = cb;
 	feed.channel = oc_config_key(set->cfg, "events");
 	feed.log_key = oc_config_key(set->cfg, "log");
 	feed.metrics_key = oc_config_key(set->cfg, "metrics:sse");
@@ -716,20 +906,40 @@ feed_init(const struct sse_settings *set, int epfd)
 }
 
 void
+feed_shutdown(void)
+{
+	redisAsyncContext *ac = feed.sub.ac;
+
+	req_fail_all();
+	feed.sub.ac = NULL;
+	feed.sub.gen++;
+	if (ac != NULL)
+		redisAsyncFree(ac);
+	/* The gauge goes to zero as the last clients have left. */
+	feed.metrics_out = false;
+	metrics_flush();
+	feed.closing = true;
+}
+
+bool
+feed_idle(void)
+{
+	return feed.cmd.ac == NULL || feed.cmd.inflight == 0;
+}
+
+void
 feed_free(void)
 {
 	size_t i;
 
-	/* The gauge goes to zero as the last clients have left. */
-	feed.next_metrics = 0;
-	metrics_flush();
-	if (feed.sub != NULL) {
-		if (feed.sub_events != 0)
-			epoll_ctl(feed.epfd, EPOLL_CTL_DEL, feed.sub->fd, NULL);
-		redisFree(feed.sub);
-	}
-	if (feed.cmd != NULL)
-		redisFree(feed.cmd);
+	feed.closing = true;
+	if (feed.sub.ac != NULL)
+		redisAsyncFree(feed.sub.ac);
+	if (feed.cmd.ac != NULL)
+		redisAsyncFree(feed.cmd.ac);
+	req_fail_all();
+	held_clear();
+	free(feed.held);
 	for (i = 0; i < feed.ring_count; i++)
 		sse_event_unref(ring_at(i));
 	free(feed.ring);

@@ -186,14 +186,32 @@ cgi_refuse(void)
 	fflush(stdout);
 }
 
-/* The loop: I/O on every connection, then timers, then writes. */
+/* Hand each ready descriptor to the layer that owns it. */
 static void
-run_loop(int epfd, int lfd)
+dispatch(struct epoll_event *evs, int n, bool accepting)
+{
+	enum sse_kind *kind;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		kind = evs[i].data.ptr;
+		if (*kind == SSE_KIND_LISTEN) {
+			if (accepting)
+				conn_accept();
+		} else if (*kind == SSE_KIND_REDIS)
+			feed_io(evs[i].data.ptr, evs[i].events);
+		else
+			request_io(evs[i].data.ptr, evs[i].events);
+	}
+}
+
+/* The loop: I/O, then timers, then writes; it never waits on Redis. */
+static void
+run_loop(int epfd)
 {
 	struct epoll_event evs[MAX_EVENTS];
-	enum sse_kind *kind;
 	int64_t now, wait, t;
-	int i, n;
+	int n;
 
 	while (!stop_requested) {
 		now = oc_mono_ms();
@@ -204,42 +222,36 @@ run_loop(int epfd, int lfd)
 		t = conn_next_ms(now);
 		if (t < wait)
 			wait = t;
+		t = stream_next_ms(now);
+		if (t < wait)
+			wait = t;
 		n = epoll_wait(epfd, evs, MAX_EVENTS, (int)wait);
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
-		now = oc_mono_ms();
-		for (i = 0; i < n; i++) {
-			kind = evs[i].data.ptr;
-			if (*kind == SSE_KIND_LISTEN)
-				conn_accept(lfd);
-			else if (*kind == SSE_KIND_REDIS)
-				feed_io(evs[i].events, now);
-			else
-				conn_io(evs[i].data.ptr, evs[i].events);
-		}
+		dispatch(evs, n < 0 ? 0 : n, true);
 		now = oc_mono_ms();
 		feed_tick(now);
 		conn_tick(now);
-		conn_flush_all();
+		stream_tick(now);
+		conn_flush_pending();
 	}
 }
 
-/* After SIGTERM: end every stream cleanly, wait a little for writes. */
+/* After SIGTERM: let answers and the last counters go out, a little. */
 static void
 drain(int epfd)
 {
 	struct epoll_event evs[MAX_EVENTS];
 	int64_t deadline = oc_mono_ms() + DRAIN_MS;
-	enum sse_kind *kind;
-	int i, n;
+	int n;
 
-	while (!conn_none_left() && oc_mono_ms() < deadline) {
+	conn_flush_pending();
+	while ((!conn_none_left() || !feed_idle()) &&
+	    oc_mono_ms() < deadline) {
 		n = epoll_wait(epfd, evs, MAX_EVENTS, 100);
-		for (i = 0; i < n; i++) {
-			kind = evs[i].data.ptr;
-			if (*kind == SSE_KIND_CONN)
-				conn_io(evs[i].data.ptr, evs[i].events);
-		}
+		dispatch(evs, n < 0 ? 0 : n, false);
+		conn_tick(oc_mono_ms());
+		conn_flush_pending();
 	}
 }
 
@@ -333,22 +345,28 @@ main(int argc, char *argv[])
 	ee.data.ptr = &listen_kind;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ee) == -1)
 		fatal("epoll_ctl listener");
-	conn_init(&set, epfd);
+	conn_init(epfd);
 	conn_set_listener(lfd, &listen_kind);
-	feed_init(&set, epfd);
+	request_init(&set, &stream_ops);
+	stream_init(&set);
+	feed_init(&set, epfd, stream_deliver);
 	log_info("serving event streams on %s (max %ld clients, ring %zu)",
 	    listen_spec != NULL ? listen_spec : "fd 0", cfg.sse_max_clients,
 	    set.ring_size);
-	run_loop(epfd, lfd);
-	log_info("stopping: ending %zu streams", conn_clients());
+	run_loop(epfd);
+	log_info("stopping: ending %zu streams", stream_clients());
 	epoll_ctl(epfd, EPOLL_CTL_DEL, lfd, NULL);
 	close(lfd);
 	if (unix_path != NULL)
 		unlink(unix_path);
-	conn_shutdown();
-	feed_free();
+	conn_stop_accepting();
+	stream_shutdown();
+	request_shutdown();
+	feed_shutdown();
 	drain(epfd);
 	conn_free_all();
+	feed_free();
+	stream_free();
 	close(epfd);
 	if (pidfile != NULL)
 		unlink(pidfile);

@@ -1,11 +1,15 @@
 /*
  * ordercast-sse: one event loop holding every FastCGI connection, fed by
- * one Redis subscriber per process. Shared declarations of its modules:
- *   sse-event.c   stream ids, events, filters, shared output buffers
- *   sse-feed.c    the Redis subscriber, the ring of recent events,
- *                 gap fill, replays and counters
- *   sse-conn.c    FastCGI connections, requests and client queues
+ * one Redis subscriber per process. Shared declarations of its modules,
+ * each calling only those below it (upward news goes by callbacks):
  *   sse-main.c    options, start, the loop, signals
+ *   sse-stream.c  stream policy: filters, live delivery, replay pacing,
+ *                 heartbeats, slow clients
+ *   sse-request.c the FastCGI request state machine
+ *   sse-conn.c    transport: accept, read, queues, writev, epoll
+ *   sse-feed.c    the Redis side, asynchronous: subscriber, ring of
+ *                 recent events, gap fill, log reader, counters
+ *   sse-event.c   stream ids, events, filters, shared output buffers
  */
 #ifndef SSE_H
 #define SSE_H
@@ -13,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <sys/queue.h>
 
 #include "oc-config.h"
 #include "oc-util.h"
@@ -23,6 +29,24 @@ enum sse_kind {
 	SSE_KIND_CONN,
 	SSE_KIND_REDIS
 };
+
+struct sse_settings {
+	const struct oc_config	*cfg;
+	size_t			 ring_size;	/* events kept in memory */
+	size_t			 queue_max;	/* bytes queued per client */
+	size_t			 replay_batch;	/* events per log read */
+};
+
+/* Counters, flushed to PREFIX:metrics:sse about once a second. */
+struct sse_counters {
+	long long	clients_connected;	/* gauge */
+	long long	events_sent;
+	long long	bytes_sent;
+	long long	replays;
+	long long	slow_client_closes;
+	long long	resyncs;
+};
+extern struct sse_counters sse_stats;	/* sse-event.c */
 
 /* Topic bits of an event; system events pass every filter. */
 #define SSE_TOPIC_ORDERS	0x01u
@@ -106,78 +130,183 @@ bool sse_filter_parse(const char *query, struct sse_filter *f, char *err,
 bool sse_filter_admits(const struct sse_filter *f,
     const struct sse_event *ev);
 
-/* sse-feed.c: the Redis side. */
-struct sse_settings {
-	const struct oc_config	*cfg;
-	size_t			 ring_size;	/* events kept in memory */
-	size_t			 queue_max;	/* bytes queued per client */
-	size_t			 replay_batch;	/* XRANGE COUNT */
+/*
+ * sse-feed.c: the Redis side. Every command goes through hiredis' async
+ * API on the loop's epoll; nothing here waits for Redis.
+ */
+
+/* A log read's result: events after the id asked, oldest first. */
+struct feed_batch {
+	struct sse_event	**ev;		/* borrowed during the callback */
+	size_t			  n;
+	struct sse_id		  next;		/* read on from here */
+	bool			  caught_up;	/* nothing newer yet */
 };
 
-struct sse_conn;
+/* Called with the batch, or NULL when Redis failed. */
+typedef void feed_read_cb(void *arg, const struct feed_batch *b);
+/* Whether a client id needs resync (older than the log); !ok: failed. */
+typedef void feed_check_cb(void *arg, bool ok, bool resync);
+/* Each new event, in stream order, once. */
+typedef void feed_event_cb(struct sse_event *ev);
 
-void feed_init(const struct sse_settings *set, int epfd);
+struct feed_req;
+
+void feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb);
+/* Send the last counters and leave Redis; true once nothing is pending. */
+void feed_shutdown(void);
+bool feed_idle(void);
 void feed_free(void);
-/* Work due at now_ms: (re)connect, pings, counters. */
+/* Work due at now_ms: (re)connect, command deadlines, counters. */
 void feed_tick(int64_t now_ms);
-/* Milliseconds until feed_tick() has work. */
 int64_t feed_next_ms(int64_t now_ms);
-/* The subscriber's fd is ready. */
-void feed_io(uint32_t events, int64_t now_ms);
+/* A Redis fd is ready (tag is the epoll data pointer). */
+void feed_io(void *tag, uint32_t events);
 /* True once the relay knows where the log stands. */
 bool feed_synced(void);
 /* The id of the newest event seen. */
 struct sse_id feed_last(void);
 
 /*
- * Before a replay from last_id: decide whether the client must resync
- * (its id is older than the log's first entry). Returns false when
- * Redis cannot be asked (answer 503).
+ * Events after *after, at most max. When the ring of recent events holds
+ * them, fills *now and returns NULL. Otherwise asks the log and returns
+ * a request whose callback runs later (unless cancelled).
  */
-bool feed_replay_check(const struct sse_id *last_id, bool *resync);
-/*
- * Queue the next part of a replay from *cursor to c. Sets *done when the
- * client has caught up with the live feed (ring included). Returns false
- * when Redis failed; the client should then be closed.
- */
-bool feed_replay_step(struct sse_conn *c, struct sse_id *cursor,
-    bool *done);
+struct feed_req *feed_read_after(const struct sse_id *after, size_t max,
+    struct feed_batch *now, feed_read_cb *cb, void *arg);
+/* Release the events of a batch filled by feed_read_after(). */
+void feed_batch_clear(struct feed_batch *b);
+/* Ask whether id is older than the log's first entry. */
+struct feed_req *feed_check_after(const struct sse_id *id,
+    feed_check_cb *cb, void *arg);
+/* The callback of r will not run; r is freed by the feed. */
+void feed_req_cancel(struct feed_req *r);
 
-/* Counters, flushed to PREFIX:metrics:sse about once a second. */
-struct sse_counters {
-	long long	clients_connected;	/* gauge */
-	long long	events_sent;
-	long long	bytes_sent;
-	long long	replays;
-	long long	slow_client_closes;
-	long long	resyncs;
+/* What the FastCGI request state machine knows of a connection. */
+enum req_state {
+	RS_IDLE,	/* waiting for BEGIN_REQUEST */
+	RS_PARAMS,	/* reading the request's PARAMS */
+	RS_HANDLED,	/* handed to the stream layer */
+	RS_ENDING	/* answer queued; close once written */
 };
-extern struct sse_counters sse_stats;
 
-/* sse-conn.c: connections and clients. */
-void conn_init(const struct sse_settings *set, int epfd);
+/* A client of the stream layer. */
+struct sse_client {
+	bool			 open;		/* counted, on the list */
+	bool			 replaying;
+	struct feed_req		*pending;	/* check or read in flight */
+	struct sse_filter	 filter;
+	struct sse_id		 cursor;	/* newest id queued */
+	TAILQ_ENTRY(sse_conn)	 entry;		/* every open stream */
+	TAILQ_ENTRY(sse_conn)	 rentry;	/* replays to move on */
+	bool			 on_rlist;
+};
+
+/* One FastCGI connection, with each layer's part of it. */
+struct sse_conn {
+	enum sse_kind		 kind;		/* first: epoll data */
+	int			 fd;
+	uint32_t		 watched;
+	bool			 closing;	/* close once written */
+	int64_t			 deadline;	/* give up writing then */
+
+	uint8_t			*in;
+	size_t			 in_len;
+
+	struct sse_buf		**q;
+	size_t			 q_head;
+	size_t			 q_count;
+	size_t			 q_cap;
+	size_t			 q_off;		/* written of the head */
+	size_t			 q_bytes;
+
+	bool			 on_pending;
+	bool			 on_deadline;
+	LIST_ENTRY(sse_conn)	 all;
+	TAILQ_ENTRY(sse_conn)	 pending;	/* has bytes to write */
+	TAILQ_ENTRY(sse_conn)	 dentry;	/* has a deadline */
+
+	/* sse-request.c */
+	enum req_state		 rstate;
+	uint16_t		 req_id;
+	bool			 keep_conn;
+	uint8_t			*params;
+	size_t			 params_len;
+
+	/* sse-stream.c */
+	struct sse_client	 client;
+};
+
+/* sse-conn.c: transport. */
+typedef void conn_close_cb(struct sse_conn *c);
+void conn_init(int epfd);
+/* Who hears of each connection about to close (the request layer). */
+void conn_set_close_hook(conn_close_cb *fn);
 /* The listener and its epoll data, to re-add it after EMFILE. */
 void conn_set_listener(int lfd, void *watch);
-void conn_accept(int lfd);
-void conn_io(struct sse_conn *c, uint32_t events);
-/* Hand an event to every live client whose filter admits it. */
-void conn_broadcast(struct sse_event *ev);
-/*
- * Queue an event for one client (replays) when its filter admits it.
- * Returns false when the client's stream has ended (c stays valid until
- * the loop frees it).
- */
-bool conn_send_event(struct sse_conn *c, struct sse_event *ev);
-/* Bytes c has queued and not written yet. */
+void conn_accept(void);
+/* Read what is there into c->in. False: peer gone or error. */
+bool conn_read(struct sse_conn *c);
+/* Forget the first used bytes of c->in. */
+void conn_consume(struct sse_conn *c, size_t used);
+/* The socket is writable again (EPOLLOUT). */
+void conn_writable(struct sse_conn *c);
+void conn_push(struct sse_conn *c, struct sse_buf *b);
+void conn_push_bytes(struct sse_conn *c, const uint8_t *data, size_t len);
+/* Forget queued buffers not started yet (a partial one must finish). */
+void conn_drop_unstarted(struct sse_conn *c);
 size_t conn_queued(const struct sse_conn *c);
-/* Write what is queued, run pending replays, send heartbeats. */
-void conn_flush_all(void);
+/* Close c once its queue is written, or after grace_ms regardless. */
+void conn_finish(struct sse_conn *c, int64_t grace_ms);
+/* Stop the deadline set by conn_finish (another request came). */
+void conn_keep(struct sse_conn *c);
+void conn_close(struct sse_conn *c);
+/*
+ * Write to connections with pending bytes, at most a share per
+ * connection. True when some still have bytes the socket would take.
+ */
+bool conn_flush_pending(void);
 void conn_tick(int64_t now_ms);
 int64_t conn_next_ms(int64_t now_ms);
-/* End every stream cleanly; true once all connections are gone. */
-void conn_shutdown(void);
+/* Stop accepting; call fn on every connection (it may close them). */
+void conn_foreach(void (*fn)(struct sse_conn *));
+void conn_stop_accepting(void);
 bool conn_none_left(void);
 void conn_free_all(void);
-size_t conn_clients(void);
+
+/* sse-request.c: the FastCGI request state machine. */
+struct request_ops {
+	void	(*start)(struct sse_conn *c);	/* PARAMS complete */
+	void	(*stop)(struct sse_conn *c);	/* aborted or gone */
+};
+void request_init(const struct sse_settings *set,
+    const struct request_ops *ops);
+/* Records from the web server; the loop calls it on c's events. */
+void request_io(struct sse_conn *c, uint32_t events);
+/* Copy a param value, NUL-terminated; false if absent. */
+bool request_param(const struct sse_conn *c, const char *name, char *out,
+    size_t outlen);
+/* Queue a buffer of STDOUT records (a copy if the request id differs). */
+void request_push(struct sse_conn *c, struct sse_buf *b);
+/* Answer with a whole JSON error response and end the request. */
+void request_respond(struct sse_conn *c, const char *status,
+    const char *headers, const char *code, const char *message);
+/* End a handled request cleanly: empty STDOUT, END_REQUEST. */
+void request_end(struct sse_conn *c);
+/* No more requests: idle connections close, others end when written. */
+void request_shutdown(void);
+
+/* sse-stream.c: stream policy. */
+void stream_init(const struct sse_settings *set);
+extern const struct request_ops stream_ops;
+/* Called by the feed for each new event. */
+void stream_deliver(struct sse_event *ev);
+/* Move replays on, send heartbeats. */
+void stream_tick(int64_t now_ms);
+int64_t stream_next_ms(int64_t now_ms);
+/* End every stream cleanly. */
+void stream_shutdown(void);
+size_t stream_clients(void);
+void stream_free(void);
 
 #endif
