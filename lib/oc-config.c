@@ -111,6 +111,7 @@ oc_config_load(struct oc_config *cfg, char *err, size_t errlen)
 	bson_error_t berr;
 	mongoc_uri_t *uri = NULL;
 	const char *v;
+	long trust;
 	bool ok = false;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -148,6 +149,28 @@ oc_config_load(struct oc_config *cfg, char *err, size_t errlen)
 	if (!load_long("ORDERCAST_SSE_MAX_CLIENTS", "10000", 1, 1000000,
 	    &cfg->sse_max_clients, err, errlen))
 		goto done;
+	if (!load_long("ORDERCAST_SESSION_IDLE", "86400", 60, 31536000,
+	    &cfg->session_idle_s, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_SESSION_MAX", "604800", 60, 31536000,
+	    &cfg->session_max_s, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_LOGIN_LIMIT", "10", 1, 1000000,
+	    &cfg->login_limit, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_LOGIN_WINDOW", "900", 1, 86400,
+	    &cfg->login_window_s, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_STREAMS_PER_SESSION", "16", 1, 100000,
+	    &cfg->streams_per_session, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_STREAMS_PER_ADDR", "64", 1, 1000000,
+	    &cfg->streams_per_addr, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_TRUST_REMOTE_USER", "0", 0, 1, &trust,
+	    err, errlen))
+		goto done;
+	cfg->trust_remote_user = trust == 1;
 	v = env_or("ORDERCAST_LOG_LEVEL", "info");
 	if (!log_level_parse(v, &cfg->log_level)) {
 		snprintf(err, errlen, "ORDERCAST_LOG_LEVEL: '%s' is not one "
@@ -207,6 +230,14 @@ oc_config_log(const struct oc_config *cfg)
 	log_debug("ORDERCAST_LOG_LEVEL=%s", log_level_name(cfg->log_level));
 	log_debug("ORDERCAST_TIMEOUT_MS=%ld", cfg->timeout_ms);
 	log_debug("ORDERCAST_SSE_MAX_CLIENTS=%ld", cfg->sse_max_clients);
+	log_debug("ORDERCAST_SESSION_IDLE=%ld", cfg->session_idle_s);
+	log_debug("ORDERCAST_SESSION_MAX=%ld", cfg->session_max_s);
+	log_debug("ORDERCAST_LOGIN_LIMIT=%ld", cfg->login_limit);
+	log_debug("ORDERCAST_LOGIN_WINDOW=%ld", cfg->login_window_s);
+	log_debug("ORDERCAST_STREAMS_PER_SESSION=%ld",
+	    cfg->streams_per_session);
+	log_debug("ORDERCAST_STREAMS_PER_ADDR=%ld", cfg->streams_per_addr);
+	log_debug("ORDERCAST_TRUST_REMOTE_USER=%d", cfg->trust_remote_user);
 	free(masked);
 }
 

@@ -22,6 +22,13 @@ struct oc_config {
 	enum oc_log_level log_level;	/* ORDERCAST_LOG_LEVEL */
 	long timeout_ms;	/* ORDERCAST_TIMEOUT_MS */
 	long sse_max_clients;	/* ORDERCAST_SSE_MAX_CLIENTS */
+	long session_idle_s;	/* ORDERCAST_SESSION_IDLE */
+	long session_max_s;	/* ORDERCAST_SESSION_MAX */
+	long login_limit;	/* ORDERCAST_LOGIN_LIMIT: failures per window */
+	long login_window_s;	/* ORDERCAST_LOGIN_WINDOW */
+	long streams_per_session;	/* ORDERCAST_STREAMS_PER_SESSION */
+	long streams_per_addr;	/* ORDERCAST_STREAMS_PER_ADDR */
+	bool trust_remote_user;	/* ORDERCAST_TRUST_REMOTE_USER */
 };
 
 /*
