@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 #include <mongoc/mongoc.h>
 
+#include "oc-auth.h"
 #include "oc-config.h"
 #include "oc-util.h"
 
@@ -56,8 +57,25 @@ struct api_thread {
 	uint64_t	 rng;
 };
 
+/* Roles in order of what they may do. */
+enum api_role {
+	API_ROLE_ANON,
+	API_ROLE_CUSTOMER,
+	API_ROLE_ADMIN
+};
+
+/* Who is asking, resolved once per request before routing. */
+struct api_caller {
+	enum api_role		 role;
+	bool			 bad_token;	/* sent, but no session */
+	bool			 has_session;	/* else REMOTE_USER */
+	char			 user_id[OC_OID_HEX + 1];
+	struct oc_session	 session;
+};
+
 struct api_req {
 	struct api_thread	*thr;
+	struct api_caller	 caller;
 	FCGX_Request		*fcgi;		/* NULL when running as CGI */
 	char			**envp;
 	int64_t			 started;	/* us, monotonic */
@@ -182,6 +200,21 @@ void		 api_route_stats(struct api_req *);
 void		 api_route_sim_order(struct api_req *);
 void		 api_route_sim_stock(struct api_req *);
 void		 api_route_sim_status(struct api_req *);
+
+/* api-auth.c */
+bool		 api_auth_resolve(struct api_req *);
+bool		 api_auth_require(struct api_req *, enum api_role);
+void		 api_route_session_create(struct api_req *);
+void		 api_route_session_get(struct api_req *);
+void		 api_route_session_delete(struct api_req *);
+
+/* api-account.c: the account commands (false with a message in err). */
+bool		 api_account_add(const struct oc_config *, const char *,
+		    const char *, const char *, char *, size_t);
+bool		 api_account_set_password(const struct oc_config *,
+		    const char *, char *, size_t);
+bool		 api_account_set_role(const struct oc_config *, const char *,
+		    const char *, char *, size_t);
 
 /* api-init.c */
 bool		 api_init_database(const struct oc_config *, char *, size_t);
