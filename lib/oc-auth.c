@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 #include <sodium.h>
@@ -179,6 +180,47 @@ oc_token_syntax_ok(const char *t)
 			return false;
 	}
 	return i == OC_TOKEN_LEN;
+}
+
+/* Copy at most outlen - 1 bytes of p[0..n) into out. */
+static void
+copy_cut(char *out, size_t outlen, const char *p, size_t n)
+{
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/* The bearer token, else the session cookie's value. */
+bool
+oc_token_from_headers(const char *auth, const char *cookie, char *out,
+    size_t outlen)
+{
+	const char	*p, *end;
+	size_t		 name_len = strlen(OC_COOKIE_NAME);
+
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
+		p = auth + 7;
+		while (*p == ' ')
+			p++;
+		copy_cut(out, outlen, p, strlen(p));
+		return true;
+	}
+	for (p = cookie; p != NULL && *p != '\0'; p = end) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		end = strchr(p, ';');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) > name_len && p[name_len] == '=' &&
+		    strncmp(p, OC_COOKIE_NAME, name_len) == 0) {
+			p += name_len + 1;
+			copy_cut(out, outlen, p, (size_t)(end - p));
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Hex BLAKE2b-256 of a text. */

@@ -58,6 +58,15 @@ bool oc_token_syntax_ok(const char *t);
 /* The hex hash under which a token is stored, into out[OC_TOKEN_HASH_LEN + 1]. */
 void oc_token_hash(const char *token, char *out);
 
+/*
+ * The token a request carries: "Authorization: Bearer <token>" first,
+ * then the ordercast_session cookie. Either header may be NULL. Copies at
+ * most outlen - 1 bytes into out (a longer value is cut, and then fails
+ * oc_token_syntax_ok). False when the request carries none.
+ */
+bool oc_token_from_headers(const char *authorization, const char *cookie,
+    char *out, size_t outlen);
+
 /* Hex BLAKE2b-256 of any text (login limit keys), out[OC_TOKEN_HASH_LEN + 1]. */
 void oc_text_hash(const char *text, char *out);
 

@@ -43,44 +43,12 @@ role_of(const char *name)
 	return API_ROLE_ANON;
 }
 
-/*
- * The token a request carries: Authorization: Bearer first, then the
- * session cookie. Copies at most OC_TOKEN_LEN + 1 bytes into out (longer
- * tokens are cut and then fail the syntax check). False when none.
- */
+/* The token a request carries, if any. */
 static bool
 request_token(struct api_req *req, char *out, size_t outlen)
 {
-	const char	*auth = api_param(req, "HTTP_AUTHORIZATION");
-	const char	*cookie = api_param(req, "HTTP_COOKIE");
-	const char	*p, *end;
-	size_t		 n, name_len = strlen(OC_COOKIE_NAME);
-
-	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
-		p = auth + 7;
-		while (*p == ' ')
-			p++;
-		snprintf(out, outlen, "%s", p);
-		return true;
-	}
-	for (p = cookie; p != NULL && *p != '\0'; p = end) {
-		while (*p == ' ' || *p == ';')
-			p++;
-		end = strchr(p, ';');
-		if (end == NULL)
-			end = p + strlen(p);
-		if ((size_t)(end - p) > name_len && p[name_len] == '=' &&
-		    strncmp(p, OC_COOKIE_NAME, name_len) == 0) {
-			p += name_len + 1;
-			n = (size_t)(end - p);
-			if (n >= outlen)
-				n = outlen - 1;
-			memcpy(out, p, n);
-			out[n] = '\0';
-			return true;
-		}
-	}
-	return false;
+	return oc_token_from_headers(api_param(req, "HTTP_AUTHORIZATION"),
+	    api_param(req, "HTTP_COOKIE"), out, outlen);
 }
 
 /*

@@ -76,6 +76,24 @@ test_tokens(void)
 	ok(strstr(ha, a) == NULL, "the hash is not the token");
 }
 
+/* Where a request's token is found. */
+static void
+test_headers(void)
+{
+	char	 t[OC_TOKEN_LEN + 2];
+
+	ok(oc_token_from_headers("Bearer abc", NULL, t, sizeof(t)) &&
+	    strcmp(t, "abc") == 0, "a bearer token is taken");
+	ok(oc_token_from_headers("bearer  abc", "ordercast_session=zz", t,
+	    sizeof(t)) && strcmp(t, "abc") == 0,
+	    "the scheme is case-insensitive and beats the cookie");
+	ok(oc_token_from_headers(NULL, "a=1; ordercast_session=xyz; b=2", t,
+	    sizeof(t)) && strcmp(t, "xyz") == 0, "the cookie is found");
+	ok(!oc_token_from_headers("Basic Zm9v", "xordercast_session=1", t,
+	    sizeof(t)), "other schemes and cookies are not tokens");
+	ok(!oc_token_from_headers(NULL, NULL, t, sizeof(t)), "no headers");
+}
+
 /* Records round-trip, and malformed ones are refused. */
 static void
 test_records(void)
@@ -111,6 +129,7 @@ main(void)
 	}
 	test_passwords();
 	test_tokens();
+	test_headers();
 	test_records();
 	printf("1..%d\n", test_no);
 	return failures == 0 ? 0 : 1;
