@@ -3,16 +3,20 @@
 # program: standin-, watch-, api-, sse-, deploy-, www-.
 
 # Unit tests of lib/.
-check_PROGRAMS += tests/unit/test-lib tests/unit/test-event
+check_PROGRAMS += tests/unit/test-lib tests/unit/test-event \
+	tests/unit/test-auth
 tests_unit_test_lib_SOURCES = tests/unit/test-lib.c
 tests_unit_test_lib_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_lib_LDADD = $(OC_LIBS)
 tests_unit_test_event_SOURCES = tests/unit/test-event.c
 tests_unit_test_event_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_event_LDADD = $(OC_LIBS)
+tests_unit_test_auth_SOURCES = tests/unit/test-auth.c
+tests_unit_test_auth_CFLAGS = $(OC_CFLAGS)
+tests_unit_test_auth_LDADD = $(OC_LIBS)
 
 OC_UNIT_TESTS = tests/unit/test-lib tests/unit/test-event \
-	cgi/sse/fcgi-proto-test
+	tests/unit/test-auth cgi/sse/fcgi-proto-test
 
 OC_SUITES = \
 	tests/standin.bats \

@@ -20,7 +20,7 @@ OC_PROGRAMS="redis mongod-standin ordercast-watch ordercast-api ordercast-sse li
 OC_PACKAGES_STACK=(
 	build-essential autoconf automake libtool pkg-config
 	libmongoc-dev libbson-dev libhiredis-dev libjson-c-dev libfcgi-dev
-	redis-server redis-tools lighttpd jq curl
+	libsodium-dev redis-server redis-tools lighttpd jq curl
 	python3 python3-pymongo python3-mongomock
 )
 OC_PACKAGES_TEST=(
