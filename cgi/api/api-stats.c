@@ -108,6 +108,16 @@ api_route_health(struct api_req *req)
 	    watcher_state(req, redis_ok, &watch_ok));
 	json_object_object_add(body, "status", json_object_new_string(
 	    mongo_ok && redis_ok && watch_ok ? "ok" : "degraded"));
+	if (req->caller.role != API_ROLE_ADMIN) {
+		/* Only admins learn error texts, pids and hosts. */
+		json_object *status;
+
+		json_object_object_get_ex(body, "status", &status);
+		status = json_object_get(status);
+		json_object_put(body);
+		body = json_object_new_object();
+		json_object_object_add(body, "status", status);
+	}
 	api_reply_json(req, mongo_ok && redis_ok && watch_ok ? 200 : 503,
 	    body);
 }

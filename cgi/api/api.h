@@ -211,9 +211,11 @@ bool		 api_stock_change(struct api_req *, const bson_oid_t *, bool,
 
 /* api-idem.c: idempotency claims. */
 bool		 api_idem_key_valid(const char *);
-int		 api_idem_claim(struct api_req *, const char *,
+int		 api_idem_claim(struct api_req *, const bson_oid_t *,
+		    const char *,
 		    json_object **);
-void		 api_idem_release(struct api_req *, const char *);
+void		 api_idem_release(struct api_req *, const bson_oid_t *,
+		    const char *);
 
 /* api-order-status.c: the status machine. */
 bool		 api_status_valid(const char *);
