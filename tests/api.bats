@@ -502,6 +502,7 @@ print(sorted(names))")
 	echo "$output" | tail -1 | jq -e '.data | length == 12'
 	id=$(product_id CB-606)
 	run bash -c 'printf %s "{\"delta\":-1}" | env REQUEST_METHOD=PUT \
+		HTTP_AUTHORIZATION="Bearer $OC_ADMIN_TOKEN" \
 		REQUEST_URI=/api/products/'"$id"'/stock CONTENT_TYPE=application/json \
 		CONTENT_LENGTH=12 "$1"' _ "$OC_BUILDDIR/ordercast-api"
 	assert_success

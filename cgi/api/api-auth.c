@@ -172,17 +172,21 @@ api_auth_resolve(struct api_req *req)
 	}
 	if (!request_token(req, token, sizeof(token)))
 		return true;
+	/*
+	 * Without Redis nobody can be recognised: the caller is anonymous
+	 * for public routes, and others answer 503 (api_auth_require).
+	 */
 	rc = api_redis_ctx(req);
 	if (rc == NULL) {
-		api_unavailable(req, "Redis");
-		return false;
+		c->store_down = true;
+		return true;
 	}
 	if (!oc_session_lookup(rc, req->server->cfg.prefix, &pol, token, &found,
 	    &c->session, err, sizeof(err))) {
 		log_warnx("session lookup: %s", err);
 		api_redis_failed(req);
-		api_unavailable(req, "Redis");
-		return false;
+		c->store_down = true;
+		return true;
 	}
 	if (!found) {
 		c->bad_token = true;
@@ -198,6 +202,10 @@ api_auth_resolve(struct api_req *req)
 bool
 api_auth_require(struct api_req *req, enum api_role min)
 {
+	if (req->caller.role < min && req->caller.store_down) {
+		api_unavailable(req, "Redis");
+		return false;
+	}
 	if (req->caller.role == API_ROLE_ANON) {
 		api_add_header(req, "WWW-Authenticate",
 		    "Bearer realm=\"ordercast\"");

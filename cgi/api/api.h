@@ -88,6 +88,7 @@ enum api_role {
 struct api_caller {
 	enum api_role		 role;
 	bool			 bad_token;	/* sent, but no session */
+	bool			 store_down;	/* sessions unreachable */
 	bool			 has_session;	/* else REMOTE_USER */
 	char			 user_id[OC_OID_HEX + 1];
 	struct oc_session	 session;
@@ -271,6 +272,7 @@ bool		 api_account_set_role(const struct oc_config *, const char *,
 		    const char *, char *, size_t);
 
 /* api-init.c: indexes and sample data (--init). */
-bool		 api_init_database(const struct oc_config *, char *, size_t);
+bool		 api_init_database(const struct oc_config *, const char *,
+		    char *, size_t);
 
 #endif

@@ -166,7 +166,7 @@ stack_start_mongo() {
 }
 
 stack_init_db() {
-	"$OC_BUILDDIR/ordercast-api" --init >>"$OC_STATE/log/init.log" 2>&1 ||
+	"$OC_BUILDDIR/ordercast-api" --init --sample-data >>"$OC_STATE/log/init.log" 2>&1 ||
 		{ tail -n 20 "$OC_STATE/log/init.log" >&2
 		  stack_die "ordercast-api --init failed; see $OC_STATE/log/init.log"; }
 }
