@@ -132,7 +132,7 @@ bool
 oc_password_verify(const char *hash, const char *pw)
 {
 	size_t	 len = strlen(pw);
-	char	 rnd[33];
+	char	 rnd[OC_TOKEN_LEN + 1];
 
 	if (hash == NULL) {
 		if (!burn_ready) {
