@@ -202,7 +202,9 @@ api_auth_resolve(struct api_req *req)
 bool
 api_auth_require(struct api_req *req, enum api_role min)
 {
-	if (req->caller.role < min && req->caller.store_down) {
+	if (req->caller.role >= min)
+		return true;
+	if (req->caller.store_down) {
 		api_unavailable(req, "Redis");
 		return false;
 	}
@@ -214,10 +216,8 @@ api_auth_require(struct api_req *req, enum api_role min)
 		    "the session has ended or is not valid; sign in again" :
 		    "sign in first (POST /api/session)");
 	}
-	if (req->caller.role < min)
-		return api_error(req, 403, "forbidden",
-		    "your account may not do this");
-	return true;
+	return api_error(req, 403, "forbidden",
+	    "your account may not do this");
 }
 
 /* The client's address, for the login limit. */
