@@ -156,13 +156,14 @@ order_as() {
 	done
 	order_as admin "$A_ID"
 	assert_status 201
-	as anon GET "/api/orders/$order_id"
+	a_order=$order_id
+	as anon GET "/api/orders/$a_order"
 	assert_error 401 unauthorized
 	order_as anon "$A_ID"
 	assert_error 401 unauthorized
 	as anon PUT "/api/products/$pid/stock" '{"stock":5}'
 	assert_error 401 unauthorized
-	as anon PUT "/api/orders/$order_id/status" '{"status":"cancelled"}'
+	as anon PUT "/api/orders/$a_order/status" '{"status":"cancelled"}'
 	assert_error 401 unauthorized
 	for sim in new-order update-stock status-update; do
 		as anon POST "/api/simulate/$sim" '{}'
