@@ -1,6 +1,7 @@
 # lib/: code the three programs share, as one static convenience library.
 noinst_LIBRARIES += lib/libordercast.a
 lib_libordercast_a_SOURCES = \
+	lib/oc-auth.c lib/oc-auth.h \
 	lib/oc-backoff.c lib/oc-backoff.h \
 	lib/oc-config.c lib/oc-config.h \
 	lib/oc-daemon.c lib/oc-daemon.h \
@@ -18,9 +19,10 @@ lib_libordercast_a_SOURCES = \
 	lib/oc-util.c lib/oc-util.h \
 	lib/oc-xmalloc.c lib/oc-xmalloc.h
 lib_libordercast_a_CFLAGS = $(AM_CFLAGS) $(MONGOC_CFLAGS) $(HIREDIS_CFLAGS) \
-	$(JSONC_CFLAGS)
+	$(JSONC_CFLAGS) $(SODIUM_CFLAGS)
 
 # What a program links to use lib/.
 OC_LIBS = lib/libordercast.a $(MONGOC_LIBS) $(HIREDIS_LIBS) $(JSONC_LIBS) \
-	$(PTHREAD_LIBS) $(LIBM)
-OC_CFLAGS = $(AM_CFLAGS) $(MONGOC_CFLAGS) $(HIREDIS_CFLAGS) $(JSONC_CFLAGS)
+	$(SODIUM_LIBS) $(PTHREAD_LIBS) $(LIBM)
+OC_CFLAGS = $(AM_CFLAGS) $(MONGOC_CFLAGS) $(HIREDIS_CFLAGS) $(JSONC_CFLAGS) \
+	$(SODIUM_CFLAGS)

@@ -90,6 +90,77 @@ parse_redis(struct oc_config *cfg, char *err, size_t errlen)
 	return true;
 }
 
+/* Split "host:port" into hp; false when it is not that. */
+static bool
+parse_hostport(const char *s, size_t len, struct oc_hostport *hp)
+{
+	char *copy = xstrndup(s, len);
+	char *colon = strrchr(copy, ':');
+	long port;
+	bool ok = false;
+
+	if (colon != NULL && colon != copy &&
+	    oc_parse_long(colon + 1, 1, 65535, &port)) {
+		hp->host = xstrndup(copy, (size_t)(colon - copy));
+		hp->port = (int)port;
+		ok = true;
+	}
+	free(copy);
+	return ok;
+}
+
+/* ORDERCAST_REDIS_SENTINELS (host:port,...) and ORDERCAST_REDIS_MASTER. */
+static bool
+parse_sentinels(struct oc_config *cfg, char *err, size_t errlen)
+{
+	const char *p = cfg->redis_sentinels, *comma;
+	size_t len;
+
+	if (p == NULL)
+		return true;
+	cfg->sentinels = xcalloc(OC_MAX_SENTINELS, sizeof(*cfg->sentinels));
+	while (*p != '\0') {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (cfg->nsentinels == OC_MAX_SENTINELS) {
+			snprintf(err, errlen, "ORDERCAST_REDIS_SENTINELS: at "
+			    "most %d sentinels", OC_MAX_SENTINELS);
+			return false;
+		}
+		if (!parse_hostport(p, len,
+		    &cfg->sentinels[cfg->nsentinels])) {
+			snprintf(err, errlen, "ORDERCAST_REDIS_SENTINELS: "
+			    "'%.*s' is not host:port", (int)len, p);
+			return false;
+		}
+		cfg->nsentinels++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (cfg->nsentinels == 0) {
+		snprintf(err, errlen, "ORDERCAST_REDIS_SENTINELS: no sentinel "
+		    "given");
+		return false;
+	}
+	if (cfg->redis_master == NULL || cfg->redis_master[0] == '\0') {
+		snprintf(err, errlen, "ORDERCAST_REDIS_MASTER: needed with "
+		    "ORDERCAST_REDIS_SENTINELS (the name the sentinels "
+		    "monitor)");
+		return false;
+	}
+	return true;
+}
+
+/* A copy of a variable's value, or NULL when it is unset or empty. */
+static char *
+env_dup(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? xstrdup(v) : NULL;
+}
+
 /* Read a bounded integer variable into *out. */
 static bool
 load_long(const char *name, const char *def, long min, long max, long *out,
@@ -111,6 +182,7 @@ oc_config_load(struct oc_config *cfg, char *err, size_t errlen)
 	bson_error_t berr;
 	mongoc_uri_t *uri = NULL;
 	const char *v;
+	long trust;
 	bool ok = false;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -133,6 +205,17 @@ oc_config_load(struct oc_config *cfg, char *err, size_t errlen)
 	}
 	if (!parse_redis(cfg, err, errlen))
 		goto done;
+	cfg->redis_sentinels = env_dup("ORDERCAST_REDIS_SENTINELS");
+	cfg->redis_master = env_dup("ORDERCAST_REDIS_MASTER");
+	cfg->redis_user = env_dup("ORDERCAST_REDIS_USER");
+	cfg->redis_password = env_dup("ORDERCAST_REDIS_PASSWORD");
+	if (!parse_sentinels(cfg, err, errlen))
+		goto done;
+	if (cfg->redis_user != NULL && cfg->redis_password == NULL) {
+		snprintf(err, errlen, "ORDERCAST_REDIS_USER: needs "
+		    "ORDERCAST_REDIS_PASSWORD");
+		goto done;
+	}
 	if (!valid_prefix(cfg->prefix)) {
 		snprintf(err, errlen, "ORDERCAST_PREFIX: '%s' must be 1 to 64 "
 		    "printable characters without spaces or glob characters",
@@ -148,6 +231,28 @@ oc_config_load(struct oc_config *cfg, char *err, size_t errlen)
 	if (!load_long("ORDERCAST_SSE_MAX_CLIENTS", "10000", 1, 1000000,
 	    &cfg->sse_max_clients, err, errlen))
 		goto done;
+	if (!load_long("ORDERCAST_SESSION_IDLE", "86400", 60, 31536000,
+	    &cfg->session_idle_s, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_SESSION_MAX", "604800", 60, 31536000,
+	    &cfg->session_max_s, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_LOGIN_LIMIT", "10", 1, 1000000,
+	    &cfg->login_limit, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_LOGIN_WINDOW", "900", 1, 86400,
+	    &cfg->login_window_s, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_STREAMS_PER_SESSION", "16", 1, 100000,
+	    &cfg->streams_per_session, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_STREAMS_PER_ADDR", "64", 1, 1000000,
+	    &cfg->streams_per_addr, err, errlen))
+		goto done;
+	if (!load_long("ORDERCAST_TRUST_REMOTE_USER", "0", 0, 1, &trust,
+	    err, errlen))
+		goto done;
+	cfg->trust_remote_user = trust == 1;
 	v = env_or("ORDERCAST_LOG_LEVEL", "info");
 	if (!log_level_parse(v, &cfg->log_level)) {
 		snprintf(err, errlen, "ORDERCAST_LOG_LEVEL: '%s' is not one "
@@ -169,6 +274,13 @@ oc_config_clear(struct oc_config *cfg)
 	free(cfg->redis_host);
 	free(cfg->redis_unix);
 	free(cfg->prefix);
+	for (size_t i = 0; i < cfg->nsentinels; i++)
+		free(cfg->sentinels[i].host);
+	free(cfg->sentinels);
+	free(cfg->redis_sentinels);
+	free(cfg->redis_master);
+	free(cfg->redis_user);
+	free(cfg->redis_password);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -202,11 +314,27 @@ oc_config_log(const struct oc_config *cfg)
 	log_debug("ORDERCAST_MONGODB_URI=%s", masked);
 	log_debug("ORDERCAST_DB=%s", cfg->db);
 	log_debug("ORDERCAST_REDIS=%s", cfg->redis);
+	log_debug("ORDERCAST_REDIS_SENTINELS=%s",
+	    cfg->redis_sentinels != NULL ? cfg->redis_sentinels : "");
+	log_debug("ORDERCAST_REDIS_MASTER=%s",
+	    cfg->redis_master != NULL ? cfg->redis_master : "");
+	log_debug("ORDERCAST_REDIS_USER=%s",
+	    cfg->redis_user != NULL ? cfg->redis_user : "");
+	log_debug("ORDERCAST_REDIS_PASSWORD=%s",
+	    cfg->redis_password != NULL ? "***" : "");
 	log_debug("ORDERCAST_PREFIX=%s", cfg->prefix);
 	log_debug("ORDERCAST_LOW_STOCK=%ld", cfg->low_stock);
 	log_debug("ORDERCAST_LOG_LEVEL=%s", log_level_name(cfg->log_level));
 	log_debug("ORDERCAST_TIMEOUT_MS=%ld", cfg->timeout_ms);
 	log_debug("ORDERCAST_SSE_MAX_CLIENTS=%ld", cfg->sse_max_clients);
+	log_debug("ORDERCAST_SESSION_IDLE=%ld", cfg->session_idle_s);
+	log_debug("ORDERCAST_SESSION_MAX=%ld", cfg->session_max_s);
+	log_debug("ORDERCAST_LOGIN_LIMIT=%ld", cfg->login_limit);
+	log_debug("ORDERCAST_LOGIN_WINDOW=%ld", cfg->login_window_s);
+	log_debug("ORDERCAST_STREAMS_PER_SESSION=%ld",
+	    cfg->streams_per_session);
+	log_debug("ORDERCAST_STREAMS_PER_ADDR=%ld", cfg->streams_per_addr);
+	log_debug("ORDERCAST_TRUST_REMOTE_USER=%d", cfg->trust_remote_user);
 	free(masked);
 }
 

@@ -10,6 +10,14 @@
 
 #include "oc-log.h"
 
+/* A host and a TCP port. */
+struct oc_hostport {
+	char	*host;
+	int	 port;
+};
+
+#define OC_MAX_SENTINELS 16
+
 struct oc_config {
 	char *mongodb_uri;	/* ORDERCAST_MONGODB_URI */
 	char *db;		/* ORDERCAST_DB */
@@ -17,11 +25,24 @@ struct oc_config {
 	char *redis_host;	/* set when redis is host:port */
 	int redis_port;
 	char *redis_unix;	/* set when redis is a socket path */
+	char *redis_sentinels;	/* ORDERCAST_REDIS_SENTINELS, as given */
+	struct oc_hostport *sentinels;	/* parsed, nsentinels of them */
+	size_t nsentinels;
+	char *redis_master;	/* ORDERCAST_REDIS_MASTER */
+	char *redis_user;	/* ORDERCAST_REDIS_USER, or NULL */
+	char *redis_password;	/* ORDERCAST_REDIS_PASSWORD, or NULL */
 	char *prefix;		/* ORDERCAST_PREFIX */
 	long low_stock;		/* ORDERCAST_LOW_STOCK */
 	enum oc_log_level log_level;	/* ORDERCAST_LOG_LEVEL */
 	long timeout_ms;	/* ORDERCAST_TIMEOUT_MS */
 	long sse_max_clients;	/* ORDERCAST_SSE_MAX_CLIENTS */
+	long session_idle_s;	/* ORDERCAST_SESSION_IDLE */
+	long session_max_s;	/* ORDERCAST_SESSION_MAX */
+	long login_limit;	/* ORDERCAST_LOGIN_LIMIT: failures per window */
+	long login_window_s;	/* ORDERCAST_LOGIN_WINDOW */
+	long streams_per_session;	/* ORDERCAST_STREAMS_PER_SESSION */
+	long streams_per_addr;	/* ORDERCAST_STREAMS_PER_ADDR */
+	bool trust_remote_user;	/* ORDERCAST_TRUST_REMOTE_USER */
 };
 
 /*

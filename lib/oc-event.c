@@ -149,6 +149,32 @@ note_stock(const bson_t *change, struct oc_change *c, bool stock_changed)
 	c->has_stock = iter_integer(&it, &c->stock);
 }
 
+/*
+ * Events of the users collection never carry a password hash: not in the
+ * document, not among the changed or removed fields (a password change
+ * shows only as an update of updatedAt or as nothing at all).
+ */
+static void
+strip_secrets(json_object *doc, json_object *changed, json_object *removed)
+{
+	static const char secret[] = "passwordHash";
+	size_t i;
+
+	if (doc != NULL)
+		json_object_object_del(doc, secret);
+	if (changed != NULL)
+		json_object_object_del(changed, secret);
+	if (removed == NULL || !json_object_is_type(removed, json_type_array))
+		return;
+	for (i = json_object_array_length(removed); i > 0; i--) {
+		json_object *v = json_object_array_get_idx(removed, i - 1);
+
+		if (json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), secret) == 0)
+			json_object_array_del_idx(removed, i - 1, 1);
+	}
+}
+
 /* The update's changed fields and removed fields, or {} and []. */
 static void
 update_description(const bson_t *change, json_object **changed,
@@ -217,6 +243,8 @@ oc_change_parse(const bson_t *change, struct oc_change *c, char *err,
 		    &stock_changed);
 	else
 		stock_changed = true;
+	if (strcmp(coll, "users") == 0)
+		strip_secrets(doc, changed, removed);
 	c->doc = doc;
 	c->event = oc_event_new(c->type, coll, c->op, c->key, doc, changed,
 	    removed, c->cluster_ms);

@@ -2,6 +2,7 @@
 #ifndef OC_REDIS_H
 #define OC_REDIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
@@ -9,12 +10,31 @@
 #include "oc-config.h"
 
 /*
- * Connect to ORDERCAST_REDIS (TCP or unix socket) within timeout_ms, with
- * the same limit on every later command. Returns a context the caller
- * frees with redisFree(), or NULL with a message in err. After any I/O
- * error or timeout the context is unusable: free it and connect again.
+ * Connect to Redis within timeout_ms, with the same limit on every later
+ * command: ORDERCAST_REDIS (TCP or unix socket), or, when
+ * ORDERCAST_REDIS_SENTINELS is set, the primary the sentinels name for
+ * ORDERCAST_REDIS_MASTER (each sentinel asked in turn; the server must
+ * answer ROLE as a primary). AUTH with ORDERCAST_REDIS_USER and
+ * ORDERCAST_REDIS_PASSWORD when set. Returns a context the caller frees
+ * with redisFree(), or NULL with a message in err. After any I/O error or
+ * timeout the context is unusable: free it and connect again.
  */
 redisContext *oc_redis_connect(const struct oc_config *cfg, long timeout_ms,
     char *err, size_t errlen);
+
+/*
+ * Ask sentinel number i of the configuration for the primary's address.
+ * False with a message in err when it cannot say.
+ */
+bool oc_redis_sentinel_ask(const struct oc_config *cfg, size_t i,
+    long timeout_ms, char *host, size_t hostlen, int *port, char *err,
+    size_t errlen);
+
+/*
+ * True for an error reply that means this server is no longer the one to
+ * use (READONLY after a failover, LOADING, MASTERDOWN, lost AUTH): drop
+ * the connection and connect again, which finds the primary anew.
+ */
+bool oc_redis_reply_moved(const redisReply *r);
 
 #endif

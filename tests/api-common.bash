@@ -7,21 +7,30 @@ bats_load_library bats-support
 bats_load_library bats-assert
 
 # Request the API. Usage: api METHOD PATH [BODY [CURL-ARGS...]]
-# A non-empty BODY is sent as application/json (or as $API_CT when set);
-# POST and PUT without BODY send an empty one. Sets status_code, body
-# and leaves the response headers in $BATS_TEST_TMPDIR/headers.
+# The request is the sample admin's (bearer token) unless API_TOKEN says
+# otherwise: another token, or empty for nobody. Every POST, PUT and
+# DELETE is sent as application/json (or as $API_CT when set; set and
+# empty for no Content-Type), without BODY with an empty one. Sets
+# status_code, body and leaves the response headers in
+# $BATS_TEST_TMPDIR/headers.
 api() {
-	local method=$1 path=$2 data=${3-}
+	local method=$1 path=$2 data=${3-} token=${API_TOKEN-$OC_ADMIN_TOKEN}
+	local ct=${API_CT-application/json}
 	shift $(($# < 3 ? $# : 3))
 	local args=(-s --max-time 30 -X "$method"
 		-D "$BATS_TEST_TMPDIR/headers" -o "$BATS_TEST_TMPDIR/body"
 		-w '%{http_code}')
-	if [ -n "$data" ]; then
-		args+=(-H "Content-Type: ${API_CT:-application/json}"
+	[ -z "$token" ] || args+=(-H "Authorization: Bearer $token")
+	case $method in
+	POST | PUT | DELETE)
+		[ -z "$ct" ] || args+=(-H "Content-Type: $ct")
+		args+=(--data-binary "$data")
+		;;
+	*)
+		[ -z "$data" ] || args+=(-H "Content-Type: $ct"
 			--data-binary "$data")
-	elif [ "$method" = POST ] || [ "$method" = PUT ]; then
-		args+=(--data-binary '')
-	fi
+		;;
+	esac
 	status_code=$(curl "${args[@]}" "$@" "$STACK_URL$path")
 	body=$(cat "$BATS_TEST_TMPDIR/body")
 }
@@ -54,9 +63,16 @@ assert_error() {
 	assert_body ".error.code == \"$2\" and (.error.message | length > 0)"
 }
 
+# Sign in anonymously with EMAIL and PASSWORD: api's results.
+api_login() {
+	API_TOKEN= api POST /api/session \
+		"$(jq -cn --arg e "$1" --arg p "$2" '{email: $e, password: $p}')"
+}
+
 # Id of the nth customer (0-based).
 customer_id() {
-	curl -s "$STACK_URL/api/users?role=customer" | jq -r ".data[${1:-0}].id"
+	curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" \
+		"$STACK_URL/api/users?role=customer" | jq -r ".data[${1:-0}].id"
 }
 
 # Id of the product with this SKU.

@@ -75,7 +75,7 @@ wait_for_code() {
 	assert_status 200
 	stack_stop_prog mongod-standin || true
 	run curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
-		"$STACK_URL/api/orders"
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" "$STACK_URL/api/orders"
 	assert_output 503
 	for i in $(seq 5); do
 		api GET /api/orders
@@ -109,9 +109,11 @@ wait_for_code() {
 	# A claim held by nobody keeps a request polling for its owner
 	# until the timeout: a slow request to stop the daemon under.
 	key="held-$RANDOM"
-	stack_mongo "db.idempotency.insert_one({'_id': '$key', 'state': 'pending', 'at': datetime.datetime.utcnow()})"
 	customer=$(customer_id 0)
+	# Claims are per customer: "<customerId>:<key>".
+	stack_mongo "db.idempotency.insert_one({'_id': '$customer:$key', 'state': 'pending', 'at': datetime.datetime.utcnow()})"
 	curl -s --max-time 20 -o "$BATS_TEST_TMPDIR/slow" -w '%{http_code}' \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 		-H 'Content-Type: application/json' -H "Idempotency-Key: $key" \
 		--data-binary "$(order_body "$customer" "$(product_id MS-202)" 1)" \
 		"$STACK_URL/api/orders" >"$BATS_TEST_TMPDIR/slow.code" &

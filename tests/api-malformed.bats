@@ -27,6 +27,7 @@ print(h.hexdigest())"
 # Send the bytes of a file as the body. Usage: send METHOD PATH FILE
 send() {
 	status_code=$(curl -s --max-time 30 -X "$1" \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 		-H 'Content-Type: application/json' --data-binary "@$3" \
 		-o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "$STACK_URL$2")
 	body=$(cat "$BATS_TEST_TMPDIR/body")
@@ -52,7 +53,8 @@ battery() {
 setup() {
 	customer=$(customer_id 0)
 	product=$(product_id MS-202)
-	order=$(curl -s "$STACK_URL/api/orders?status=pending&limit=1" | jq -r '.data[0].id')
+	order=$(curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" \
+		"$STACK_URL/api/orders?status=pending&limit=1" | jq -r '.data[0].id')
 	[ -n "$order" ] && [ "$order" != null ]
 	before=$(db_state)
 }
@@ -166,6 +168,7 @@ teardown() {
 	done
 	status_code=$(curl -s -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' \
 		-X PUT --data-binary '{"stock":1}' -H 'Content-Type:' \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 		"$STACK_URL/api/products/$product/stock")
 	body=$(cat "$BATS_TEST_TMPDIR/body")
 	assert_error 415 unsupported_media_type

@@ -21,6 +21,7 @@ burst() {
 	shift 4
 	for ((i = 0; i < n; i++)); do
 		curl -s --max-time 60 -X "$method" \
+			-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 			-H 'Content-Type: application/json' --data-binary "$data" \
 			-o "$BATS_TEST_TMPDIR/body.$i" -w '%{http_code}\n' \
 			"$@" "$STACK_URL$path" >"$BATS_TEST_TMPDIR/code.$i" &

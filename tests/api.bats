@@ -452,7 +452,7 @@ db.products.update_one({'sku': 'DK-707'}, {'\$set': {'stock': 2}})"
 @test "--init is idempotent and --check validates the configuration" {
 	users=$(db_count users)
 	orders=$(db_count orders)
-	run "$OC_BUILDDIR/ordercast-api" --init
+	run "$OC_BUILDDIR/ordercast-api" --init --sample-data
 	assert_success
 	assert_output --partial "no sample data added"
 	[ "$(db_count users)" = "$users" ]
@@ -469,8 +469,14 @@ db.products.update_one({'sku': 'DK-707'}, {'\$set': {'stock': 2}})"
 	assert_output --partial --listen
 }
 
-@test "--init on an empty database creates indexes and sample data" {
+@test "--init on an empty database creates indexes, and sample data only when asked" {
 	ORDERCAST_DB=octest_init_$$ run "$OC_BUILDDIR/ordercast-api" --init
+	assert_success
+	refute_output --partial "sample data"
+	[ "$(ORDERCAST_DB=octest_init_$$ stack_mongo 'print(db.users.count_documents({}))')" = 0 ]
+	run "$OC_BUILDDIR/ordercast-api" --sample-data
+	assert_failure
+	ORDERCAST_DB=octest_init_$$ run "$OC_BUILDDIR/ordercast-api" --init --sample-data
 	assert_success
 	assert_output --partial "sample data added"
 	out=$(ORDERCAST_DB=octest_init_$$ stack_mongo "
@@ -484,7 +490,9 @@ for c in ('users', 'products', 'orders'):
 print(sorted(names))")
 	echo "$out"
 	[ "$(echo "$out" | head -1)" = "7 1 12 20 5" ]
-	[[ "$out" == *email_1* && "$out" == *sku_1* && "$out" == *idempotencyKey_1* ]]
+	[[ "$out" == *email_1* && "$out" == *sku_1* && "$out" == *customerId_1_idempotencyKey_1* ]]
+	# Every sample account has an Argon2id hash of the demo password.
+	[ "$(ORDERCAST_DB=octest_init_$$ stack_mongo "print(sum(1 for u in db.users.find() if u.get('passwordHash', '').startswith('\$argon2id\$')))")" = 7 ]
 	[[ "$out" == *customerId_1__id_-1* && "$out" == *status_1__id_-1* ]]
 	ORDERCAST_DB=octest_init_$$ run "$OC_BUILDDIR/ordercast-api" --init
 	assert_success
@@ -502,6 +510,7 @@ print(sorted(names))")
 	echo "$output" | tail -1 | jq -e '.data | length == 12'
 	id=$(product_id CB-606)
 	run bash -c 'printf %s "{\"delta\":-1}" | env REQUEST_METHOD=PUT \
+		HTTP_AUTHORIZATION="Bearer $OC_ADMIN_TOKEN" \
 		REQUEST_URI=/api/products/'"$id"'/stock CONTENT_TYPE=application/json \
 		CONTENT_LENGTH=12 "$1"' _ "$OC_BUILDDIR/ordercast-api"
 	assert_success

@@ -4,13 +4,16 @@
 
 # Unit tests of lib/.
 check_PROGRAMS += tests/unit/test-lib tests/unit/test-event \
-	tests/unit/test-daemon tests/unit/test-filter
+	tests/unit/test-daemon tests/unit/test-filter tests/unit/test-auth
 tests_unit_test_lib_SOURCES = tests/unit/test-lib.c
 tests_unit_test_lib_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_lib_LDADD = $(OC_LIBS)
 tests_unit_test_event_SOURCES = tests/unit/test-event.c
 tests_unit_test_event_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_event_LDADD = $(OC_LIBS)
+tests_unit_test_auth_SOURCES = tests/unit/test-auth.c
+tests_unit_test_auth_CFLAGS = $(OC_CFLAGS)
+tests_unit_test_auth_LDADD = $(OC_LIBS)
 tests_unit_test_daemon_SOURCES = tests/unit/test-daemon.c
 tests_unit_test_daemon_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_daemon_LDADD = $(OC_LIBS)
@@ -25,14 +28,14 @@ tests_filter_agree_client_CFLAGS = $(OC_CFLAGS)
 tests_filter_agree_client_LDADD = $(OC_LIBS)
 
 OC_UNIT_TESTS = tests/unit/test-lib tests/unit/test-event \
-	tests/unit/test-daemon tests/unit/test-filter \
+	tests/unit/test-daemon tests/unit/test-filter tests/unit/test-auth \
 	cgi/sse/fcgi-proto-test
 
 OC_SUITES = \
 	tests/standin.bats tests/filter-agree.bats \
 	tests/watch.bats tests/watch-recovery.bats tests/watch-resync.bats \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
-	tests/api-malformed.bats tests/api-config.bats \
+	tests/api-malformed.bats tests/api-config.bats tests/api-auth.bats \
 	tests/sse.bats \
 	tests/deploy.bats tests/http.bats tests/quickstart.bats \
 	tests/www.bats \

@@ -8,10 +8,12 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api.h"
+#include "oc-xmalloc.h"
 
 #define MAX_KEY_LEN	128
 /* A claim older than this without an order belongs to a dead request. */
@@ -41,30 +43,35 @@ nap(long ms)
 }
 
 /*
- * Claim an idempotency key by inserting it into the idempotency
- * collection (its _id is unique). Returns 1 when this request owns the
- * key, 0 when an order with the key exists (in *existing), -1 after
- * answering an error.
+ * Claim a customer's idempotency key by inserting it into the
+ * idempotency collection (its _id, "<customerId>:<key>", is unique: the
+ * same key from another customer is another key). Returns 1 when this
+ * request owns the key, 0 when an order of this customer with the key
+ * exists (in *existing), -1 after answering an error.
  */
 int
-api_idem_claim(struct api_req *req, const char *key,
-    json_object **existing)
+api_idem_claim(struct api_req *req, const bson_oid_t *customer,
+    const char *key, json_object **existing)
 {
 	mongoc_collection_t *claims = NULL;
 	json_object *arr = NULL;
 	bson_t *claim = NULL, *byk = NULL, *opts = NULL, *stale = NULL;
 	bson_error_t err;
 	int64_t deadline = oc_mono_ms() + req->server->cfg.timeout_ms;
+	char hex[25], *id = NULL;
 	int rc = -1;
 
+	bson_oid_to_string(customer, hex);
+	id = xasprintf("%s:%s", hex, key);
 	claims = api_collection(req, "idempotency");
 	if (claims == NULL)
 		goto done;
-	byk = BCON_NEW("idempotencyKey", BCON_UTF8(key));
+	byk = BCON_NEW("customerId", BCON_OID(customer), "idempotencyKey",
+	    BCON_UTF8(key));
 	opts = BCON_NEW("limit", BCON_INT64(1));
 	for (;;) {
 		bson_destroy(claim);
-		claim = BCON_NEW("_id", BCON_UTF8(key), "state",
+		claim = BCON_NEW("_id", BCON_UTF8(id), "state",
 		    BCON_UTF8("pending"), "at", BCON_DATE_TIME(oc_wall_ms()));
 		if (mongoc_collection_insert_one(claims, claim, NULL, NULL,
 		    &err)) {
@@ -87,7 +94,7 @@ api_idem_claim(struct api_req *req, const char *key,
 		}
 		/* The owner may have died: take over an old claim. */
 		bson_destroy(stale);
-		stale = BCON_NEW("_id", BCON_UTF8(key), "at", "{", "$lt",
+		stale = BCON_NEW("_id", BCON_UTF8(id), "at", "{", "$lt",
 		    BCON_DATE_TIME(oc_wall_ms() - STALE_CLAIM_MS), "}");
 		mongoc_collection_delete_one(claims, stale, NULL, NULL, NULL);
 		if (oc_mono_ms() > deadline) {
@@ -98,6 +105,7 @@ api_idem_claim(struct api_req *req, const char *key,
 		nap(10);
 	}
 done:
+	free(id);
 	json_object_put(arr);
 	bson_destroy(claim);
 	bson_destroy(byk);
@@ -109,17 +117,22 @@ done:
 
 /* Let a later retry run again after this request failed. */
 void
-api_idem_release(struct api_req *req, const char *key)
+api_idem_release(struct api_req *req, const bson_oid_t *customer,
+    const char *key)
 {
 	mongoc_collection_t *claims;
 	bson_t *sel;
+	char hex[25], *id;
 
 	if (req->client == NULL)
 		return;
+	bson_oid_to_string(customer, hex);
+	id = xasprintf("%s:%s", hex, key);
 	claims = mongoc_client_get_collection(req->client,
 	    req->server->cfg.db, "idempotency");
-	sel = BCON_NEW("_id", BCON_UTF8(key));
+	sel = BCON_NEW("_id", BCON_UTF8(id));
 	mongoc_collection_delete_one(claims, sel, NULL, NULL, NULL);
+	free(id);
 	bson_destroy(sel);
 	mongoc_collection_destroy(claims);
 }

@@ -86,6 +86,28 @@ create_index(mongoc_client_t *client, const char *db, const char *coll,
 	return ok;
 }
 
+/*
+ * Drop an index an older version made (idempotency keys were unique
+ * across customers; now the claim per customer guards them). An index
+ * that is not there is fine.
+ */
+static bool
+drop_old_index(mongoc_client_t *client, const char *db, const char *coll,
+    const char *name, bson_error_t *err)
+{
+	bson_t *cmd = BCON_NEW("dropIndexes", BCON_UTF8(coll), "index",
+	    BCON_UTF8(name));
+	bool ok;
+
+	ok = mongoc_client_write_command_with_opts(client, db, cmd, NULL,
+	    NULL, err);
+	bson_destroy(cmd);
+	/* 27 IndexNotFound, 26 NamespaceNotFound */
+	if (!ok && (err->code == 27 || err->code == 26))
+		ok = true;
+	return ok;
+}
+
 /* Every index of the data model. */
 static bool
 create_indexes(mongoc_client_t *client, const char *db, bson_error_t *err)
@@ -100,8 +122,11 @@ create_indexes(mongoc_client_t *client, const char *db, bson_error_t *err)
 	    create_index(client, db, "orders", "status_1__id_-1",
 	    BCON_NEW("status", BCON_INT32(1), "_id", BCON_INT32(-1)),
 	    false, false, err) &&
-	    create_index(client, db, "orders", "idempotencyKey_1",
-	    BCON_NEW("idempotencyKey", BCON_INT32(1)), true, true, err);
+	    drop_old_index(client, db, "orders", "idempotencyKey_1", err) &&
+	    create_index(client, db, "orders",
+	    "customerId_1_idempotencyKey_1", BCON_NEW("customerId",
+	    BCON_INT32(1), "idempotencyKey", BCON_INT32(1)), false, false,
+	    err);
 }
 
 /* Does the collection hold at least one document? */
@@ -199,9 +224,13 @@ sample_order(size_t i, const bson_oid_t *uids, const bson_oid_t *pids,
 	return doc;
 }
 
-/* Users, products and orders for an empty database. */
+/*
+ * Users, products and orders for an empty database; every sample account
+ * signs in with the password whose hash is pwhash.
+ */
 static bool
-insert_samples(mongoc_client_t *client, const char *db, bson_error_t *err)
+insert_samples(mongoc_client_t *client, const char *db, const char *pwhash,
+    bson_error_t *err)
 {
 	mongoc_collection_t *cu = NULL, *cp = NULL, *co = NULL;
 	bson_oid_t uids[NUSERS], pids[NPRODUCTS];
@@ -219,6 +248,7 @@ insert_samples(mongoc_client_t *client, const char *db, bson_error_t *err)
 		    "name", BCON_UTF8(users[i].name),
 		    "email", BCON_UTF8(users[i].email),
 		    "role", BCON_UTF8(users[i].role),
+		    "passwordHash", BCON_UTF8(pwhash),
 		    "createdAt", BCON_DATE_TIME(now - 86400000));
 	}
 	if (!insert_all(cu, docs, NUSERS, err))
@@ -248,12 +278,15 @@ done:
 }
 
 /*
- * Create the indexes and, when there are no users yet, the sample data.
+ * Create the indexes and, when sample_password is given and there are no
+ * users yet, the sample data (its accounts sign in with that password).
  * On return msg says what was done (true) or what failed (false).
  */
 bool
-api_init_database(const struct oc_config *cfg, char *msg, size_t msglen)
+api_init_database(const struct oc_config *cfg, const char *sample_password,
+    char *msg, size_t msglen)
 {
+	char pwhash[OC_PWHASH_MAX];
 	mongoc_uri_t *uri = NULL;
 	mongoc_client_t *client = NULL;
 	mongoc_collection_t *cu = NULL;
@@ -282,6 +315,14 @@ api_init_database(const struct oc_config *cfg, char *msg, size_t msglen)
 		snprintf(msg, msglen, "creating indexes: %s", err.message);
 		goto done;
 	}
+	if (sample_password == NULL) {
+		snprintf(msg, msglen, "indexes ready in %s", cfg->db);
+		ok = true;
+		goto done;
+	}
+	if (!oc_password_hash(sample_password, pwhash, sizeof(pwhash), msg,
+	    msglen))
+		goto done;
 	cu = mongoc_client_get_collection(client, cfg->db, "users");
 	if (!has_documents(cu, &any, &err)) {
 		snprintf(msg, msglen, "reading users: %s", err.message);
@@ -293,7 +334,7 @@ api_init_database(const struct oc_config *cfg, char *msg, size_t msglen)
 		ok = true;
 		goto done;
 	}
-	if (!insert_samples(client, cfg->db, &err)) {
+	if (!insert_samples(client, cfg->db, pwhash, &err)) {
 		snprintf(msg, msglen, "inserting sample data: %s",
 		    err.message);
 		goto done;

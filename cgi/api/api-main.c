@@ -35,7 +35,13 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: ordercast-api [--listen unix:PATH|HOST:PORT] "
 	    "[--threads N] [--pidfile FILE]\n"
-	    "       ordercast-api --init | -n|--check | --help\n"
+	    "       ordercast-api --init [--sample-data] | -n|--check | --help\n"
+	    "       ordercast-api --add-user EMAIL --name NAME --role "
+	    "admin|customer\n"
+	    "       ordercast-api --set-password EMAIL\n"
+	    "       ordercast-api --set-role EMAIL --role admin|customer\n"
+	    "Passwords are read from standard input (at least 10 "
+	    "characters).\n"
 	    "Without --listen it serves FastCGI on fd 0, or one request as\n"
 	    "plain CGI when fd 0 is not a FastCGI socket.\n");
 }
@@ -240,11 +246,20 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "init", no_argument, NULL, 'i' },
+		{ "sample-data", no_argument, NULL, 'S' },
+		{ "add-user", required_argument, NULL, 'A' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "role", required_argument, NULL, 'R' },
+		{ "set-password", required_argument, NULL, 'P' },
+		{ "set-role", required_argument, NULL, 'E' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *listen_spec = NULL, *pidfile = NULL;
+	const char *add_user = NULL, *name = NULL, *role = NULL;
+	const char *set_password = NULL, *set_role = NULL;
+	bool sample = false;
 	long nthreads = 8;
 	struct api_server server;
 	bool check = false, init = false, cgi;
@@ -272,6 +287,24 @@ main(int argc, char **argv)
 		case 'i':
 			init = true;
 			break;
+		case 'S':
+			sample = true;
+			break;
+		case 'A':
+			add_user = optarg;
+			break;
+		case 'N':
+			name = optarg;
+			break;
+		case 'R':
+			role = optarg;
+			break;
+		case 'P':
+			set_password = optarg;
+			break;
+		case 'E':
+			set_role = optarg;
+			break;
 		case 'n':
 			check = true;
 			break;
@@ -283,7 +316,9 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (sample && !init) ||
+	    ((name != NULL || role != NULL) && add_user == NULL &&
+	    set_role == NULL)) {
 		usage(stderr);
 		return 1;
 	}
@@ -300,9 +335,37 @@ main(int argc, char **argv)
 		oc_config_clear(&server.cfg);
 		return 0;
 	}
+	if (!oc_auth_init()) {
+		log_errorx("libsodium does not start");
+		goto done_early;
+	}
 	mongoc_init();
+	if (add_user != NULL || set_password != NULL || set_role != NULL) {
+		bool ok;
+
+		if (add_user != NULL)
+			ok = api_account_add(&server.cfg, add_user, name, role,
+			    err, sizeof(err));
+		else if (set_password != NULL)
+			ok = api_account_set_password(&server.cfg,
+			    set_password, err, sizeof(err));
+		else
+			ok = api_account_set_role(&server.cfg, set_role, role,
+			    err, sizeof(err));
+		if (!ok)
+			log_errorx("%s", err);
+		rc = ok ? 0 : 1;
+		goto done;
+	}
 	if (init) {
-		if (api_init_database(&server.cfg, err, sizeof(err))) {
+		const char *pw = NULL;
+
+		if (sample) {
+			pw = getenv("ORDERCAST_DEMO_PASSWORD");
+			if (pw == NULL || pw[0] == '\0')
+				pw = "ordercast-demo";
+		}
+		if (api_init_database(&server.cfg, pw, err, sizeof(err))) {
 			log_info("%s", err);
 			rc = 0;
 		} else {
@@ -355,5 +418,8 @@ main(int argc, char **argv)
 done:
 	server_free(&server);
 	mongoc_cleanup();
+	return rc;
+done_early:
+	server_free(&server);
 	return rc;
 }

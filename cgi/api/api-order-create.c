@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -156,6 +158,34 @@ customer_exists(struct api_req *req, const bson_oid_t *customer)
 }
 
 /*
+ * True when an order (JSON as shown) has exactly these lines, in this
+ * order: a repeat of the same request, not another order under the same
+ * Idempotency-Key.
+ */
+static bool
+same_items(json_object *order, const struct api_item *items, size_t n)
+{
+	json_object *arr, *it, *pid, *qty;
+	char hex[25];
+	size_t i;
+
+	if (!json_object_object_get_ex(order, "items", &arr) ||
+	    !json_object_is_type(arr, json_type_array) ||
+	    json_object_array_length(arr) != n)
+		return false;
+	for (i = 0; i < n; i++) {
+		it = json_object_array_get_idx(arr, i);
+		bson_oid_to_string(&items[i].product, hex);
+		if (!json_object_object_get_ex(it, "productId", &pid) ||
+		    !json_object_object_get_ex(it, "qty", &qty) ||
+		    strcmp(json_object_get_string(pid), hex) != 0 ||
+		    json_object_get_int64(qty) != items[i].qty)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Create an order: the customer and products must exist, stock is taken
  * line by line and given back if any line is short. With idem_key a
  * repeat returns the first order (*repeat true) and takes nothing.
@@ -188,10 +218,18 @@ api_order_create(struct api_req *req, const bson_oid_t *customer,
 	    !load_products(req, lines, n))
 		goto done;
 	if (idem_key != NULL) {
-		rc = api_idem_claim(req, idem_key, out);
+		rc = api_idem_claim(req, customer, idem_key, out);
 		if (rc < 0)
 			goto done;
 		if (rc == 0) {
+			if (!same_items(*out, items, n)) {
+				json_object_put(*out);
+				*out = NULL;
+				api_error(req, 422, "idempotency_mismatch",
+				    "this Idempotency-Key was used for another "
+				    "order; use a new key for a new order");
+				goto done;
+			}
 			*repeat = true;
 			ok = true;
 			goto done;
@@ -238,7 +276,7 @@ done:
 			api_stock_give_back(products, &lines[i].id,
 			    lines[i].qty);
 	if (!ok && claimed)
-		api_idem_release(req, idem_key);
+		api_idem_release(req, customer, idem_key);
 	for (i = 0; i < n; i++) {
 		free(lines[i].sku);
 		free(lines[i].name);

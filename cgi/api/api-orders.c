@@ -16,6 +16,50 @@
 
 #define MAX_QTY		1000
 
+/* A customer's requests see only their own orders. */
+static bool
+is_customer(const struct api_req *req)
+{
+	return req->caller.role == API_ROLE_CUSTOMER;
+}
+
+/*
+ * True when a customer may see this order (JSON as the API shows it):
+ * admins see all, customers their own. Another's order is answered as if
+ * it did not exist.
+ */
+static bool
+order_visible(const struct api_req *req, json_object *order)
+{
+	json_object *c;
+
+	if (!is_customer(req))
+		return true;
+	return json_object_object_get_ex(order, "customerId", &c) &&
+	    json_object_is_type(c, json_type_string) &&
+	    strcmp(json_object_get_string(c), req->caller.user_id) == 0;
+}
+
+/*
+ * The role of a user by id: "admin", "customer", or "" when there is no
+ * such user. False after a 503.
+ */
+static bool
+user_role(struct api_req *req, const bson_oid_t *id, char *role,
+    size_t rolelen)
+{
+	json_object *u = NULL, *r;
+
+	role[0] = '\0';
+	if (!api_find_by_id(req, "users", id, &u))
+		return false;
+	if (u != NULL && json_object_object_get_ex(u, "role", &r) &&
+	    json_object_is_type(r, json_type_string))
+		snprintf(role, rolelen, "%s", json_object_get_string(r));
+	json_object_put(u);
+	return true;
+}
+
 /* GET /api/orders?customerId=&status=&limit=&before= */
 void
 api_route_orders_list(struct api_req *req)
@@ -31,8 +75,18 @@ api_route_orders_list(struct api_req *req)
 	if (api_query(req, "customerId", &customer)) {
 		if (!api_oid_param(req, "customerId", customer, &oid))
 			goto done;
-		BSON_APPEND_OID(filter, "customerId", &oid);
+		if (is_customer(req) &&
+		    strcmp(customer, req->caller.user_id) != 0) {
+			/* Asking for another's narrows to nothing. */
+			api_reply_json(req, 200, api_list_body(
+			    json_object_new_array(), true, NULL));
+			goto done;
+		}
 	}
+	if (is_customer(req))
+		(void)oc_oid_parse(req->caller.user_id, &oid);
+	if (customer != NULL || is_customer(req))
+		BSON_APPEND_OID(filter, "customerId", &oid);
 	if (api_query(req, "status", &status)) {
 		if (!api_status_valid(status)) {
 			api_field_error(req, "status", "not a known status");
@@ -85,7 +139,8 @@ api_route_order(struct api_req *req)
 		return;
 	if (!api_find_by_id(req, "orders", &id, &doc))
 		return;
-	if (doc == NULL) {
+	if (doc == NULL || !order_visible(req, doc)) {
+		json_object_put(doc);
 		api_error(req, 404, "not_found", "no order %s", req->id);
 		return;
 	}
@@ -151,6 +206,7 @@ api_route_orders_create(struct api_req *req)
 	struct api_item items[API_MAX_ITEMS];
 	const char *key = api_param(req, "HTTP_IDEMPOTENCY_KEY");
 	char *location = NULL;
+	char role[16];
 	bson_oid_t customer;
 	size_t n = 0;
 	bool repeat;
@@ -170,10 +226,28 @@ api_route_orders_create(struct api_req *req)
 		}
 		(void)val;
 	}
-	if (!json_object_object_get_ex(body, "customerId", &v) ||
+	if (is_customer(req) &&
+	    !json_object_object_get_ex(body, "customerId", &v)) {
+		/* A customer orders for themselves. */
+		(void)oc_oid_parse(req->caller.user_id, &customer);
+	} else if (!json_object_object_get_ex(body, "customerId", &v) ||
 	    !oc_oid_parse(api_json_str(v), &customer)) {
 		api_field_error(req, "customerId", "expected a 24-hex id");
 		goto done;
+	} else if (is_customer(req) &&
+	    strcmp(api_json_str(v), req->caller.user_id) != 0) {
+		api_error(req, 403, "forbidden",
+		    "you may order only for yourself");
+		goto done;
+	}
+	if (!is_customer(req)) {
+		if (!user_role(req, &customer, role, sizeof(role)))
+			goto done;
+		if (strcmp(role, "admin") == 0) {
+			api_error(req, 403, "forbidden",
+			    "orders belong to customers, not to admins");
+			goto done;
+		}
 	}
 	if (!json_object_object_get_ex(body, "items", &v)) {
 		api_field_error(req, "items", "required");
@@ -193,6 +267,35 @@ api_route_orders_create(struct api_req *req)
 done:
 	free(location);
 	json_object_put(body);
+}
+
+/*
+ * A customer may cancel their own order while it is pending, nothing
+ * else; another's order does not exist. False after answering.
+ */
+static bool
+customer_may_move(struct api_req *req, const bson_oid_t *id, const char *to)
+{
+	json_object *doc = NULL, *st;
+	bool ok = false;
+
+	if (!api_find_by_id(req, "orders", id, &doc))
+		return false;
+	if (doc == NULL || !order_visible(req, doc)) {
+		api_error(req, 404, "not_found", "no order %s", req->id);
+		goto done;
+	}
+	if (strcmp(to, "cancelled") != 0 ||
+	    !json_object_object_get_ex(doc, "status", &st) ||
+	    strcmp(json_object_get_string(st), "pending") != 0) {
+		api_error(req, 403, "forbidden", "customers may only cancel "
+		    "their own orders, while they are pending");
+		goto done;
+	}
+	ok = true;
+done:
+	json_object_put(doc);
+	return ok;
 }
 
 /* PUT /api/orders/:id/status with {"status": "..."} */
@@ -225,7 +328,10 @@ api_route_order_status(struct api_req *req)
 		api_field_error(req, "status", "not a known status");
 		goto done;
 	}
-	if (!api_order_move(req, &id, NULL, to, &order))
+	if (is_customer(req) && !customer_may_move(req, &id, to))
+		goto done;
+	if (!api_order_move(req, &id, is_customer(req) ? "pending" : NULL, to,
+	    &order))
 		goto done;
 	api_reply_json(req, 200, order);
 done:

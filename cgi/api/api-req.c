@@ -166,11 +166,11 @@ api_req_read_body(struct api_req *req, bool optional)
 	if (len > API_MAX_BODY)
 		return api_error(req, 413, "payload_too_large",
 		    "the body is larger than %d bytes", API_MAX_BODY);
-	if (len == 0 && optional)
-		return true;
 	if (!is_json_type(api_param(req, "CONTENT_TYPE")))
 		return api_error(req, 415, "unsupported_media_type",
-		    "the body must be application/json");
+		    "the body must be application/json (an empty one too)");
+	if (len == 0 && optional)
+		return true;
 	req->body = xmalloc((size_t)len + 1);
 	req->body_len = read_body(req, req->body, (size_t)len);
 	req->body[req->body_len] = '\0';

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "api-config.h"
@@ -22,7 +23,9 @@
 /*
  * One method on one path. The pattern follows /api/ and may hold one
  * ":id" segment, which the handler finds in req->id. Rows of a path are
- * adjacent, listed in the order of their Allow header.
+ * adjacent, listed in the order of their Allow header. access is the
+ * least role that may use the route (docs/architecture.md, "Access");
+ * handlers narrow further what a customer sees (their own orders).
  */
 struct route {
 	const char	*method;
@@ -30,29 +33,42 @@ struct route {
 	const char	*name;		/* metrics */
 	void		(*handler)(struct api_req *);
 	bool		 optional_body;	/* POST/PUT without a body is fine */
+	enum api_role	 access;
 };
 
+#define ANYONE		API_ROLE_ANON
+#define CUSTOMER	API_ROLE_CUSTOMER
+#define ADMIN		API_ROLE_ADMIN
+
 static const struct route routes[] = {
-	{ "GET", "config", "config", api_route_config, false },
-	{ "GET", "health", "health", api_route_health, false },
-	{ "GET", "metrics", "metrics", api_route_metrics, false },
-	{ "GET", "users", "users", api_route_users, false },
-	{ "GET", "products", "products", api_route_products, false },
-	{ "GET", "products/:id", "product", api_route_product, false },
+	{ "GET", "config", "config", api_route_config, false, ANYONE },
+	{ "GET", "health", "health", api_route_health, false, ANYONE },
+	{ "GET", "metrics", "metrics", api_route_metrics, false, ADMIN },
+	{ "POST", "session", "session", api_route_session_create, false,
+	    ANYONE },
+	{ "GET", "session", "session", api_route_session_get, false,
+	    CUSTOMER },
+	{ "DELETE", "session", "session", api_route_session_delete, true,
+	    CUSTOMER },
+	{ "GET", "users", "users", api_route_users, false, ADMIN },
+	{ "GET", "products", "products", api_route_products, false, ANYONE },
+	{ "GET", "products/:id", "product", api_route_product, false,
+	    ANYONE },
 	{ "PUT", "products/:id/stock", "product_stock",
-	    api_route_product_stock, false },
-	{ "GET", "orders", "orders", api_route_orders_list, false },
-	{ "POST", "orders", "orders", api_route_orders_create, false },
-	{ "GET", "orders/:id", "order", api_route_order, false },
+	    api_route_product_stock, false, ADMIN },
+	{ "GET", "orders", "orders", api_route_orders_list, false, CUSTOMER },
+	{ "POST", "orders", "orders", api_route_orders_create, false,
+	    CUSTOMER },
+	{ "GET", "orders/:id", "order", api_route_order, false, CUSTOMER },
 	{ "PUT", "orders/:id/status", "order_status",
-	    api_route_order_status, false },
-	{ "GET", "stats", "stats", api_route_stats, false },
+	    api_route_order_status, false, CUSTOMER },
+	{ "GET", "stats", "stats", api_route_stats, false, ADMIN },
 	{ "POST", "simulate/new-order", "simulate_new_order",
-	    api_route_sim_order, true },
+	    api_route_sim_order, true, ADMIN },
 	{ "POST", "simulate/update-stock", "simulate_update_stock",
-	    api_route_sim_stock, true },
+	    api_route_sim_stock, true, ADMIN },
 	{ "POST", "simulate/status-update", "simulate_status_update",
-	    api_route_sim_status, true },
+	    api_route_sim_status, true, ADMIN },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
@@ -102,9 +118,58 @@ not_allowed(struct api_req *req, size_t first)
 	    "use %s", req->method, allow);
 }
 
+/* Methods that change state: JSON and same-site only. */
+static bool
+changes_state(const char *method)
+{
+	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+	    strcmp(method, "DELETE") == 0;
+}
+
+/*
+ * The host[:port] part of an Origin ("scheme://host[:port]"), or NULL
+ * for "null" and anything else that names no site.
+ */
+static const char *
+origin_host(const char *origin, size_t *len)
+{
+	const char *p = strstr(origin, "://");
+
+	if (p == NULL)
+		return NULL;
+	p += 3;
+	*len = strcspn(p, "/");
+	return *len > 0 ? p : NULL;
+}
+
+/*
+ * Refuse a state change that another site's page sent: an Origin header
+ * that names a host other than the one the request was sent to. Requests
+ * without Origin (curl, same-origin GETs) pass. False after a 403.
+ */
+static bool
+same_site(struct api_req *req)
+{
+	const char *origin = api_param(req, "HTTP_ORIGIN");
+	const char *host = api_param(req, "HTTP_HOST");
+	const char *oh;
+	size_t len;
+
+	if (origin == NULL)
+		return true;
+	oh = origin_host(origin, &len);
+	if (oh != NULL && host != NULL && strlen(host) == len &&
+	    strncasecmp(oh, host, len) == 0)
+		return true;
+	return api_error(req, 403, "cross_origin",
+	    "requests from another site may not change anything");
+}
+
 /*
  * Find the path's rows in the table and run the one of the request's
- * method, after reading its body; 404 or 405 when there is none.
+ * method: a state change must come from this site with a JSON body
+ * (an empty one included), and the caller must have the route's role.
+ * 404 or 405 when there is no such route.
  */
 static void
 route(struct api_req *req, const char *rest)
@@ -127,9 +192,11 @@ route(struct api_req *req, const char *rest)
 		r = &routes[i];
 		if (strcmp(req->method, r->method) != 0)
 			continue;
-		if ((strcmp(r->method, "POST") == 0 ||
-		    strcmp(r->method, "PUT") == 0) &&
-		    !api_req_read_body(req, r->optional_body))
+		if (changes_state(r->method) && (!same_site(req) ||
+		    !api_req_read_body(req, r->optional_body)))
+			return;
+		if (!api_auth_resolve(req) ||
+		    !api_auth_require(req, r->access))
 			return;
 		r->handler(req);
 		return;

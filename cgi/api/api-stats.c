@@ -87,6 +87,35 @@ watcher_state(struct api_req *req, bool redis_ok, bool *ok)
 	return o;
 }
 
+/*
+ * What anyone may learn of health: the status and, per component, only
+ * whether it is up and how fast it answered (no error texts, pids or
+ * hosts: those are for admins). Takes full, returns a new object.
+ */
+static json_object *
+health_public(json_object *full)
+{
+	static const char *const parts[] = { "mongodb", "redis", "watcher" };
+	static const char *const kept[] = { "ok", "latencyMs", "lagMs" };
+	json_object *out = json_object_new_object(), *v, *part, *f;
+	size_t i, j;
+
+	if (json_object_object_get_ex(full, "status", &v))
+		json_object_object_add(out, "status", json_object_get(v));
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (!json_object_object_get_ex(full, parts[i], &v))
+			continue;
+		part = json_object_new_object();
+		for (j = 0; j < sizeof(kept) / sizeof(kept[0]); j++)
+			if (json_object_object_get_ex(v, kept[j], &f))
+				json_object_object_add(part, kept[j],
+				    json_object_get(f));
+		json_object_object_add(out, parts[i], part);
+	}
+	json_object_put(full);
+	return out;
+}
+
 /* GET /api/health: 200 only when MongoDB, Redis and the watcher are up. */
 void
 api_route_health(struct api_req *req)
@@ -108,6 +137,8 @@ api_route_health(struct api_req *req)
 	    watcher_state(req, redis_ok, &watch_ok));
 	json_object_object_add(body, "status", json_object_new_string(
 	    mongo_ok && redis_ok && watch_ok ? "ok" : "degraded"));
+	if (req->caller.role != API_ROLE_ADMIN)
+		body = health_public(body);
 	api_reply_json(req, mongo_ok && redis_ok && watch_ok ? 200 : 503,
 	    body);
 }

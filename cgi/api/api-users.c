@@ -15,7 +15,9 @@ api_route_users(struct api_req *req)
 {
 	json_object *arr = NULL;
 	bson_t *filter = bson_new();
-	bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
+	/* The password hash never leaves the database. */
+	bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}",
+	    "projection", "{", "passwordHash", BCON_INT32(0), "}");
 	char *role = NULL;
 
 	if (api_query(req, "role", &role)) {

@@ -9,7 +9,9 @@
  *   api-main.c                          options, threads, start
  *   api-routes.c                        route table and dispatcher
  *   api-users.c api-products.c api-orders.c api-stats.c api-simulate.c
- *                                       route handlers
+ *   api-config.c                        route handlers
+ *   api-auth.c                          who is asking; session routes
+ *   api-account.c                       --add-user, --set-password, --set-role
  *   api-order-create.c                  a new order
  *   api-order-status.c                  the status machine
  *   api-stock.c api-idem.c              stock, idempotency claims
@@ -32,6 +34,7 @@
 #include <json-c/json.h>
 #include <mongoc/mongoc.h>
 
+#include "oc-auth.h"
 #include "oc-config.h"
 #include "oc-util.h"
 
@@ -74,9 +77,27 @@ struct api_thread {
 	uint64_t		 rng;
 };
 
+/* Roles in order of what they may do. */
+enum api_role {
+	API_ROLE_ANON,
+	API_ROLE_CUSTOMER,
+	API_ROLE_ADMIN
+};
+
+/* Who is asking, resolved once per request before routing. */
+struct api_caller {
+	enum api_role		 role;
+	bool			 bad_token;	/* sent, but no session */
+	bool			 store_down;	/* sessions unreachable */
+	bool			 has_session;	/* else REMOTE_USER */
+	char			 user_id[OC_OID_HEX + 1];
+	struct oc_session	 session;
+};
+
 struct api_req {
 	struct api_server	*server;	/* thr->server */
 	struct api_thread	*thr;
+	struct api_caller	 caller;
 	FCGX_Request		*fcgi;		/* NULL when running as CGI */
 	char			**envp;
 	int64_t			 started;	/* us, monotonic */
@@ -191,9 +212,11 @@ bool		 api_stock_change(struct api_req *, const bson_oid_t *, bool,
 
 /* api-idem.c: idempotency claims. */
 bool		 api_idem_key_valid(const char *);
-int		 api_idem_claim(struct api_req *, const char *,
+int		 api_idem_claim(struct api_req *, const bson_oid_t *,
+		    const char *,
 		    json_object **);
-void		 api_idem_release(struct api_req *, const char *);
+void		 api_idem_release(struct api_req *, const bson_oid_t *,
+		    const char *);
 
 /* api-order-status.c: the status machine. */
 bool		 api_status_valid(const char *);
@@ -230,7 +253,26 @@ void		 api_route_sim_status(struct api_req *);
 /* api-routes.c: answer one request, the response written. */
 void		 api_handle(struct api_req *);
 
+/*
+ * api-auth.c: who is asking (called by the dispatcher before routing),
+ * the check of a route's role, and the session routes.
+ */
+bool		 api_auth_resolve(struct api_req *);
+bool		 api_auth_require(struct api_req *, enum api_role);
+void		 api_route_session_create(struct api_req *);
+void		 api_route_session_get(struct api_req *);
+void		 api_route_session_delete(struct api_req *);
+
+/* api-account.c: the account commands (false with a message in err). */
+bool		 api_account_add(const struct oc_config *, const char *,
+		    const char *, const char *, char *, size_t);
+bool		 api_account_set_password(const struct oc_config *,
+		    const char *, char *, size_t);
+bool		 api_account_set_role(const struct oc_config *, const char *,
+		    const char *, char *, size_t);
+
 /* api-init.c: indexes and sample data (--init). */
-bool		 api_init_database(const struct oc_config *, char *, size_t);
+bool		 api_init_database(const struct oc_config *, const char *,
+		    char *, size_t);
 
 #endif

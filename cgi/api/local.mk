@@ -9,6 +9,7 @@ ordercast_api_SOURCES = \
 	cgi/api/api-stock.c cgi/api/api-idem.c \
 	cgi/api/api-db.c cgi/api/api-cache.c cgi/api/api-metrics.c \
 	cgi/api/api-deps.c cgi/api/api-req.c cgi/api/api-reply.c \
+	cgi/api/api-auth.c cgi/api/api-account.c \
 	cgi/api/api-init.c cgi/api/api-config.h cgi/api/api-config.c
 ordercast_api_CFLAGS = $(OC_CFLAGS) $(FCGI_CFLAGS)
 ordercast_api_LDADD = $(OC_LIBS) $(FCGI_LIBS)

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 #
 # The API and SSE smoke checks, run the same way against every web server
-# setup (tests/deploy.bats). Each takes the base URL.
+# setup (tests/deploy.bats). Each takes the base URL; changes are made as
+# the sample admin (OC_ADMIN_TOKEN, from stack_start).
 
 # GET a path; sets $status_code and $body.
 smoke_get() {
@@ -55,10 +56,12 @@ smoke_static() {
 # An order through the API: 201 with the new order.
 smoke_order() {
 	local customer product out
-	customer=$(curl -s "$1/api/users?role=customer" | jq -r '.data[0].id')
+	customer=$(curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" \
+		"$1/api/users?role=customer" | jq -r '.data[0].id')
 	product=$(curl -s "$1/api/products" |
 		jq -r '[.data[] | select(.stock > 0)][0].id')
 	out=$(curl -s -w '\n%{http_code}' -H 'Content-Type: application/json' \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1}]}" \
 		"$1/api/orders")
 	[ "${out##*$'\n'}" = 201 ] || { echo "order: $out"; return 1; }
@@ -75,6 +78,7 @@ smoke_event_unbuffered() {
 		{ echo "stream did not start"; kill "$reader"; return 1; }
 	product=$(curl -s "$base/api/products" | jq -r '.data[0].id')
 	curl -s -X PUT -H 'Content-Type: application/json' -d '{"delta":1}' \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 		"$base/api/products/$product/stock" >/dev/null
 	smoke_wait_line "$file" "^[0-9]+ data: .*\"key\":\"$product\"" 10 ||
 		{ echo "no event arrived"; cat "$file"; kill "$reader"; return 1; }

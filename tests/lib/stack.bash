@@ -40,9 +40,41 @@ stack_start() {
 		export ORDERCAST_DB="octest_$$_$RANDOM"
 	fi
 	export STACK_DIR OC_STATE
+	export ORDERCAST_DEMO_PASSWORD=${ORDERCAST_DEMO_PASSWORD:-ordercast-demo}
 	stack_up || { stack_down; return 1; }
 	STACK_URL=$OC_URL
-	export STACK_URL
+	OC_ADMIN_TOKEN=$(stack_login admin@ordercast.example) ||
+		{ stack_down; stack_die "cannot sign in as the sample admin"; }
+	export STACK_URL OC_ADMIN_TOKEN
+}
+
+# Sign in as a sample account (the demo password) and print the token.
+# Usage: stack_login EMAIL [PASSWORD]
+stack_login() {
+	local pw=${2:-$ORDERCAST_DEMO_PASSWORD} out
+	out=$(jq -cn --arg e "$1" --arg p "$pw" '{email: $e, password: $p}' |
+		curl -s --max-time 30 -X POST -H 'Content-Type: application/json' \
+			--data-binary @- "$STACK_URL/api/session") || return 1
+	echo "$out" | jq -er .token
+}
+
+# The id of the user with this email (asked as the admin).
+stack_user_id() {
+	curl -s --max-time 30 -H "Authorization: Bearer $OC_ADMIN_TOKEN" \
+		"$STACK_URL/api/users" |
+		jq -r --arg e "$1" '.data[] | select(.email == $e) | .id'
+}
+
+# Run ordercast-api once as plain CGI (a second API process beside the
+# stack's), with standard input as the body and extra VAR=value pairs.
+# Usage: stack_cgi METHOD URI [VAR=value...]
+stack_cgi() {
+	local method=$1 uri=$2 body
+	shift 2
+	body=$(cat)
+	printf '%s' "$body" | env REQUEST_METHOD="$method" REQUEST_URI="$uri" \
+		CONTENT_TYPE=application/json CONTENT_LENGTH=${#body} "$@" \
+		"$OC_BUILDDIR/ordercast-api"
 }
 
 # Stop all, then fail if a sanitizer reported anything in a log.

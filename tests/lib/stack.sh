@@ -20,7 +20,7 @@ OC_PROGRAMS="redis mongod-standin ordercast-watch ordercast-api ordercast-sse li
 OC_PACKAGES_STACK=(
 	build-essential autoconf automake libtool pkg-config
 	libmongoc-dev libbson-dev libhiredis-dev libjson-c-dev libfcgi-dev
-	redis-server redis-tools lighttpd lighttpd-mod-deflate jq curl
+	libsodium-dev redis-server redis-tools lighttpd lighttpd-mod-deflate jq curl
 	python3 python3-pymongo python3-mongomock
 )
 OC_PACKAGES_TEST=(
@@ -166,7 +166,7 @@ stack_start_mongo() {
 }
 
 stack_init_db() {
-	"$OC_BUILDDIR/ordercast-api" --init >>"$OC_STATE/log/init.log" 2>&1 ||
+	"$OC_BUILDDIR/ordercast-api" --init --sample-data >>"$OC_STATE/log/init.log" 2>&1 ||
 		{ tail -n 20 "$OC_STATE/log/init.log" >&2
 		  stack_die "ordercast-api --init failed; see $OC_STATE/log/init.log"; }
 }
