@@ -141,7 +141,7 @@ api_metrics_flush(struct api_thread *thr)
 	}
 	for (i = 0; i < n; i++)
 		redisAppendCommand(c, "HINCRBY %s %s %lld",
-		    thr->server->key_metrics, batch[i].name, batch[i].count);
+		    thr->server->keys.metrics_api, batch[i].name, batch[i].count);
 	for (i = 0; i < n; i++) {
 		if (redisGetReply(c, &reply) != REDIS_OK) {
 			log_warnx("metrics: %zu counters lost", n);

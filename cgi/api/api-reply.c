@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "oc-errbody.h"
 #include "oc-json.h"
 #include "oc-xmalloc.h"
 
@@ -72,25 +73,43 @@ api_reply_json(struct api_req *req, int status, json_object *obj)
 	json_object_put(obj);
 }
 
-/* The error body of docs/api.md; returns false for the callers' returns. */
+/*
+ * The error body of lib/oc-errbody, naming field when it is not NULL
+ * (docs/architecture.md, "HTTP interface"). Returns false for the
+ * callers' returns.
+ */
+static bool
+error_body(struct api_req *req, int status, const char *code,
+    const char *field, const char *fmt, va_list ap)
+{
+	req->err_code = code;
+	api_reply_json(req, status, oc_errbody_newv(code, field, fmt, ap));
+	return false;
+}
+
+/* An error about the request as a whole. */
 bool
 api_error(struct api_req *req, int status, const char *code,
     const char *fmt, ...)
 {
-	json_object *body, *err;
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	error_body(req, status, code, NULL, fmt, ap);
 	va_end(ap);
-	err = json_object_new_object();
-	json_object_object_add(err, "code", json_object_new_string(code));
-	json_object_object_add(err, "message", json_object_new_string(msg));
-	body = json_object_new_object();
-	json_object_object_add(body, "error", err);
-	req->err_code = code;
-	api_reply_json(req, status, body);
+	return false;
+}
+
+/* An error about one field of the body or the query. */
+bool
+api_error_field(struct api_req *req, int status, const char *code,
+    const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_body(req, status, code, field, fmt, ap);
+	va_end(ap);
 	return false;
 }
 
@@ -98,20 +117,8 @@ api_error(struct api_req *req, int status, const char *code,
 bool
 api_field_error(struct api_req *req, const char *field, const char *why)
 {
-	json_object *body, *err;
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), "%s: %s", field, why);
-	err = json_object_new_object();
-	json_object_object_add(err, "code",
-	    json_object_new_string("invalid_field"));
-	json_object_object_add(err, "message", json_object_new_string(msg));
-	json_object_object_add(err, "field", json_object_new_string(field));
-	body = json_object_new_object();
-	json_object_object_add(body, "error", err);
-	req->err_code = "invalid_field";
-	api_reply_json(req, 400, body);
-	return false;
+	return api_error_field(req, 400, "invalid_field", field, "%s: %s",
+	    field, why);
 }
 
 /* 503 with Retry-After naming the dependency that is down. */

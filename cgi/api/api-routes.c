@@ -122,6 +122,8 @@ route(struct api_req *req, const char *rest)
 	}
 	req->id = id;
 	req->route = routes[first].name;
+	if (!api_query_check(req))
+		return;
 	for (i = first; i < NROUTES &&
 	    strcmp(routes[i].pattern, routes[first].pattern) == 0; i++) {
 		r = &routes[i];

@@ -14,6 +14,7 @@
 #include "api.h"
 #include "oc-json.h"
 #include "oc-log.h"
+#include "oc-model.h"
 #include "oc-xmalloc.h"
 
 /* Minutes covered by ordersPerMinute, and products in topProducts. */
@@ -68,7 +69,7 @@ watcher_state(struct api_req *req, bool redis_ok, bool *ok)
 
 	*ok = false;
 	if (redis_ok)
-		r = api_redis_command(req, "GET %s", req->server->key_alive);
+		r = api_redis_command(req, "GET %s", req->server->keys.watch_alive);
 	if (r != NULL && r->type == REDIS_REPLY_STRING)
 		alive = oc_json_parse(r->str, r->len, 4, err, sizeof(err));
 	if (alive != NULL && json_object_is_type(alive, json_type_object)) {
@@ -145,16 +146,15 @@ gather_metrics(struct api_req *req, json_object **out)
 {
 	json_object *comps = json_object_new_object(), *h;
 	redisReply *scan = NULL, *r;
-	char *pattern = oc_config_key(&req->server->cfg, "metrics:*");
+	const char *program;
 	char cursor[32] = "0";
-	size_t plen = strlen(req->server->cfg.prefix) + strlen(":metrics:");
 	size_t i;
 	bool ok = false;
 	int rounds = 0;
 
 	do {
 		scan = api_redis_command(req, "SCAN %s MATCH %s COUNT 100",
-		    cursor, pattern);
+		    cursor, req->server->keys.metrics_match);
 		if (scan == NULL || scan->type != REDIS_REPLY_ARRAY ||
 		    scan->elements != 2)
 			goto done;
@@ -167,8 +167,10 @@ gather_metrics(struct api_req *req, json_object **out)
 				goto done;
 			h = hash_object(r);
 			freeReplyObject(r);
-			if (h != NULL && strlen(key) > plen)
-				json_object_object_add(comps, key + plen, h);
+			program = oc_keys_metrics_program(&req->server->keys,
+			    key);
+			if (h != NULL && program != NULL)
+				json_object_object_add(comps, program, h);
 			else
 				json_object_put(h);
 		}
@@ -182,7 +184,6 @@ done:
 	if (scan != NULL)
 		freeReplyObject(scan);
 	json_object_put(comps);
-	free(pattern);
 	return ok;
 }
 
@@ -326,8 +327,6 @@ num(json_object *o, const char *k)
 static bool
 stats_by_status(struct api_req *req, json_object *body)
 {
-	static const char *const all[] = { "pending", "processing",
-	    "shipped", "delivered", "cancelled" };
 	bson_t *p = BCON_NEW("pipeline", "[", "{", "$group", "{", "_id",
 	    BCON_UTF8("$status"), "n", "{", "$sum", BCON_INT32(1), "}", "}",
 	    "}", "]");
@@ -340,8 +339,9 @@ stats_by_status(struct api_req *req, json_object *body)
 	if (!ok)
 		return false;
 	by = json_object_new_object();
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		json_object_object_add(by, all[i], json_object_new_int64(0));
+	for (i = 0; i < OC_NSTATUSES; i++)
+		json_object_object_add(by, oc_statuses[i],
+		    json_object_new_int64(0));
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		e = json_object_array_get_idx(arr, i);
 		if (json_object_object_get_ex(e, "_id", &id) &&
@@ -359,7 +359,7 @@ static bool
 stats_revenue(struct api_req *req, json_object *body)
 {
 	bson_t *p = BCON_NEW("pipeline", "[",
-	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8("cancelled"),
+	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8(OC_STATUS_CANCELLED),
 	    "}", "}", "}",
 	    "{", "$group", "{", "_id", BCON_NULL, "r", "{", "$sum",
 	    BCON_UTF8("$totalCents"), "}", "}", "}", "]");
@@ -392,7 +392,7 @@ stats_per_minute(struct api_req *req, json_object *body)
 	    BCON_UTF8("$createdAt"), "}", "}",
 	    "n", "{", "$sum", BCON_INT32(1), "}",
 	    "r", "{", "$sum", "{", "$cond", "[", "{", "$eq", "[",
-	    BCON_UTF8("$status"), BCON_UTF8("cancelled"), "]", "}",
+	    BCON_UTF8("$status"), BCON_UTF8(OC_STATUS_CANCELLED), "]", "}",
 	    BCON_INT32(0), BCON_UTF8("$totalCents"), "]", "}", "}",
 	    "}", "}", "]");
 	json_object *arr = NULL, *out, *m, *e, *id;
@@ -437,7 +437,7 @@ static bool
 stats_top_products(struct api_req *req, json_object *body)
 {
 	bson_t *p = BCON_NEW("pipeline", "[",
-	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8("cancelled"),
+	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8(OC_STATUS_CANCELLED),
 	    "}", "}", "}",
 	    "{", "$unwind", BCON_UTF8("$items"), "}",
 	    "{", "$group", "{", "_id", BCON_UTF8("$items.productId"),

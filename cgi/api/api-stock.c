@@ -77,7 +77,7 @@ api_stock_return_order(struct api_req *req, mongoc_collection_t *products,
     const bson_t *order)
 {
 	bson_iter_t it, items, item;
-	bson_oid_t ids[API_MAX_ITEMS];
+	bson_oid_t ids[API_ORDER_MAX_ITEMS];
 	bson_oid_t pid;
 	int64_t qty;
 	size_t n = 0;
@@ -86,7 +86,7 @@ api_stock_return_order(struct api_req *req, mongoc_collection_t *products,
 	if (!bson_iter_init_find(&it, order, "items") ||
 	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &items))
 		return;
-	while (bson_iter_next(&items) && n < API_MAX_ITEMS) {
+	while (bson_iter_next(&items) && n < API_ORDER_MAX_ITEMS) {
 		if (!BSON_ITER_HOLDS_DOCUMENT(&items) ||
 		    !bson_iter_recurse(&items, &item))
 			continue;
