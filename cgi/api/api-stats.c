@@ -20,8 +20,13 @@
 /* Minutes covered by ordersPerMinute, and products in topProducts. */
 #define STATS_MINUTES	60
 #define TOP_PRODUCTS	5
-/* Largest Prometheus text we build. */
-#define PROM_MAX	(256 * 1024)
+/*
+ * Largest Prometheus text we build; past it the remaining series are
+ * dropped and counted in ordercast_metrics_dropped. Room is kept for
+ * that last series.
+ */
+#define PROM_MAX	(1024 * 1024)
+#define PROM_TRAILER	128
 
 /* {"ok":bool,"latencyMs":N} plus "error" when it failed. */
 static json_object *
@@ -41,22 +46,15 @@ dep_state(bool ok, int64_t us, const char *error)
 	return o;
 }
 
-/* Ping MongoDB, bypassing the breaker: health is also its probe. */
+/* MongoDB's state: a ping under the breaker, with its own deadline. */
 static json_object *
 mongo_state(struct api_req *req, bool *ok)
 {
-	bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
-	bson_error_t err;
+	char err[256];
 	int64_t t0 = oc_mono_us();
 
-	if (req->client == NULL)
-		req->client = mongoc_client_pool_pop(req->server->pool);
-	*ok = mongoc_client_command_simple(req->client, "admin", cmd, NULL,
-	    NULL, &err);
-	bson_destroy(cmd);
-	if (!*ok)
-		req->mongo_down = true;
-	return dep_state(*ok, oc_mono_us() - t0, *ok ? NULL : err.message);
+	*ok = api_mongo_ping(req, err, sizeof(err));
+	return dep_state(*ok, oc_mono_us() - t0, *ok ? NULL : err);
 }
 
 /* The watcher's heartbeat from PREFIX:watch:alive, if Redis has it. */
@@ -199,31 +197,50 @@ counter(json_object *comps, const char *comp, const char *field)
 	return json_object_get_int64(v);
 }
 
-/* Append to a bounded text buffer; false once it is full. */
+/* A growing text with a hard cap. */
+struct prom_buf {
+	char	*s;
+	size_t	 len;
+	size_t	 size;
+};
+
+/* Append s unless the text would pass max bytes; false then. */
 static bool
-buf_add(char *buf, size_t *len, const char *s)
+buf_add(struct prom_buf *b, const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
-	if (*len + n >= PROM_MAX)
+	if (b->len + n >= max)
 		return false;
-	memcpy(buf + *len, s, n);
-	*len += n;
-	buf[*len] = '\0';
+	if (b->len + n >= b->size) {
+		while (b->len + n >= b->size)
+			b->size *= 2;
+		b->s = xreallocarray(b->s, b->size, 1);
+	}
+	memcpy(b->s + b->len, s, n + 1);
+	b->len += n;
 	return true;
 }
 
-/* The metrics as Prometheus text: ordercast_<component>_<field>. */
+/*
+ * The metrics as Prometheus text: ordercast_<component>_<field>, then
+ * ordercast_metrics_dropped, the series left out past PROM_MAX.
+ */
 static void
 reply_prometheus(struct api_req *req, json_object *comps)
 {
-	char *buf = xmalloc(PROM_MAX);
+	struct prom_buf b = { xmalloc(16384), 0, 16384 };
 	char name[256], line[600];
-	size_t len = 0, i;
+	long long dropped = 0;
+	size_t i;
 
-	buf[0] = '\0';
+	b.s[0] = '\0';
 	json_object_object_foreach(comps, comp, fields) {
 		json_object_object_foreach(fields, field, val) {
+			if (dropped > 0) {
+				dropped++;
+				continue;
+			}
 			snprintf(name, sizeof(name), "ordercast_%s_%s", comp,
 			    field);
 			for (i = 0; name[i] != '\0'; i++)
@@ -233,12 +250,18 @@ reply_prometheus(struct api_req *req, json_object *comps)
 			snprintf(line, sizeof(line), "# TYPE %s counter\n"
 			    "%s %lld\n", name, name,
 			    (long long)json_object_get_int64(val));
-			if (!buf_add(buf, &len, line))
-				break;
+			if (!buf_add(&b, line, PROM_MAX - PROM_TRAILER))
+				dropped++;
 		}
 	}
-	api_reply_raw(req, 200, buf, len, "text/plain; version=0.0.4");
-	free(buf);
+	if (dropped > 0)
+		log_warnx("metrics: %lld series past %d bytes dropped",
+		    dropped, PROM_MAX);
+	snprintf(line, sizeof(line), "# TYPE ordercast_metrics_dropped "
+	    "gauge\nordercast_metrics_dropped %lld\n", dropped);
+	buf_add(&b, line, PROM_MAX);
+	api_reply_raw(req, 200, b.s, b.len, "text/plain; version=0.0.4");
+	free(b.s);
 }
 
 /* GET /api/metrics[?format=prometheus] */

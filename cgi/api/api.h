@@ -157,6 +157,7 @@ void		 api_breaker_init(struct api_breaker *);
 bool		 api_breaker_allow(struct api_breaker *);
 void		 api_breaker_report(struct api_breaker *, bool);
 mongoc_client_t	*api_mongo(struct api_req *);
+bool		 api_mongo_ping(struct api_req *, char *, size_t);
 redisReply	*api_redis_command(struct api_req *, const char *, ...);
 redisContext	*api_redis_ctx(struct api_req *);
 void		 api_redis_failed(struct api_req *);
