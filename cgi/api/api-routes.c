@@ -58,6 +58,34 @@ static const struct route routes[] = {
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
 /*
+ * The GET answers a client may keep and revalidate with their ETag
+ * (docs/architecture.md, "HTTP interface"); every other answer is
+ * no-store.
+ */
+static const struct {
+	const char	*name;
+	enum api_cache	 cache;
+} cacheable[] = {
+	{ "config", API_CACHE_REVALIDATE },
+	{ "products", API_CACHE_REVALIDATE },
+	{ "product", API_CACHE_REVALIDATE },
+	{ "order", API_CACHE_PRIVATE },
+	{ "users", API_CACHE_PRIVATE },
+};
+
+/* The cache policy of a GET route's 200 answers. */
+static enum api_cache
+route_cache(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cacheable) / sizeof(cacheable[0]); i++)
+		if (strcmp(cacheable[i].name, name) == 0)
+			return cacheable[i].cache;
+	return API_CACHE_NO_STORE;
+}
+
+/*
  * Match rest (the path after /api/) against a pattern. With an :id the
  * segment in its place must be non-empty and is copied to *id (caller
  * frees); without one the path must be equal.
@@ -85,7 +113,7 @@ pattern_match(const char *pattern, const char *rest, char **id)
 
 /*
  * 405 for the path of routes[first]: Allow lists the methods of its
- * rows, in table order.
+ * rows, in table order (HEAD goes with GET without being listed).
  */
 static void
 not_allowed(struct api_req *req, size_t first)
@@ -104,12 +132,14 @@ not_allowed(struct api_req *req, size_t first)
 
 /*
  * Find the path's rows in the table and run the one of the request's
- * method, after reading its body; 404 or 405 when there is none.
+ * method, after reading its body; 404 or 405 when there is none. HEAD
+ * runs the GET row: the reply layer leaves the body out.
  */
 static void
 route(struct api_req *req, const char *rest)
 {
 	const struct route *r;
+	const char *method = req->head ? "GET" : req->method;
 	size_t i, first;
 	char *id = NULL;
 
@@ -127,8 +157,10 @@ route(struct api_req *req, const char *rest)
 	for (i = first; i < NROUTES &&
 	    strcmp(routes[i].pattern, routes[first].pattern) == 0; i++) {
 		r = &routes[i];
-		if (strcmp(req->method, r->method) != 0)
+		if (strcmp(method, r->method) != 0)
 			continue;
+		if (strcmp(r->method, "GET") == 0)
+			req->cache = route_cache(r->name);
 		if ((strcmp(r->method, "POST") == 0 ||
 		    strcmp(r->method, "PUT") == 0) &&
 		    !api_req_read_body(req, r->optional_body))
@@ -150,6 +182,7 @@ api_handle(struct api_req *req)
 	req->method = api_param(req, "REQUEST_METHOD");
 	if (req->method == NULL)
 		req->method = "GET";
+	req->head = strcmp(req->method, "HEAD") == 0;
 	uri = api_param(req, "REQUEST_URI");
 	if (uri == NULL)
 		uri = "/";

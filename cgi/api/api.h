@@ -76,6 +76,13 @@ struct api_thread {
 	uint64_t		 rng;
 };
 
+/* How a 200 answer may be cached; every other answer is no-store. */
+enum api_cache {
+	API_CACHE_NO_STORE = 0,	/* lists and whatever must be fresh */
+	API_CACHE_REVALIDATE,	/* no-cache: kept, revalidated by ETag */
+	API_CACHE_PRIVATE	/* private, no-cache: one user's answer */
+};
+
 struct api_req {
 	struct api_server	*server;	/* thr->server */
 	struct api_thread	*thr;
@@ -90,6 +97,8 @@ struct api_req {
 	char			*body;
 	size_t			 body_len;
 	const char		*route;		/* name in the metrics */
+	bool			 head;		/* HEAD: GET without the body */
+	enum api_cache		 cache;		/* of a 200 answer */
 
 	mongoc_client_t		*client;	/* from the pool, lazily */
 	bool			 mongo_down;	/* saw the database fail */
