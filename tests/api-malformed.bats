@@ -173,3 +173,22 @@ teardown() {
 	body=$(cat "$BATS_TEST_TMPDIR/body")
 	assert_error 415 unsupported_media_type
 }
+
+@test "an error naming a long multibyte field is valid UTF-8, clipped whole" {
+	for ch in é € 𝄞; do
+		name=$(printf "$ch%.0s" $(seq 300))
+		printf '{"%s":1}' "$name" >"$BATS_TEST_TMPDIR/payload"
+		send PUT "/api/products/$product/stock" "$BATS_TEST_TMPDIR/payload"
+		assert_error 400 invalid_field
+		iconv -f UTF-8 -t UTF-8 "$BATS_TEST_TMPDIR/body" >/dev/null
+		/usr/bin/python3 -c '
+import json, sys
+name = sys.argv[2]
+e = json.load(open(sys.argv[1], encoding="utf-8", errors="strict"))["error"]
+m = e["message"].encode()
+assert e["field"] == name, "field"
+assert 0 < len(m) <= 480, len(m)
+assert name.startswith(e["message"]), "message is no prefix of the name"
+' "$BATS_TEST_TMPDIR/body" "$name"
+	done
+}

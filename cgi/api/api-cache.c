@@ -23,7 +23,7 @@ static const char put_script[] =
     "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end "
     "return 0";
 
-/* The cache key of one product. Caller frees. */
+/* The cache key of one product, named by lib/oc-keys. Caller frees. */
 char *
 api_product_key(const struct api_server *server,
     const bson_oid_t *oid)
@@ -31,7 +31,7 @@ api_product_key(const struct api_server *server,
 	char hex[25];
 
 	bson_oid_to_string(oid, hex);
-	return xasprintf("%s:cache:product:%s", server->cfg.prefix, hex);
+	return oc_keys_product(&server->keys, hex);
 }
 
 /* Read the replies of n pipelined commands; false if the link broke. */
@@ -75,7 +75,7 @@ api_cache_get(struct api_req *req, const char *key, char **body,
 	if (c == NULL)
 		return false;
 	redisAppendCommand(c, "GET %s", key);
-	redisAppendCommand(c, "GET %s", req->server->key_gen);
+	redisAppendCommand(c, "GET %s", req->server->keys.cache_gen);
 	if (!drain_replies(req, c, r, 2))
 		goto done;
 	if (r[0]->type == REDIS_REPLY_STRING) {
@@ -108,7 +108,7 @@ api_cache_put(struct api_req *req, const char *key, const char *gen,
 		return;
 	snprintf(ttl, sizeof(ttl), "%d", API_CACHE_TTL);
 	r = redisCommand(c, "EVAL %s 2 %s %s %s %b %s", put_script, key,
-	    req->server->key_gen, gen, body, len, ttl);
+	    req->server->keys.cache_gen, gen, body, len, ttl);
 	if (r == NULL) {
 		api_redis_failed(req);
 		return;
@@ -137,12 +137,12 @@ api_cache_invalidate(struct api_req *req, const bson_oid_t *ids, size_t n)
 	keys = xcalloc(n + 1, sizeof(*keys));
 	argv = xcalloc(n + 2, sizeof(*argv));
 	argv[0] = "DEL";
-	argv[1] = req->server->key_products;
+	argv[1] = req->server->keys.cache_products;
 	for (i = 0; i < n; i++) {
 		keys[i] = api_product_key(req->server, &ids[i]);
 		argv[i + 2] = keys[i];
 	}
-	redisAppendCommand(c, "INCR %s", req->server->key_gen);
+	redisAppendCommand(c, "INCR %s", req->server->keys.cache_gen);
 	redisAppendCommandArgv(c, (int)(n + 2), argv, NULL);
 	if (!drain_replies(req, c, r, 2))
 		goto done;

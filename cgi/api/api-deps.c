@@ -85,6 +85,41 @@ api_mongo(struct api_req *req)
 	return req->client;
 }
 
+/*
+ * Ping MongoDB for GET /api/health, through the breaker like every
+ * request, on a client of the health pool whose deadlines are
+ * API_HEALTH_TIMEOUT_MS: a stalled server holds the thread that long,
+ * not ORDERCAST_TIMEOUT_MS. The outcome feeds the breaker (a passing
+ * ping closes it). Returns false with a message in err.
+ */
+bool
+api_mongo_ping(struct api_req *req, char *err, size_t errlen)
+{
+	mongoc_client_t *client;
+	bson_t *cmd = NULL;
+	bson_error_t berr;
+	bool ok = false;
+
+	if (!api_breaker_allow(&req->server->mongo_breaker)) {
+		snprintf(err, errlen, "circuit breaker open after repeated "
+		    "failures");
+		req->mongo_down = true;
+		return false;
+	}
+	cmd = BCON_NEW("ping", BCON_INT32(1));
+	client = mongoc_client_pool_pop(req->server->health_pool);
+	ok = mongoc_client_command_simple(client, "admin", cmd, NULL, NULL,
+	    &berr);
+	mongoc_client_pool_push(req->server->health_pool, client);
+	bson_destroy(cmd);
+	if (!ok) {
+		snprintf(err, errlen, "%s", berr.message);
+		req->mongo_down = true;
+	}
+	api_breaker_report(&req->server->mongo_breaker, ok);
+	return ok;
+}
+
 /* This thread's Redis connection, connecting when needed; NULL if down. */
 redisContext *
 api_redis_ctx(struct api_req *req)

@@ -124,18 +124,17 @@ signal_main(void *arg)
 }
 
 /*
- * The MongoDB pool, with our time limits written into its URI and room
- * for every worker thread: a thread waiting for a pooled client would
- * wait past any timeout.
+ * A MongoDB pool with the time limit t (ms) written into its URI and
+ * room for every worker thread: a thread waiting for a pooled client
+ * would wait past any timeout.
  */
-static bool
-open_pool(struct api_server *server, long nthreads, char *err,
-    size_t errlen)
+static mongoc_client_pool_t *
+new_pool(const struct api_server *server, int32_t t, long nthreads,
+    const char *appname, char *err, size_t errlen)
 {
+	mongoc_client_pool_t *pool = NULL;
 	bson_error_t berr;
 	mongoc_uri_t *uri = NULL;
-	int32_t t = (int32_t)server->cfg.timeout_ms;
-	bool ok = false;
 
 	uri = mongoc_uri_new_with_error(server->cfg.mongodb_uri, &berr);
 	if (uri == NULL) {
@@ -153,18 +152,37 @@ open_pool(struct api_server *server, long nthreads, char *err,
 	    nthreads)
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE,
 		    (int32_t)nthreads);
-	mongoc_uri_set_appname(uri, "ordercast-api");
-	server->pool = mongoc_client_pool_new_with_error(uri, &berr);
-	if (server->pool == NULL) {
+	mongoc_uri_set_appname(uri, appname);
+	pool = mongoc_client_pool_new_with_error(uri, &berr);
+	if (pool == NULL) {
 		snprintf(err, errlen, "mongodb: %s", berr.message);
 		goto done;
 	}
-	mongoc_client_pool_set_error_api(server->pool,
-	    MONGOC_ERROR_API_VERSION_2);
-	ok = true;
+	mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
 done:
 	mongoc_uri_destroy(uri);
-	return ok;
+	return pool;
+}
+
+/*
+ * The pool of the requests, with ORDERCAST_TIMEOUT_MS, and the pool of
+ * health pings, with API_HEALTH_TIMEOUT_MS: a stalled MongoDB then holds
+ * a health check for that deadline, not for the whole timeout.
+ */
+static bool
+open_pool(struct api_server *server, long nthreads, char *err,
+    size_t errlen)
+{
+	int32_t t = (int32_t)server->cfg.timeout_ms;
+	int32_t ht = t < API_HEALTH_TIMEOUT_MS ? t : API_HEALTH_TIMEOUT_MS;
+
+	server->pool = new_pool(server, t, nthreads, "ordercast-api", err,
+	    errlen);
+	if (server->pool == NULL)
+		return false;
+	server->health_pool = new_pool(server, ht, nthreads,
+	    "ordercast-api-health", err, errlen);
+	return server->health_pool != NULL;
 }
 
 /* Turn "unix:PATH" or "HOST:PORT" into what FCGX_OpenSocket takes. */
@@ -230,10 +248,9 @@ server_free(struct api_server *server)
 {
 	if (server->pool != NULL)
 		mongoc_client_pool_destroy(server->pool);
-	free(server->key_products);
-	free(server->key_gen);
-	free(server->key_metrics);
-	free(server->key_alive);
+	if (server->health_pool != NULL)
+		mongoc_client_pool_destroy(server->health_pool);
+	oc_keys_clear(&server->keys);
 	oc_config_clear(&server->cfg);
 }
 
@@ -373,11 +390,7 @@ main(int argc, char **argv)
 		}
 		goto done;
 	}
-	server.key_products = oc_config_key(&server.cfg,
-	    "cache:products");
-	server.key_gen = oc_config_key(&server.cfg, "cache:gen");
-	server.key_metrics = oc_config_key(&server.cfg, "metrics:api");
-	server.key_alive = oc_config_key(&server.cfg, "watch:alive");
+	oc_keys_init(&server.keys, server.cfg.prefix);
 	api_breaker_init(&server.mongo_breaker);
 	api_breaker_init(&server.redis_breaker);
 	if (!open_pool(&server, nthreads, err, sizeof(err))) {

@@ -26,6 +26,8 @@ struct metric {
 };
 
 static struct metric table[METRIC_SLOTS];
+/* Additions refused because every slot held another name. */
+static long long dropped;
 static pthread_mutex_t metrics_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t metrics_cv = PTHREAD_COND_INITIALIZER;
 static bool metrics_stopping;
@@ -45,7 +47,11 @@ name_hash(const char *s)
 	return h % METRIC_SLOTS;
 }
 
-/* Add n to a counter; the caller holds metrics_mu. Full table: dropped. */
+/*
+ * Add n to a counter; the caller holds metrics_mu. With the table full
+ * the addition is refused and counted: the flush reports it as the
+ * counter metrics_dropped, which has no slot of its own.
+ */
 static void
 add_locked(const char *name, long long n)
 {
@@ -61,6 +67,7 @@ add_locked(const char *name, long long n)
 			return;
 		}
 	}
+	dropped++;
 }
 
 /*
@@ -114,7 +121,7 @@ api_metrics_record(struct api_req *req)
 void
 api_metrics_flush(struct api_thread *thr)
 {
-	static struct metric batch[METRIC_SLOTS];
+	static struct metric batch[METRIC_SLOTS + 1];
 	static pthread_mutex_t flush_mu = PTHREAD_MUTEX_INITIALIZER;
 	struct api_req req;
 	redisContext *c;
@@ -130,6 +137,12 @@ api_metrics_flush(struct api_thread *thr)
 		batch[n++] = table[i];
 		table[i].count = 0;
 	}
+	if (dropped > 0) {
+		snprintf(batch[n].name, sizeof(batch[n].name),
+		    "metrics_dropped");
+		batch[n++].count = dropped;
+		dropped = 0;
+	}
 	pthread_mutex_unlock(&metrics_mu);
 	if (n == 0)
 		goto done;
@@ -141,7 +154,7 @@ api_metrics_flush(struct api_thread *thr)
 	}
 	for (i = 0; i < n; i++)
 		redisAppendCommand(c, "HINCRBY %s %s %lld",
-		    thr->server->key_metrics, batch[i].name, batch[i].count);
+		    thr->server->keys.metrics_api, batch[i].name, batch[i].count);
 	for (i = 0; i < n; i++) {
 		if (redisGetReply(c, &reply) != REDIS_OK) {
 			log_warnx("metrics: %zu counters lost", n);

@@ -1,8 +1,8 @@
 /*
- * Layer: the order status machine, a domain module. The statuses, the
- * moves allowed between them, and a move made conditional on the status
- * read, so two concurrent moves cannot both win; cancelling gives the
- * stock back.
+ * Layer: the order status machine, a domain module. A move allowed by
+ * lib/oc-model (docs/architecture.md, "Data model"), made conditional on
+ * the status read, so two concurrent moves cannot both win; cancelling
+ * gives the stock back.
  * Calls api-stock.c, api-db.c, api-cache.c, api-reply.c and lib/.
  */
 #include "config.h"
@@ -12,56 +12,7 @@
 
 #include "api.h"
 #include "oc-json.h"
-
-/* Every status an order can be in. */
-static const char *const statuses[] = { "pending", "processing", "shipped",
-    "delivered", "cancelled" };
-
-/* The moves an order may make, from, to; the first three go forward. */
-static const char *const moves[][2] = {
-	{ "pending", "processing" },
-	{ "processing", "shipped" },
-	{ "shipped", "delivered" },
-	{ "pending", "cancelled" },
-	{ "processing", "cancelled" },
-};
-
-/* Is s one of the order statuses? */
-bool
-api_status_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-		if (strcmp(s, statuses[i]) == 0)
-			return true;
-	return false;
-}
-
-/* The forward step from s, for the simulator; NULL when final. */
-const char *
-api_status_next(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 3; i++)
-		if (strcmp(s, moves[i][0]) == 0)
-			return moves[i][1];
-	return NULL;
-}
-
-/* Is from -> to one of the allowed moves? */
-static bool
-move_allowed(const char *from, const char *to)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++)
-		if (strcmp(from, moves[i][0]) == 0 &&
-		    strcmp(to, moves[i][1]) == 0)
-			return true;
-	return false;
-}
+#include "oc-model.h"
 
 /* Current status of an order; false when it has none. */
 static bool
@@ -101,7 +52,7 @@ api_order_move(struct api_req *req, const bson_oid_t *id, const char *from,
 	bool ok = false, found;
 
 	*out = NULL;
-	if (strcmp(to, "cancelled") == 0 &&
+	if (strcmp(to, OC_STATUS_CANCELLED) == 0 &&
 	    !api_cache_invalidate(req, NULL, 0)) {
 		api_unavailable(req, "Redis");
 		goto done;
@@ -122,7 +73,7 @@ api_order_move(struct api_req *req, const bson_oid_t *id, const char *from,
 		goto done;
 	}
 	if ((from != NULL && strcmp(from, cur_status) != 0) ||
-	    !move_allowed(cur_status, to)) {
+	    !oc_status_move_allowed(cur_status, to)) {
 		api_error(req, 409, "invalid_transition", "cannot move an "
 		    "order from %s to %s", cur_status, to);
 		goto done;
@@ -152,7 +103,7 @@ api_order_move(struct api_req *req, const bson_oid_t *id, const char *from,
 		api_error(req, 500, "internal", "bad reply");
 		goto done;
 	}
-	if (strcmp(to, "cancelled") == 0) {
+	if (strcmp(to, OC_STATUS_CANCELLED) == 0) {
 		products = api_collection(req, "products");
 		if (products != NULL)
 			api_stock_return_order(req, products, &value);

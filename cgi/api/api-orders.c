@@ -12,9 +12,8 @@
 
 #include "api.h"
 #include "oc-json.h"
+#include "oc-model.h"
 #include "oc-xmalloc.h"
-
-#define MAX_QTY		1000
 
 /* A customer's requests see only their own orders. */
 static bool
@@ -66,10 +65,10 @@ api_route_orders_list(struct api_req *req)
 {
 	json_object *arr = NULL, *last;
 	bson_t *filter = bson_new(), *opts = NULL, idrange;
-	char *customer = NULL, *status = NULL, *limit_s = NULL;
+	char *customer = NULL, *status = NULL;
 	char *before = NULL, *next = NULL;
 	bson_oid_t oid;
-	long limit = 50;
+	long limit = API_ORDERS_PAGE;
 	size_t n;
 
 	if (api_query(req, "customerId", &customer)) {
@@ -88,17 +87,14 @@ api_route_orders_list(struct api_req *req)
 	if (customer != NULL || is_customer(req))
 		BSON_APPEND_OID(filter, "customerId", &oid);
 	if (api_query(req, "status", &status)) {
-		if (!api_status_valid(status)) {
+		if (!oc_status_valid(status)) {
 			api_field_error(req, "status", "not a known status");
 			goto done;
 		}
 		BSON_APPEND_UTF8(filter, "status", status);
 	}
-	if (api_query(req, "limit", &limit_s) &&
-	    !oc_parse_long(limit_s, 1, 200, &limit)) {
-		api_field_error(req, "limit", "expected 1 to 200");
+	if (!api_query_count(req, "limit", 1, API_ORDERS_PAGE_MAX, &limit))
 		goto done;
-	}
 	if (api_query(req, "before", &before)) {
 		if (!api_oid_param(req, "before", before, &oid))
 			goto done;
@@ -121,7 +117,6 @@ api_route_orders_list(struct api_req *req)
 done:
 	free(customer);
 	free(status);
-	free(limit_s);
 	free(before);
 	free(next);
 	bson_destroy(filter);
@@ -159,8 +154,11 @@ parse_items(struct api_req *req, json_object *v, struct api_item *items,
 	if (!json_object_is_type(v, json_type_array))
 		return api_field_error(req, "items", "expected an array");
 	n = json_object_array_length(v);
-	if (n < 1 || n > API_MAX_ITEMS)
-		return api_field_error(req, "items", "expected 1 to 50 items");
+	if (n < 1 || n > API_ORDER_MAX_ITEMS) {
+		snprintf(field, sizeof(field), "expected 1 to %d items",
+		    API_ORDER_MAX_ITEMS);
+		return api_field_error(req, "items", field);
+	}
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
 		snprintf(field, sizeof(field), "items[%zu]", i);
@@ -179,7 +177,7 @@ parse_items(struct api_req *req, json_object *v, struct api_item *items,
 		}
 		snprintf(field, sizeof(field), "items[%zu].productId", i);
 		if (!json_object_object_get_ex(item, "productId", &pid) ||
-		    !oc_oid_parse(api_json_str(pid), &items[i].product))
+		    !api_oid_from_text(api_json_str(pid), &items[i].product))
 			return api_field_error(req, field,
 			    "expected a 24-hex id");
 		for (j = 0; j < i; j++)
@@ -190,7 +188,7 @@ parse_items(struct api_req *req, json_object *v, struct api_item *items,
 		snprintf(field, sizeof(field), "items[%zu].qty", i);
 		if (!json_object_object_get_ex(item, "qty", &qty))
 			return api_field_error(req, field, "required");
-		if (!api_int_field(req, qty, field, 1, MAX_QTY,
+		if (!api_int_field(req, qty, field, 1, API_ORDER_MAX_QTY,
 		    &items[i].qty))
 			return false;
 	}
@@ -203,7 +201,7 @@ void
 api_route_orders_create(struct api_req *req)
 {
 	json_object *body = NULL, *v, *order = NULL;
-	struct api_item items[API_MAX_ITEMS];
+	struct api_item items[API_ORDER_MAX_ITEMS];
 	const char *key = api_param(req, "HTTP_IDEMPOTENCY_KEY");
 	char *location = NULL;
 	char role[16];
@@ -231,7 +229,7 @@ api_route_orders_create(struct api_req *req)
 		/* A customer orders for themselves. */
 		(void)oc_oid_parse(req->caller.user_id, &customer);
 	} else if (!json_object_object_get_ex(body, "customerId", &v) ||
-	    !oc_oid_parse(api_json_str(v), &customer)) {
+	    !api_oid_from_text(api_json_str(v), &customer)) {
 		api_field_error(req, "customerId", "expected a 24-hex id");
 		goto done;
 	} else if (is_customer(req) &&
@@ -324,7 +322,7 @@ api_route_order_status(struct api_req *req)
 		goto done;
 	}
 	to = api_json_str(v);
-	if (to == NULL || !api_status_valid(to)) {
+	if (to == NULL || !oc_status_valid(to)) {
 		api_field_error(req, "status", "not a known status");
 		goto done;
 	}

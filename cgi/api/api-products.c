@@ -12,9 +12,6 @@
 #include "api.h"
 #include "oc-json.h"
 
-/* Largest stock a product may hold, and the largest single change. */
-#define MAX_STOCK	1000000000LL
-
 /* GET /api/products: the whole catalog, from the cache when it can. */
 void
 api_route_products(struct api_req *req)
@@ -26,7 +23,7 @@ api_route_products(struct api_req *req)
 	const char *text;
 	size_t len;
 
-	if (!api_cache_get(req, req->server->key_products, &cached, &gen)) {
+	if (!api_cache_get(req, req->server->keys.cache_products, &cached, &gen)) {
 		api_unavailable(req, "Redis");
 		goto done;
 	}
@@ -38,7 +35,7 @@ api_route_products(struct api_req *req)
 		goto done;
 	body = api_list_body(arr, false, NULL);
 	text = oc_json_text(body, &len);
-	api_cache_put(req, req->server->key_products, gen, text, len);
+	api_cache_put(req, req->server->keys.cache_products, gen, text, len);
 	api_reply_json(req, 200, body);
 done:
 	free(cached);
@@ -105,7 +102,7 @@ api_route_product_stock(struct api_req *req)
 		(void)val;
 	}
 	if (json_object_object_get_ex(body, "stock", &v)) {
-		if (!api_int_field(req, v, "stock", 0, MAX_STOCK, &value))
+		if (!api_int_field(req, v, "stock", 0, API_STOCK_MAX, &value))
 			goto done;
 		is_set = true;
 		have = true;
@@ -116,7 +113,7 @@ api_route_product_stock(struct api_req *req)
 			    "not both");
 			goto done;
 		}
-		if (!api_int_field(req, v, "delta", -MAX_STOCK, MAX_STOCK,
+		if (!api_int_field(req, v, "delta", -API_STOCK_MAX, API_STOCK_MAX,
 		    &value))
 			goto done;
 		have = true;

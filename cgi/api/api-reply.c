@@ -1,16 +1,18 @@
 /*
  * Layer: the response, lowest of the API. Sets the status, headers and
  * body of a request and writes them out; the error format of docs/api.md.
- * Calls lib/ only.
+ * Calls lib/ (and libfcgi) only.
  */
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "oc-errbody.h"
 #include "oc-json.h"
 #include "oc-xmalloc.h"
 
@@ -23,6 +25,7 @@ status_text(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -72,25 +75,43 @@ api_reply_json(struct api_req *req, int status, json_object *obj)
 	json_object_put(obj);
 }
 
-/* The error body of docs/api.md; returns false for the callers' returns. */
+/*
+ * The error body of lib/oc-errbody, naming field when it is not NULL
+ * (docs/architecture.md, "HTTP interface"). Returns false for the
+ * callers' returns.
+ */
+static bool
+error_body(struct api_req *req, int status, const char *code,
+    const char *field, const char *fmt, va_list ap)
+{
+	req->err_code = code;
+	api_reply_json(req, status, oc_errbody_newv(code, field, fmt, ap));
+	return false;
+}
+
+/* An error about the request as a whole. */
 bool
 api_error(struct api_req *req, int status, const char *code,
     const char *fmt, ...)
 {
-	json_object *body, *err;
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	error_body(req, status, code, NULL, fmt, ap);
 	va_end(ap);
-	err = json_object_new_object();
-	json_object_object_add(err, "code", json_object_new_string(code));
-	json_object_object_add(err, "message", json_object_new_string(msg));
-	body = json_object_new_object();
-	json_object_object_add(body, "error", err);
-	req->err_code = code;
-	api_reply_json(req, status, body);
+	return false;
+}
+
+/* An error about one field of the body or the query. */
+bool
+api_error_field(struct api_req *req, int status, const char *code,
+    const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_body(req, status, code, field, fmt, ap);
+	va_end(ap);
 	return false;
 }
 
@@ -98,20 +119,8 @@ api_error(struct api_req *req, int status, const char *code,
 bool
 api_field_error(struct api_req *req, const char *field, const char *why)
 {
-	json_object *body, *err;
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), "%s: %s", field, why);
-	err = json_object_new_object();
-	json_object_object_add(err, "code",
-	    json_object_new_string("invalid_field"));
-	json_object_object_add(err, "message", json_object_new_string(msg));
-	json_object_object_add(err, "field", json_object_new_string(field));
-	body = json_object_new_object();
-	json_object_object_add(body, "error", err);
-	req->err_code = "invalid_field";
-	api_reply_json(req, 400, body);
-	return false;
+	return api_error_field(req, 400, "invalid_field", field, "%s: %s",
+	    field, why);
 }
 
 /* 503 with Retry-After naming the dependency that is down. */
@@ -139,30 +148,120 @@ api_list_body(json_object *arr, bool paged, const char *next)
 	return body;
 }
 
-/* Write the status line, headers and body to FastCGI or stdout. */
+/*
+ * The strong validator of a body: FNV-1a, 64 bits, of the exact bytes
+ * sent, as a quoted entity-tag. buf holds at least 19 bytes.
+ */
+static void
+body_etag(const char *body, size_t len, char *buf, size_t buflen)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)body[i];
+		h *= 1099511628211ULL;
+	}
+	snprintf(buf, buflen, "\"%016llx\"", (unsigned long long)h);
+}
+
+/*
+ * Does an If-None-Match value name etag? It is "*" or a list of
+ * entity-tags, compared weakly (W/ ignored). A malformed list matches
+ * nothing, so the client gets the full answer.
+ */
+static bool
+none_match(const char *list, const char *etag)
+{
+	const char *p = list, *end;
+	size_t elen = strlen(etag);
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			return false;
+		if (*p == '*')
+			return true;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (*p != '"')
+			return false;
+		end = strchr(p + 1, '"');
+		if (end == NULL)
+			return false;
+		if ((size_t)(end - p + 1) == elen && strncmp(p, etag, elen) == 0)
+			return true;
+		p = end + 1;
+	}
+}
+
+/* The Cache-Control value of a policy. */
+static const char *
+cache_control(enum api_cache cache)
+{
+	switch (cache) {
+	case API_CACHE_REVALIDATE:
+		return "no-cache";
+	case API_CACHE_PRIVATE:
+		return "private, no-cache";
+	case API_CACHE_NO_STORE:
+	default:
+		return "no-store";
+	}
+}
+
+/* Write len bytes to FastCGI or stdout. */
+static void
+put(struct api_req *req, const char *s, size_t len)
+{
+	if (len == 0)
+		return;
+	if (req->fcgi != NULL)
+		FCGX_PutStr(s, (int)len, req->fcgi->out);
+	else
+		fwrite(s, 1, len, stdout);
+}
+
+/*
+ * Write the status line, headers and body to FastCGI or stdout. A 200
+ * that may be cached gets an ETag, and 304 when If-None-Match names it;
+ * HEAD gets the headers of GET, Content-Length included, and no body.
+ */
 void
 api_reply_write(struct api_req *req)
 {
-	char head[256];
-	int n;
+	enum api_cache cache = API_CACHE_NO_STORE;
+	const char *inm;
+	char head[512], etag[32] = "";
+	int status = req->status, n;
+	bool body;
 
-	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n", req->status,
-	    status_text(req->status), req->out_type, req->out_len);
+	if (status == 200 && req->cache != API_CACHE_NO_STORE) {
+		cache = req->cache;
+		body_etag(req->out, req->out_len, etag, sizeof(etag));
+		inm = FCGX_GetParam("HTTP_IF_NONE_MATCH", req->envp);
+		if (inm != NULL && none_match(inm, etag))
+			status = 304;
+	}
+	if (status == 304)
+		n = snprintf(head, sizeof(head), "Status: 304 %s\r\n"
+		    "Cache-Control: %s\r\nETag: %s\r\n", status_text(304),
+		    cache_control(cache), etag);
+	else
+		n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
+		    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+		    "Cache-Control: %s\r\n%s%s%s", status,
+		    status_text(status), req->out_type, req->out_len,
+		    cache_control(cache), etag[0] != '\0' ? "ETag: " : "",
+		    etag, etag[0] != '\0' ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return;
-	if (req->fcgi != NULL) {
-		FCGX_PutStr(head, n, req->fcgi->out);
-		if (req->headers != NULL)
-			FCGX_PutS(req->headers, req->fcgi->out);
-		FCGX_PutStr("\r\n", 2, req->fcgi->out);
-		FCGX_PutStr(req->out, (int)req->out_len, req->fcgi->out);
-	} else {
-		fwrite(head, 1, (size_t)n, stdout);
-		if (req->headers != NULL)
-			fputs(req->headers, stdout);
-		fputs("\r\n", stdout);
-		fwrite(req->out, 1, req->out_len, stdout);
-	}
+	body = status != 304 && !req->head;
+	put(req, head, (size_t)n);
+	if (req->headers != NULL)
+		put(req, req->headers, strlen(req->headers));
+	put(req, "\r\n", 2);
+	if (body)
+		put(req, req->out, req->out_len);
 }

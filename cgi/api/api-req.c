@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "oc-json.h"
+#include "oc-query.h"
 #include "oc-xmalloc.h"
 
 /* An empty request of thread thr; fcgi is NULL when running as CGI. */
@@ -48,66 +49,86 @@ api_param(struct api_req *req, const char *name)
 	return FCGX_GetParam(name, req->envp);
 }
 
-/* One hex digit's value, or -1. */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode %XX and '+' of a query value of len bytes. Caller frees. */
-static char *
-url_decode(const char *s, size_t len)
-{
-	char *out = xmalloc(len + 1);
-	size_t i, o = 0;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			out[o++] = (char)(hexval(s[i + 1]) * 16 +
-			    hexval(s[i + 2]));
-			i += 2;
-		} else if (s[i] == '+') {
-			out[o++] = ' ';
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /*
- * Look up a query parameter. Returns true with a decoded copy in *out
- * (caller frees) when present, false (and NULL) when absent.
+ * Look up a query parameter, decoded by lib/oc-query. Returns true with
+ * a copy in *out (caller frees) when present, false (and NULL) when
+ * absent. api_query_check() has refused malformed values before the
+ * handler runs, so a value that does not decode is never seen here.
  */
 bool
 api_query(struct api_req *req, const char *name, char **out)
 {
-	const char *p = req->query, *amp, *eq;
-	size_t nlen = strlen(name);
+	char err[160];
 
-	*out = NULL;
+	if (!oc_query_get(req->query, name, out, err, sizeof(err))) {
+		*out = NULL;
+		return false;
+	}
+	return *out != NULL;
+}
+
+/*
+ * Refuse a query string with a value that does not decode (a '%'
+ * without two hex digits, %00): 400 naming the parameter. Only the
+ * first pair of a name counts, as in oc_query_get(); a pair whose name
+ * does not decode is no parameter and is passed over.
+ */
+bool
+api_query_check(struct api_req *req)
+{
+	const char *p = req->query, *amp, *eq;
+	char name[128], err[256], why[128], *value = NULL;
+	size_t n, nlen;
+
 	while (*p != '\0') {
 		amp = strchr(p, '&');
-		if (amp == NULL)
-			amp = p + strlen(p);
-		eq = memchr(p, '=', (size_t)(amp - p));
-		if (eq != NULL && (size_t)(eq - p) == nlen &&
-		    strncmp(p, name, nlen) == 0) {
-			*out = url_decode(eq + 1, (size_t)(amp - eq - 1));
-			return true;
+		n = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		eq = memchr(p, '=', n);
+		nlen = eq != NULL ? (size_t)(eq - p) : n;
+		if (n > 0 && oc_query_decode(p, nlen, name, sizeof(name), why,
+		    sizeof(why))) {
+			if (!oc_query_get(req->query, name, &value, err,
+			    sizeof(err)))
+				return api_error_field(req, 400,
+				    "invalid_field", name, "%s", err);
+			free(value);
+			value = NULL;
 		}
-		p = *amp == '&' ? amp + 1 : amp;
+		if (amp == NULL)
+			break;
+		p = amp + 1;
 	}
-	return false;
+	return true;
+}
+
+/*
+ * A count from the query: digits only (no sign, space or exponent),
+ * from min to max. Returns false after answering 400; *out is left
+ * alone when the parameter is absent.
+ */
+bool
+api_query_count(struct api_req *req, const char *name, long min,
+    long max, long *out)
+{
+	char *s = NULL;
+	size_t i;
+	bool ok = false;
+
+	if (!api_query(req, name, &s))
+		return true;
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			break;
+	if (i == 0 || s[i] != '\0' || i > 18 ||
+	    !oc_parse_long(s, min, max, out)) {
+		api_error_field(req, 400, "invalid_field", name, "%s: expected "
+		    "digits for %ld to %ld", name, min, max);
+		goto done;
+	}
+	ok = true;
+done:
+	free(s);
+	return ok;
 }
 
 /* Read up to len bytes of the body from FastCGI or stdin. */
@@ -246,7 +267,17 @@ bool
 api_oid_param(struct api_req *req, const char *field, const char *s,
     bson_oid_t *out)
 {
-	if (!oc_oid_parse(s, out))
+	if (!api_oid_from_text(s, out))
 		return api_field_error(req, field, "expected a 24-hex id");
+	return true;
+}
+
+/* An ObjectId from its text as lib/oc-query checks it; false if none. */
+bool
+api_oid_from_text(const char *s, bson_oid_t *out)
+{
+	if (s == NULL || !oc_oid_valid(s, strlen(s)))
+		return false;
+	bson_oid_init_from_string(out, s);
 	return true;
 }

@@ -74,6 +74,34 @@ static const struct route routes[] = {
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
 /*
+ * The GET answers a client may keep and revalidate with their ETag
+ * (docs/architecture.md, "HTTP interface"); every other answer is
+ * no-store.
+ */
+static const struct {
+	const char	*name;
+	enum api_cache	 cache;
+} cacheable[] = {
+	{ "config", API_CACHE_REVALIDATE },
+	{ "products", API_CACHE_REVALIDATE },
+	{ "product", API_CACHE_REVALIDATE },
+	{ "order", API_CACHE_PRIVATE },
+	{ "users", API_CACHE_PRIVATE },
+};
+
+/* The cache policy of a GET route's 200 answers. */
+static enum api_cache
+route_cache(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cacheable) / sizeof(cacheable[0]); i++)
+		if (strcmp(cacheable[i].name, name) == 0)
+			return cacheable[i].cache;
+	return API_CACHE_NO_STORE;
+}
+
+/*
  * Match rest (the path after /api/) against a pattern. With an :id the
  * segment in its place must be non-empty and is copied to *id (caller
  * frees); without one the path must be equal.
@@ -101,7 +129,7 @@ pattern_match(const char *pattern, const char *rest, char **id)
 
 /*
  * 405 for the path of routes[first]: Allow lists the methods of its
- * rows, in table order.
+ * rows, in table order (HEAD goes with GET without being listed).
  */
 static void
 not_allowed(struct api_req *req, size_t first)
@@ -169,12 +197,14 @@ same_site(struct api_req *req)
  * Find the path's rows in the table and run the one of the request's
  * method: a state change must come from this site with a JSON body
  * (an empty one included), and the caller must have the route's role.
- * 404 or 405 when there is no such route.
+ * 404 or 405 when there is no such route. HEAD runs the GET row: the
+ * reply layer leaves the body out.
  */
 static void
 route(struct api_req *req, const char *rest)
 {
 	const struct route *r;
+	const char *method = req->head ? "GET" : req->method;
 	size_t i, first;
 	char *id = NULL;
 
@@ -187,11 +217,15 @@ route(struct api_req *req, const char *rest)
 	}
 	req->id = id;
 	req->route = routes[first].name;
+	if (!api_query_check(req))
+		return;
 	for (i = first; i < NROUTES &&
 	    strcmp(routes[i].pattern, routes[first].pattern) == 0; i++) {
 		r = &routes[i];
-		if (strcmp(req->method, r->method) != 0)
+		if (strcmp(method, r->method) != 0)
 			continue;
+		if (strcmp(r->method, "GET") == 0)
+			req->cache = route_cache(r->name);
 		if (changes_state(r->method) && (!same_site(req) ||
 		    !api_req_read_body(req, r->optional_body)))
 			return;
@@ -215,6 +249,7 @@ api_handle(struct api_req *req)
 	req->method = api_param(req, "REQUEST_METHOD");
 	if (req->method == NULL)
 		req->method = "GET";
+	req->head = strcmp(req->method, "HEAD") == 0;
 	uri = api_param(req, "REQUEST_URI");
 	if (uri == NULL)
 		uri = "/";

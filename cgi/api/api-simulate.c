@@ -4,7 +4,7 @@
  * real routes, so simulated orders take stock and simulated moves obey
  * the status rules.
  * Calls api-order-create.c, api-order-status.c, api-stock.c, api-db.c,
- * api-reply.c and lib/.
+ * api-req.c, api-reply.c and lib/.
  */
 #include "config.h"
 
@@ -15,6 +15,7 @@
 #include "api.h"
 #include "oc-json.h"
 #include "oc-log.h"
+#include "oc-model.h"
 #include "oc-xmalloc.h"
 
 /* Orders the status simulator chooses from (the newest open ones). */
@@ -53,7 +54,7 @@ doc_oid(json_object *doc, bson_oid_t *out)
 	json_object *id;
 
 	return json_object_object_get_ex(doc, "id", &id) &&
-	    oc_oid_parse(json_object_get_string(id), out);
+	    api_oid_from_text(json_object_get_string(id), out);
 }
 
 /* POST /api/simulate/new-order: a random customer buys 1-3 products. */
@@ -155,14 +156,34 @@ done:
 	bson_destroy(all);
 }
 
+/* {"status": {"$in": [...]}}: the statuses with a forward step. */
+static bson_t *
+open_statuses_filter(void)
+{
+	bson_t *f = bson_new();
+	bson_t in, list;
+	char idx[16];
+	size_t i, n = 0;
+
+	bson_append_document_begin(f, "status", -1, &in);
+	bson_append_array_begin(&in, "$in", -1, &list);
+	for (i = 0; i < OC_NSTATUSES; i++) {
+		if (oc_status_next(oc_statuses[i]) == NULL)
+			continue;
+		snprintf(idx, sizeof(idx), "%zu", n++);
+		BSON_APPEND_UTF8(&list, idx, oc_statuses[i]);
+	}
+	bson_append_array_end(&in, &list);
+	bson_append_document_end(f, &in);
+	return f;
+}
+
 /* POST /api/simulate/status-update: one open order moves one step. */
 void
 api_route_sim_status(struct api_req *req)
 {
 	json_object *orders = NULL, *o, *doc = NULL, *st;
-	bson_t *f = BCON_NEW("status", "{", "$in", "[",
-	    BCON_UTF8("pending"), BCON_UTF8("processing"),
-	    BCON_UTF8("shipped"), "]", "}");
+	bson_t *f = open_statuses_filter();
 	bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(-1), "}",
 	    "limit", BCON_INT64(SIM_CANDIDATES));
 	char from[32];
@@ -181,11 +202,12 @@ api_route_sim_status(struct api_req *req)
 	if (!doc_oid(o, &id) || !json_object_object_get_ex(o, "status", &st))
 		goto done;
 	snprintf(from, sizeof(from), "%s", json_object_get_string(st));
-	to = api_status_next(from);
+	to = oc_status_next(from);
 	if (to == NULL)
 		goto done;
-	if (strcmp(from, "shipped") != 0 && sim_random(req->thr, 10) == 0)
-		to = "cancelled";
+	if (oc_status_move_allowed(from, OC_STATUS_CANCELLED) &&
+	    sim_random(req->thr, 10) == 0)
+		to = OC_STATUS_CANCELLED;
 	if (!api_order_move(req, &id, from, to, &doc))
 		goto done;
 	o = action("status-update", "order", doc);

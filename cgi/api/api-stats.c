@@ -14,13 +14,19 @@
 #include "api.h"
 #include "oc-json.h"
 #include "oc-log.h"
+#include "oc-model.h"
 #include "oc-xmalloc.h"
 
 /* Minutes covered by ordersPerMinute, and products in topProducts. */
 #define STATS_MINUTES	60
 #define TOP_PRODUCTS	5
-/* Largest Prometheus text we build. */
-#define PROM_MAX	(256 * 1024)
+/*
+ * Largest Prometheus text we build; past it the remaining series are
+ * dropped and counted in ordercast_metrics_dropped. Room is kept for
+ * that last series.
+ */
+#define PROM_MAX	(1024 * 1024)
+#define PROM_TRAILER	128
 
 /* {"ok":bool,"latencyMs":N} plus "error" when it failed. */
 static json_object *
@@ -40,22 +46,15 @@ dep_state(bool ok, int64_t us, const char *error)
 	return o;
 }
 
-/* Ping MongoDB, bypassing the breaker: health is also its probe. */
+/* MongoDB's state: a ping under the breaker, with its own deadline. */
 static json_object *
 mongo_state(struct api_req *req, bool *ok)
 {
-	bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
-	bson_error_t err;
+	char err[256];
 	int64_t t0 = oc_mono_us();
 
-	if (req->client == NULL)
-		req->client = mongoc_client_pool_pop(req->server->pool);
-	*ok = mongoc_client_command_simple(req->client, "admin", cmd, NULL,
-	    NULL, &err);
-	bson_destroy(cmd);
-	if (!*ok)
-		req->mongo_down = true;
-	return dep_state(*ok, oc_mono_us() - t0, *ok ? NULL : err.message);
+	*ok = api_mongo_ping(req, err, sizeof(err));
+	return dep_state(*ok, oc_mono_us() - t0, *ok ? NULL : err);
 }
 
 /* The watcher's heartbeat from PREFIX:watch:alive, if Redis has it. */
@@ -68,7 +67,7 @@ watcher_state(struct api_req *req, bool redis_ok, bool *ok)
 
 	*ok = false;
 	if (redis_ok)
-		r = api_redis_command(req, "GET %s", req->server->key_alive);
+		r = api_redis_command(req, "GET %s", req->server->keys.watch_alive);
 	if (r != NULL && r->type == REDIS_REPLY_STRING)
 		alive = oc_json_parse(r->str, r->len, 4, err, sizeof(err));
 	if (alive != NULL && json_object_is_type(alive, json_type_object)) {
@@ -176,16 +175,15 @@ gather_metrics(struct api_req *req, json_object **out)
 {
 	json_object *comps = json_object_new_object(), *h;
 	redisReply *scan = NULL, *r;
-	char *pattern = oc_config_key(&req->server->cfg, "metrics:*");
+	const char *program;
 	char cursor[32] = "0";
-	size_t plen = strlen(req->server->cfg.prefix) + strlen(":metrics:");
 	size_t i;
 	bool ok = false;
 	int rounds = 0;
 
 	do {
 		scan = api_redis_command(req, "SCAN %s MATCH %s COUNT 100",
-		    cursor, pattern);
+		    cursor, req->server->keys.metrics_match);
 		if (scan == NULL || scan->type != REDIS_REPLY_ARRAY ||
 		    scan->elements != 2)
 			goto done;
@@ -198,8 +196,10 @@ gather_metrics(struct api_req *req, json_object **out)
 				goto done;
 			h = hash_object(r);
 			freeReplyObject(r);
-			if (h != NULL && strlen(key) > plen)
-				json_object_object_add(comps, key + plen, h);
+			program = oc_keys_metrics_program(&req->server->keys,
+			    key);
+			if (h != NULL && program != NULL)
+				json_object_object_add(comps, program, h);
 			else
 				json_object_put(h);
 		}
@@ -213,7 +213,6 @@ done:
 	if (scan != NULL)
 		freeReplyObject(scan);
 	json_object_put(comps);
-	free(pattern);
 	return ok;
 }
 
@@ -229,31 +228,50 @@ counter(json_object *comps, const char *comp, const char *field)
 	return json_object_get_int64(v);
 }
 
-/* Append to a bounded text buffer; false once it is full. */
+/* A growing text with a hard cap. */
+struct prom_buf {
+	char	*s;
+	size_t	 len;
+	size_t	 size;
+};
+
+/* Append s unless the text would pass max bytes; false then. */
 static bool
-buf_add(char *buf, size_t *len, const char *s)
+buf_add(struct prom_buf *b, const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
-	if (*len + n >= PROM_MAX)
+	if (b->len + n >= max)
 		return false;
-	memcpy(buf + *len, s, n);
-	*len += n;
-	buf[*len] = '\0';
+	if (b->len + n >= b->size) {
+		while (b->len + n >= b->size)
+			b->size *= 2;
+		b->s = xreallocarray(b->s, b->size, 1);
+	}
+	memcpy(b->s + b->len, s, n + 1);
+	b->len += n;
 	return true;
 }
 
-/* The metrics as Prometheus text: ordercast_<component>_<field>. */
+/*
+ * The metrics as Prometheus text: ordercast_<component>_<field>, then
+ * ordercast_metrics_dropped, the series left out past PROM_MAX.
+ */
 static void
 reply_prometheus(struct api_req *req, json_object *comps)
 {
-	char *buf = xmalloc(PROM_MAX);
+	struct prom_buf b = { xmalloc(16384), 0, 16384 };
 	char name[256], line[600];
-	size_t len = 0, i;
+	long long dropped = 0;
+	size_t i;
 
-	buf[0] = '\0';
+	b.s[0] = '\0';
 	json_object_object_foreach(comps, comp, fields) {
 		json_object_object_foreach(fields, field, val) {
+			if (dropped > 0) {
+				dropped++;
+				continue;
+			}
 			snprintf(name, sizeof(name), "ordercast_%s_%s", comp,
 			    field);
 			for (i = 0; name[i] != '\0'; i++)
@@ -263,12 +281,18 @@ reply_prometheus(struct api_req *req, json_object *comps)
 			snprintf(line, sizeof(line), "# TYPE %s counter\n"
 			    "%s %lld\n", name, name,
 			    (long long)json_object_get_int64(val));
-			if (!buf_add(buf, &len, line))
-				break;
+			if (!buf_add(&b, line, PROM_MAX - PROM_TRAILER))
+				dropped++;
 		}
 	}
-	api_reply_raw(req, 200, buf, len, "text/plain; version=0.0.4");
-	free(buf);
+	if (dropped > 0)
+		log_warnx("metrics: %lld series past %d bytes dropped",
+		    dropped, PROM_MAX);
+	snprintf(line, sizeof(line), "# TYPE ordercast_metrics_dropped "
+	    "gauge\nordercast_metrics_dropped %lld\n", dropped);
+	buf_add(&b, line, PROM_MAX);
+	api_reply_raw(req, 200, b.s, b.len, "text/plain; version=0.0.4");
+	free(b.s);
 }
 
 /* GET /api/metrics[?format=prometheus] */
@@ -357,8 +381,6 @@ num(json_object *o, const char *k)
 static bool
 stats_by_status(struct api_req *req, json_object *body)
 {
-	static const char *const all[] = { "pending", "processing",
-	    "shipped", "delivered", "cancelled" };
 	bson_t *p = BCON_NEW("pipeline", "[", "{", "$group", "{", "_id",
 	    BCON_UTF8("$status"), "n", "{", "$sum", BCON_INT32(1), "}", "}",
 	    "}", "]");
@@ -371,8 +393,9 @@ stats_by_status(struct api_req *req, json_object *body)
 	if (!ok)
 		return false;
 	by = json_object_new_object();
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		json_object_object_add(by, all[i], json_object_new_int64(0));
+	for (i = 0; i < OC_NSTATUSES; i++)
+		json_object_object_add(by, oc_statuses[i],
+		    json_object_new_int64(0));
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		e = json_object_array_get_idx(arr, i);
 		if (json_object_object_get_ex(e, "_id", &id) &&
@@ -390,7 +413,7 @@ static bool
 stats_revenue(struct api_req *req, json_object *body)
 {
 	bson_t *p = BCON_NEW("pipeline", "[",
-	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8("cancelled"),
+	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8(OC_STATUS_CANCELLED),
 	    "}", "}", "}",
 	    "{", "$group", "{", "_id", BCON_NULL, "r", "{", "$sum",
 	    BCON_UTF8("$totalCents"), "}", "}", "}", "]");
@@ -423,7 +446,7 @@ stats_per_minute(struct api_req *req, json_object *body)
 	    BCON_UTF8("$createdAt"), "}", "}",
 	    "n", "{", "$sum", BCON_INT32(1), "}",
 	    "r", "{", "$sum", "{", "$cond", "[", "{", "$eq", "[",
-	    BCON_UTF8("$status"), BCON_UTF8("cancelled"), "]", "}",
+	    BCON_UTF8("$status"), BCON_UTF8(OC_STATUS_CANCELLED), "]", "}",
 	    BCON_INT32(0), BCON_UTF8("$totalCents"), "]", "}", "}",
 	    "}", "}", "]");
 	json_object *arr = NULL, *out, *m, *e, *id;
@@ -468,7 +491,7 @@ static bool
 stats_top_products(struct api_req *req, json_object *body)
 {
 	bson_t *p = BCON_NEW("pipeline", "[",
-	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8("cancelled"),
+	    "{", "$match", "{", "status", "{", "$ne", BCON_UTF8(OC_STATUS_CANCELLED),
 	    "}", "}", "}",
 	    "{", "$unwind", BCON_UTF8("$items"), "}",
 	    "{", "$group", "{", "_id", BCON_UTF8("$items.productId"),

@@ -77,7 +77,7 @@ api_stock_return_order(struct api_req *req, mongoc_collection_t *products,
     const bson_t *order)
 {
 	bson_iter_t it, items, item;
-	bson_oid_t ids[API_MAX_ITEMS];
+	bson_oid_t ids[API_ORDER_MAX_ITEMS];
 	bson_oid_t pid;
 	int64_t qty;
 	size_t n = 0;
@@ -86,7 +86,7 @@ api_stock_return_order(struct api_req *req, mongoc_collection_t *products,
 	if (!bson_iter_init_find(&it, order, "items") ||
 	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &items))
 		return;
-	while (bson_iter_next(&items) && n < API_MAX_ITEMS) {
+	while (bson_iter_next(&items) && n < API_ORDER_MAX_ITEMS) {
 		if (!BSON_ITER_HOLDS_DOCUMENT(&items) ||
 		    !bson_iter_recurse(&items, &item))
 			continue;
@@ -111,8 +111,9 @@ api_stock_return_order(struct api_req *req, mongoc_collection_t *products,
 }
 
 /*
- * Set the stock (is_set) or change it by value, never below zero.
- * Returns the product in *out, or false after answering 404/409/503.
+ * Set the stock (is_set) or change it by value, never below zero nor
+ * past API_STOCK_MAX. Returns the product in *out, or false after
+ * answering 404/409/503.
  * The cache is cleared before the write (which proves Redis is up) and
  * again after it, before the caller answers.
  */
@@ -145,11 +146,16 @@ api_stock_change(struct api_req *req, const bson_oid_t *id, bool is_set,
 		update = BCON_NEW("$set", "{", "stock", BCON_INT64(value),
 		    "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
 	} else {
+		/*
+		 * Conditional in MongoDB, so that concurrent changes can
+		 * take the stock neither below zero nor past the maximum.
+		 */
 		if (value < 0)
 			query = BCON_NEW("_id", BCON_OID(id), "stock", "{",
 			    "$gte", BCON_INT64(-value), "}");
 		else
-			query = BCON_NEW("_id", BCON_OID(id));
+			query = BCON_NEW("_id", BCON_OID(id), "stock", "{",
+			    "$lte", BCON_INT64(API_STOCK_MAX - value), "}");
 		update = BCON_NEW("$inc", "{", "stock", BCON_INT64(value), "}",
 		    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()),
 		    "}");
@@ -179,8 +185,12 @@ api_stock_change(struct api_req *req, const bson_oid_t *id, bool is_set,
 			goto done;
 		}
 		json_object_put(exists);
-		api_error(req, 409, "insufficient_stock", "stock cannot go "
-		    "below zero");
+		if (value < 0)
+			api_error(req, 409, "insufficient_stock", "stock "
+			    "cannot go below zero");
+		else
+			api_error(req, 409, "stock_limit", "stock cannot go "
+			    "past %lld", API_STOCK_MAX);
 		goto done;
 	}
 	if (!api_cache_invalidate(req, id, 1))

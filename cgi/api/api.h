@@ -34,8 +34,10 @@
 #include <json-c/json.h>
 #include <mongoc/mongoc.h>
 
+#include "api-config.h"
 #include "oc-auth.h"
 #include "oc-config.h"
+#include "oc-keys.h"
 #include "oc-util.h"
 
 /* Request bodies larger than this are refused with 413 unread. */
@@ -44,8 +46,10 @@
 #define API_RETRY_AFTER	2
 /* Lifetime of a cached product body in Redis, a safety net only. */
 #define API_CACHE_TTL	60
-/* Most lines an order may have. */
-#define API_MAX_ITEMS	50
+/* Largest stock a product may hold. */
+#define API_STOCK_MAX	1000000000LL
+/* Deadline of the MongoDB ping of GET /api/health, in ms. */
+#define API_HEALTH_TIMEOUT_MS	500
 
 /*
  * Trips after a few consecutive failures of a dependency: requests then
@@ -64,10 +68,8 @@ struct api_server {
 	mongoc_client_pool_t	*pool;
 	struct api_breaker	 mongo_breaker;
 	struct api_breaker	 redis_breaker;
-	char			*key_products;	/* PREFIX:cache:products */
-	char			*key_gen;	/* PREFIX:cache:gen */
-	char			*key_metrics;	/* PREFIX:metrics:api */
-	char			*key_alive;	/* PREFIX:watch:alive */
+	mongoc_client_pool_t	*health_pool;	/* short deadlines, pings */
+	struct oc_keys		 keys;		/* every Redis name */
 };
 
 /* What one worker thread keeps between requests. */
@@ -75,6 +77,13 @@ struct api_thread {
 	struct api_server	*server;
 	redisContext		*redis;		/* NULL until connected */
 	uint64_t		 rng;
+};
+
+/* How a 200 answer may be cached; every other answer is no-store. */
+enum api_cache {
+	API_CACHE_NO_STORE = 0,	/* lists and whatever must be fresh */
+	API_CACHE_REVALIDATE,	/* no-cache: kept, revalidated by ETag */
+	API_CACHE_PRIVATE	/* private, no-cache: one user's answer */
 };
 
 /* Roles in order of what they may do. */
@@ -109,6 +118,8 @@ struct api_req {
 	char			*body;
 	size_t			 body_len;
 	const char		*route;		/* name in the metrics */
+	bool			 head;		/* HEAD: GET without the body */
+	enum api_cache		 cache;		/* of a 200 answer */
 
 	mongoc_client_t		*client;	/* from the pool, lazily */
 	bool			 mongo_down;	/* saw the database fail */
@@ -143,6 +154,9 @@ void		 api_reply_raw(struct api_req *, int, const char *, size_t,
 		    const char *);
 bool		 api_error(struct api_req *, int, const char *, const char *,
 		    ...) __attribute__((format(printf, 4, 5)));
+bool		 api_error_field(struct api_req *, int, const char *,
+		    const char *, const char *, ...)
+		    __attribute__((format(printf, 5, 6)));
 bool		 api_field_error(struct api_req *, const char *,
 		    const char *);
 void		 api_unavailable(struct api_req *, const char *);
@@ -156,6 +170,9 @@ void		 api_req_init(struct api_req *, struct api_thread *,
 void		 api_req_clear(struct api_req *);
 const char	*api_param(struct api_req *, const char *);
 bool		 api_query(struct api_req *, const char *, char **);
+bool		 api_query_check(struct api_req *);
+bool		 api_query_count(struct api_req *, const char *, long, long,
+		    long *);
 bool		 api_req_read_body(struct api_req *, bool);
 json_object	*api_body_object(struct api_req *);
 const char	*api_json_str(json_object *);
@@ -163,12 +180,14 @@ bool		 api_int_field(struct api_req *, json_object *, const char *,
 		    int64_t, int64_t, int64_t *);
 bool		 api_oid_param(struct api_req *, const char *, const char *,
 		    bson_oid_t *);
+bool		 api_oid_from_text(const char *, bson_oid_t *);
 
 /* api-deps.c: MongoDB, Redis and their breakers. */
 void		 api_breaker_init(struct api_breaker *);
 bool		 api_breaker_allow(struct api_breaker *);
 void		 api_breaker_report(struct api_breaker *, bool);
 mongoc_client_t	*api_mongo(struct api_req *);
+bool		 api_mongo_ping(struct api_req *, char *, size_t);
 redisReply	*api_redis_command(struct api_req *, const char *, ...);
 redisContext	*api_redis_ctx(struct api_req *);
 void		 api_redis_failed(struct api_req *);
@@ -219,8 +238,6 @@ void		 api_idem_release(struct api_req *, const bson_oid_t *,
 		    const char *);
 
 /* api-order-status.c: the status machine. */
-bool		 api_status_valid(const char *);
-const char	*api_status_next(const char *);
 bool		 api_order_move(struct api_req *, const bson_oid_t *,
 		    const char *, const char *, json_object **);
 
