@@ -25,7 +25,7 @@ teardown() {
 get_routes() {
 	local product order
 	product=$(product_id MS-202)
-	order=$(curl -s "$STACK_URL/api/orders?limit=1" | jq -r '.data[0].id')
+	order=$(curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" "$STACK_URL/api/orders?limit=1" | jq -r '.data[0].id')
 	echo /api/config /api/health /api/metrics \
 		"/api/metrics?format=prometheus" /api/users \
 		"/api/users?role=customer" /api/products "/api/products/$product" \
@@ -61,7 +61,7 @@ raw_request() {
 		get_status=$status_code
 		get_len=${#body}
 		get_headers=$(headers_but_date "$skip_len")
-		curl -s -I --max-time 10 -D "$BATS_TEST_TMPDIR/headers" \
+		curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" -I --max-time 10 -D "$BATS_TEST_TMPDIR/headers" \
 			-o /dev/null "$STACK_URL$path"
 		head_status=$(head -1 "$BATS_TEST_TMPDIR/headers" | awk '{print $2}')
 		head_headers=$(headers_but_date "$skip_len")
@@ -91,7 +91,7 @@ raw_request() {
 
 @test "Cache-Control and ETag per route" {
 	product=$(product_id MS-202)
-	order=$(curl -s "$STACK_URL/api/orders?limit=1" | jq -r '.data[0].id')
+	order=$(curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" "$STACK_URL/api/orders?limit=1" | jq -r '.data[0].id')
 	check() {
 		api GET "$1"
 		assert_status 200
@@ -233,7 +233,7 @@ cgi_get() {
 	# Concurrent deltas: exactly as many as fit succeed.
 	set_stock "$id" 999999995
 	for i in $(seq 10); do
-		curl -s -o /dev/null -w '%{http_code}\n' -X PUT \
+		curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" -o /dev/null -w '%{http_code}\n' -X PUT \
 			-H 'Content-Type: application/json' \
 			--data-binary '{"delta":1}' \
 			"$STACK_URL/api/products/$id/stock" &
@@ -262,7 +262,10 @@ cgi_get() {
 	done
 	ms=$((($(date +%s%N) - start) / 1000000))
 	echo "6 health checks took $ms ms" >&3
-	[ "$ms" -lt 3000 ]
+	# Each would hold its thread for the 5 s timeout before: 30 s in all.
+	# Half of that is far above what the short deadline takes (about
+	# 2 s here), so a busy machine does not fail this.
+	[ "$ms" -lt 15000 ]
 	# Checks in parallel hold no thread for long: the config answers.
 	for i in $(seq 8); do
 		curl -s -o /dev/null --max-time 5 "$STACK_URL/api/health" &
@@ -294,13 +297,13 @@ out += ["$%d\r\n%s\r\n" % (len(a), a) for a in args]
 sys.stdout.write("".join(out))' "$1" "$key" | stack_redis --pipe >/dev/null
 	}
 	fill 3000
-	curl -s --max-time 20 -o "$BATS_TEST_TMPDIR/prom" \
+	curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" --max-time 20 -o "$BATS_TEST_TMPDIR/prom" \
 		"$STACK_URL/api/metrics?format=prometheus"
 	[ "$(stat -c %s "$BATS_TEST_TMPDIR/prom")" -gt 262144 ]
 	[ "$(grep -c '^ordercast_bulk_field_' "$BATS_TEST_TMPDIR/prom")" = 3000 ]
 	grep -qx 'ordercast_metrics_dropped 0' "$BATS_TEST_TMPDIR/prom"
 	fill 8000
-	curl -s --max-time 20 -o "$BATS_TEST_TMPDIR/prom" \
+	curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" --max-time 20 -o "$BATS_TEST_TMPDIR/prom" \
 		"$STACK_URL/api/metrics?format=prometheus"
 	size=$(stat -c %s "$BATS_TEST_TMPDIR/prom")
 	[ "$size" -le 1048576 ]
@@ -310,7 +313,7 @@ sys.stdout.write("".join(out))' "$1" "$key" | stack_redis --pipe >/dev/null
 	[ "$dropped" -gt 0 ]
 	[ "$kept" -lt 8000 ]
 	# Every series is either in the text or counted as dropped.
-	all=$(curl -s "$STACK_URL/api/metrics" | jq '[.components[] | length] | add')
+	all=$(curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" "$STACK_URL/api/metrics" | jq '[.components[] | length] | add')
 	[ "$((kept + dropped))" -ge 8000 ]
 	[ "$((kept + dropped))" -le "$all" ]
 	stack_redis del "$key" >/dev/null
