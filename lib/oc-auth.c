@@ -248,6 +248,16 @@ oc_session_key(const char *prefix, const char *hash)
 	return xasprintf("%s:session:%s", prefix, hash);
 }
 
+/* Key of the record of a web-server-authenticated user. */
+char *
+oc_remote_user_key(const char *prefix, const char *email)
+{
+	char h[OC_TOKEN_HASH_LEN + 1];
+
+	oc_text_hash(email, h);
+	return xasprintf("%s:remote-user:%s", prefix, h);
+}
+
 /* Channel on which ended sessions are announced. */
 char *
 oc_sessions_channel(const char *prefix)

@@ -144,6 +144,15 @@ bool oc_login_failures(redisContext *rc, const char *prefix,
     const char *kind, const char *what, long long *count, long long *retry_s,
     char *err, size_t errlen);
 
+/*
+ * Behind a web server that authenticates (ORDERCAST_TRUST_REMOTE_USER=1)
+ * the API records who REMOTE_USER is, as a session record under
+ * PREFIX:remote-user:<hash of the email> for OC_REMOTE_USER_TTL seconds,
+ * so that relays, which have no database, can scope that user's streams.
+ */
+#define OC_REMOTE_USER_TTL	300
+char *oc_remote_user_key(const char *prefix, const char *email);
+
 /* The Redis key of a session by hash, and the channel of ended ones. Caller frees. */
 char *oc_session_key(const char *prefix, const char *hash);
 char *oc_sessions_channel(const char *prefix);

@@ -382,3 +382,23 @@ order_as() {
 	done
 	[ "$(ls "$BATS_TEST_TMPDIR"/login.* | xargs jq -r .token | sort -u | wc -l)" = 10 ]
 }
+
+@test "REMOTE_USER counts only when ORDERCAST_TRUST_REMOTE_USER=1, and is recorded for the relays" {
+	out=$(stack_cgi GET /api/session REMOTE_USER=Alice.Martin@example.com </dev/null)
+	echo "$out" | grep -q '^Status: 401'
+	out=$(stack_cgi GET /api/session ORDERCAST_TRUST_REMOTE_USER=1 \
+		REMOTE_USER=Alice.Martin@example.com </dev/null)
+	echo "$out" | grep -q '^Status: 200'
+	echo "$out" | tail -1 | jq -e ".user.id == \"$A_ID\" and .expiresAt == null"
+	h=$(printf '%s' alice.martin@example.com | b2sum -l 256 | cut -d' ' -f1)
+	stack_redis get "$ORDERCAST_PREFIX:remote-user:$h" |
+		jq -e ".userId == \"$A_ID\" and .role == \"customer\"" >/dev/null
+	# Nobody by that email: nobody at all, not a guess.
+	out=$(stack_cgi GET /api/orders ORDERCAST_TRUST_REMOTE_USER=1 \
+		REMOTE_USER=nobody@example.com </dev/null)
+	echo "$out" | grep -q '^Status: 401'
+	# A customer by REMOTE_USER is still only a customer.
+	out=$(stack_cgi GET /api/users ORDERCAST_TRUST_REMOTE_USER=1 \
+		REMOTE_USER=alice.martin@example.com </dev/null)
+	echo "$out" | grep -q '^Status: 403'
+}

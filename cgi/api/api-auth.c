@@ -143,6 +143,59 @@ caller_from_user(struct api_caller *c, const bson_t *doc)
 	}
 }
 
+/* A copy of an email in lower case, or NULL when it is no email. */
+static char *
+email_normal(const char *s)
+{
+	size_t	 i, len = strlen(s);
+	char	*out;
+
+	if (len == 0 || len > EMAIL_MAX || strchr(s, '@') == NULL)
+		return NULL;
+	out = xstrdup(s);
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)out[i] < 0x21) {
+			free(out);
+			return NULL;
+		}
+		out[i] = (char)tolower((unsigned char)out[i]);
+	}
+	return out;
+}
+
+/*
+ * Record who REMOTE_USER is for the relays (best effort: a stream of a
+ * user the record does not name yet is anonymous).
+ */
+static void
+note_remote_user(struct api_req *req, const char *email)
+{
+	struct api_caller *c = &req->caller;
+	struct oc_session s;
+	redisContext *rc = api_redis_ctx(req);
+	redisReply *r;
+	char *key, *rec;
+
+	if (rc == NULL)
+		return;
+	memset(&s, 0, sizeof(s));
+	memcpy(s.user_id, c->user_id, sizeof(s.user_id));
+	snprintf(s.role, sizeof(s.role), "%s",
+	    c->role == API_ROLE_ADMIN ? "admin" : "customer");
+	s.created_ms = oc_wall_ms();
+	s.expires_ms = s.created_ms + OC_REMOTE_USER_TTL * 1000LL;
+	key = oc_remote_user_key(req->server->cfg.prefix, email);
+	rec = oc_session_record(&s);
+	r = redisCommand(rc, "SET %s %s EX %d", key, rec,
+	    OC_REMOTE_USER_TTL);
+	if (r == NULL)
+		api_redis_failed(req);
+	else
+		freeReplyObject(r);
+	free(key);
+	free(rec);
+}
+
 /* Who is asking; see api.h. */
 bool
 api_auth_resolve(struct api_req *req)
@@ -161,12 +214,22 @@ api_auth_resolve(struct api_req *req)
 	remote = api_param(req, "REMOTE_USER");
 	if (req->server->cfg.trust_remote_user && remote != NULL &&
 	    remote[0] != '\0') {
-		if (!find_user(req, "email", remote, &found, &doc))
+		char *email = email_normal(remote);
+
+		found = false;
+		if (email != NULL &&
+		    !find_user(req, "email", email, &found, &doc)) {
+			free(email);
 			return false;
-		if (found)
+		}
+		if (found) {
 			caller_from_user(c, doc);
-		else
+			if (c->role != API_ROLE_ANON)
+				note_remote_user(req, email);
+		} else {
 			c->bad_token = true;
+		}
+		free(email);
 		bson_destroy(doc);
 		return true;
 	}
@@ -227,26 +290,6 @@ client_addr(struct api_req *req)
 	const char *a = api_param(req, "REMOTE_ADDR");
 
 	return a != NULL && a[0] != '\0' ? a : "unknown";
-}
-
-/* A copy of an email in lower case, or NULL when it is no email. */
-static char *
-email_normal(const char *s)
-{
-	size_t	 i, len = strlen(s);
-	char	*out;
-
-	if (len == 0 || len > EMAIL_MAX || strchr(s, '@') == NULL)
-		return NULL;
-	out = xstrdup(s);
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)out[i] < 0x21) {
-			free(out);
-			return NULL;
-		}
-		out[i] = (char)tolower((unsigned char)out[i]);
-	}
-	return out;
 }
 
 /*
