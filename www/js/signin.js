@@ -84,9 +84,9 @@ export function initSignIn(handlers) {
 		if (!demoData)
 			return;
 		demoNote.textContent = 'Every sample account of the local demo ' +
-		    'has the demo password that deploy/up printed' +
+		    'has the password deploy/up printed' +
 		    (demoData.password ? ' (password: ' + demoData.password +
-		    ')' : '') + '.';
+		    ', unless ORDERCAST_DEMO_PASSWORD named another)' : '') + '.';
 		demoList.replaceChildren(...demoData.accounts.map(a =>
 		    el('li', {}, el('button', { type: 'button',
 			class: 'demo-account', 'data-email': a.email,
