@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
-# The dashboard (www/) in headless chromium on a private stack: live
-# updates between pages, stock, charts, markup in data, keyboard, the
-# connection indicator, and screenshots of every view. The browser side
-# is tests/browser/dashboard.mjs (playwright-core from npm).
+# The dashboard (www/) in headless chromium on a private stack: signing
+# in and out, the views of each role, live updates between pages, stock,
+# charts, markup in data, keyboard, the connection indicator, and
+# screenshots of every view. The browser side is
+# tests/browser/dashboard.mjs (playwright-core from npm); its pages sign
+# in as the sample admin unless a test says otherwise.
 
 bats_load_library bats-support
 bats_load_library bats-assert
@@ -97,9 +99,57 @@ SH
 	browser keyboard
 }
 
+@test "www: a wrong password is said in words and opens no view; so are too many attempts and an unreachable server" {
+	browser signin-errors
+}
+
+@test "www: a customer sees only the portal, no customer picker, only their own orders, no admin or live tab" {
+	browser customer
+}
+
+@test "www: an admin sees the portal with a customer picker, the admin and live views and the demo controls" {
+	browser admin-views
+}
+
+@test "www: sign-out returns to the sign-in view and closes the stream; a reload stays signed out" {
+	browser signout
+}
+
+@test "www: a session ended elsewhere brings the page back to sign-in, saying so" {
+	browser session-ended
+}
+
+@test "www: a user named as markup renders as text in the top bar and the customer picker" {
+	local email=farid.haddad@example.com name
+	name=$(stack_mongo "print(db.users.find_one({'email': '$email'})['name'])")
+	stack_mongo "db.users.update_one({'email': '$email'},
+		{'\$set': {'name': '$XSS_NAME'}})"
+	OC_XSS_EMAIL=$email run node "$OC_SRCDIR/tests/browser/dashboard.mjs" \
+		xss-name "$STACK_URL" "$WWW_OUT"
+	stack_mongo "db.users.update_one({'email': '$email'},
+		{'\$set': {'name': '$name'}})"
+	echo "$output"
+	assert_success
+}
+
+@test "www: the demo accounts are served by the local stack but not installed" {
+	local dest=$BATS_TEST_TMPDIR/inst
+	run curl -sf "$STACK_URL/demo-accounts.json"
+	assert_success
+	assert_output --partial 'admin@ordercast.example'
+	make -C "$OC_BUILDDIR" -s install DESTDIR="$dest" >/dev/null
+	run find "$dest" -name index.html -path '*/www/*'
+	assert_success
+	refute_output ''
+	[ -f "$(dirname "${lines[0]}")/js/signin.js" ]
+	run find "$dest" -name demo-accounts.json
+	assert_success
+	assert_output ''
+}
+
 @test "www: screenshots of every view at 1920 and 375 px, no sideways scrolling" {
 	browser screenshots
-	for f in portal admin live; do
+	for f in signin portal admin live; do
 		for w in 1920 375; do
 			[ -s "$WWW_OUT/$f-$w.png" ]
 		done

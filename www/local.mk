@@ -11,8 +11,13 @@ dist_www_DATA = www/index.html www/app.css
 dist_wwwjs_DATA = \
 	www/js/main.js www/js/api.js www/js/dom.js www/js/events.js \
 	www/js/format.js www/js/store.js www/js/demo.js www/js/toast.js \
-	www/js/config.js \
+	www/js/config.js www/js/signin.js \
 	www/js/portal.js www/js/admin.js www/js/live.js
+
+# The sample accounts for the sign-in view of the local demo: shipped in
+# the tarball, served from the source tree by the local stack
+# (tests/lib/stack.sh), never installed, so a real site lists no accounts.
+EXTRA_DIST += www/demo-accounts.json
 
 # What the dashboard takes from node_modules. uPlot's files live in
 # www/vendor/uplot-<version>/, named after the version in

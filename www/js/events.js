@@ -38,15 +38,31 @@ export class EventFeed {
 		this.retryMs = 1000;
 		this.retryTimer = null;
 		this.count = 0;
+		this.closed = false;
 		this.onMessage = (msg) => this.receive(msg);
-		window.addEventListener('offline', () => this.setStatus('offline'));
-		window.addEventListener('online', () => {
+		this.onOffline = () => this.setStatus('offline');
+		this.onOnline = () => {
 			if (!this.source || this.source.readyState === 2)
 				this.restart();
-		});
+		};
+		window.addEventListener('offline', this.onOffline);
+		window.addEventListener('online', this.onOnline);
+	}
+
+	// Close the stream for good (sign-out): no reconnect, no more events.
+	close() {
+		this.closed = true;
+		clearTimeout(this.retryTimer);
+		this.retryTimer = null;
+		if (this.source)
+			this.source.close();
+		window.removeEventListener('offline', this.onOffline);
+		window.removeEventListener('online', this.onOnline);
 	}
 
 	open() {
+		if (this.closed)
+			return;
 		const url = new URL(this.url);
 		if (this.lastId)
 			url.searchParams.set('lastEventId', this.lastId);
@@ -82,6 +98,8 @@ export class EventFeed {
 	}
 
 	restart() {
+		if (this.closed)
+			return;
 		if (this.source)
 			this.source.close();
 		const resumed = Boolean(this.lastId);

@@ -7,6 +7,7 @@ import { cents, centsShort, time, millis, statusLabel }
     from './format.js';
 import * as store from './store.js';
 import { config } from './config.js';
+import { sessionEnded } from './api.js';
 
 const POLL_MS = 5000;
 const ACCENT = '#4f46e5';
@@ -16,6 +17,8 @@ const GREEN = '#0f9f6e';
 async function fetchJson(path) {
 	const res = await fetch(new URL('api/' + path, document.baseURI),
 	    { headers: { Accept: 'application/json' } });
+	if (res.status === 401)
+		sessionEnded(null);
 	return { status: res.status, body: await res.json().catch(() => null) };
 }
 

@@ -1,15 +1,23 @@
-// The dashboard: three views over one state. State comes from REST on
-// load and on system.resync; after that only from the event stream.
+// The dashboard: a sign-in view, then the views the role allows over one
+// state (a customer the portal, an admin all three). State comes from
+// REST on sign-in and on system.resync; after that only from the event
+// stream, which asks for the topics the role may read.
 
 import { EventFeed } from './events.js';
 import * as store from './store.js';
 import { config, loadConfig } from './config.js';
+import { get, del, setUnauthorizedHandler } from './api.js';
 import { initDemo } from './demo.js';
 import { initPortal } from './portal.js';
 import { initAdmin } from './admin.js';
 import { initLive } from './live.js';
+import { initSignIn } from './signin.js';
+import { toast } from './toast.js';
 
 const VIEWS = ['portal', 'admin', 'live'];
+// The views of each role; anyone else sees the sign-in view only.
+const ROLE_VIEWS = { admin: VIEWS, customer: ['portal'] };
+const ENDED = 'Your session ended; sign in again.';
 const CONN_TEXT = {
 	live: 'Live',
 	reconnecting: 'Reconnecting',
@@ -19,23 +27,37 @@ const CONN_TEXT = {
 const views = {};
 let pending = [];
 let loading = null;
+let signin = null;
+// The signed-in user ({id,name,email,role}) and their event feed; the
+// generation changes at every sign-in and sign-out, so that work begun
+// for one session never lands in the next.
+let user = null;
+let feed = null;
+let generation = 0;
+
+function allowedViews() {
+	return user ? ROLE_VIEWS[user.role] || [] : [];
+}
 
 function currentView() {
 	const name = location.hash.replace(/^#/, '');
-	return VIEWS.includes(name) ? name : 'portal';
+	const allowed = allowedViews();
+	return allowed.includes(name) ? name : allowed[0] || null;
 }
 
 function showView() {
 	const name = currentView();
+	const allowed = allowedViews();
 	for (const v of VIEWS) {
 		document.getElementById('view-' + v).hidden = v !== name;
+		document.getElementById('tab-' + v).hidden = !allowed.includes(v);
 		const tab = document.getElementById('tab-' + v);
 		if (v === name)
 			tab.setAttribute('aria-current', 'page');
 		else
 			tab.removeAttribute('aria-current');
 	}
-	document.body.dataset.view = name;
+	document.body.dataset.view = name || 'signin';
 	for (const v of VIEWS)
 		views[v].visible(v === name);
 }
@@ -74,22 +96,31 @@ async function waitForConfig() {
 }
 
 // Load state over REST; events that arrive meanwhile wait and are
-// applied after, in order.
+// applied after, in order. Gives up when the session changes.
 async function reload() {
 	if (loading)
 		return loading;
+	if (!user)
+		return;
+	const gen = generation;
+	const current = () => gen === generation;
 	store.state.loaded = false;
-	loading = (async () => {
+	const run = (async () => {
 		let wait = 1000;
 		for (;;) {
 			try {
-				await store.load();
+				if (!await store.load(user, current))
+					return;
 				showLoadError(null);
 				break;
 			} catch (e) {
+				if (!current() || e.status === 401)
+					return;
 				showLoadError(e.message);
 				await new Promise(r => setTimeout(r, wait));
 				wait = Math.min(wait * 2, 10000);
+				if (!current())
+					return;
 			}
 		}
 		const queued = pending;
@@ -97,14 +128,27 @@ async function reload() {
 		for (const event of queued)
 			store.apply(event);
 	})();
+	loading = run;
 	try {
-		await loading;
+		await run;
 	} finally {
-		loading = null;
+		if (loading === run)
+			loading = null;
 	}
 }
 
+// A customer's own order? The relay sends a customer only their own
+// orders; the page keeps to that too.
+function mayKeep(event) {
+	if (!user || user.role === 'admin' ||
+	    !String(event.type || '').startsWith('order.'))
+		return true;
+	return !event.doc || event.doc.customerId === user.id;
+}
+
 function onEvent(event) {
+	if (!mayKeep(event))
+		return;
 	if (event.type === 'system.resync') {
 		pending = [];
 		reload();
@@ -116,23 +160,136 @@ function onEvent(event) {
 		store.apply(event);
 }
 
+// The topics the role may ask the event stream for: more is refused.
+function topicsFor(role) {
+	if (role === 'admin')
+		return config.topics;
+	const mine = role === 'customer' ? ['orders', 'products'] :
+	    ['products'];
+	return mine.filter(t => config.topics.includes(t));
+}
+
+// A lost stream may mean a session that ended elsewhere: ask.
+async function checkSession() {
+	const gen = generation;
+	try {
+		await get('session');
+	} catch (e) {
+		if (e.status === 401 && gen === generation && user)
+			leave(ENDED);
+	}
+}
+
+function onStatus(status) {
+	setConnection(status);
+	if (status === 'offline')
+		checkSession();
+}
+
+// Signed in: show who, the views of the role, open the stream, load.
+function enter(u) {
+	generation++;
+	user = u;
+	pending = [];
+	document.body.dataset.role = u.role;
+	signin.hide();
+	document.getElementById('account-name').textContent = u.name || u.email;
+	document.getElementById('account-role').textContent = u.role;
+	document.getElementById('account').hidden = false;
+	document.getElementById('tabs').hidden = false;
+	document.getElementById('conn').hidden = false;
+	document.getElementById('demo').hidden = u.role !== 'admin';
+	views.portal.setUser(u);
+	showView();
+	feed = new EventFeed(new URL('api/events?topics=' +
+	    topicsFor(u.role).join(','), document.baseURI), config.eventTypes, {
+		onEvent,
+		onStatus,
+		onRestart: () => reload()
+	});
+	feed.open();
+	window.ordercast.feed = feed;
+	window.ordercast.user = u;
+	reload();
+}
+
+// Signed out (here or elsewhere): close the stream, forget the state,
+// show the sign-in view with a note.
+function leave(message) {
+	generation++;
+	user = null;
+	pending = [];
+	loading = null;
+	if (feed)
+		feed.close();
+	feed = null;
+	window.ordercast.feed = null;
+	window.ordercast.user = null;
+	delete document.body.dataset.role;
+	document.getElementById('account').hidden = true;
+	document.getElementById('tabs').hidden = true;
+	document.getElementById('conn').hidden = true;
+	document.getElementById('demo').hidden = true;
+	showLoadError(null);
+	views.portal.setUser(null);
+	store.reset();
+	showView();
+	signin.show(message);
+}
+
+async function signOut() {
+	const button = document.getElementById('sign-out');
+	button.disabled = true;
+	try {
+		await del('session');
+		leave(null);
+	} catch (e) {
+		// 401: already signed out elsewhere, which the handler shows.
+		if (e.status !== 401)
+			toast('Could not sign out', e.message, 'is-error');
+	} finally {
+		button.disabled = false;
+	}
+}
+
+// Who is signed in, asked once at start: a 401 means nobody. Any other
+// failure is retried with a growing pause.
+async function whoAmI() {
+	let wait = 1000;
+	for (;;) {
+		try {
+			const s = await get('session');
+			showLoadError(null);
+			return s.user;
+		} catch (e) {
+			if (e.status === 401)
+				return null;
+			showLoadError(e.message, 'the session');
+			await new Promise(r => setTimeout(r, wait));
+			wait = Math.min(wait * 2, 10000);
+		}
+	}
+}
+
 async function start() {
 	await waitForConfig();
+	window.ordercast = { store, config, feed: null, user: null };
 	views.portal = initPortal();
 	views.admin = initAdmin();
 	views.live = initLive();
 	initDemo();
-	window.addEventListener('hashchange', showView);
-	showView();
-	const feed = new EventFeed(new URL('api/events?topics=' +
-	    config.topics.join(','), document.baseURI), config.eventTypes, {
-		onEvent,
-		onStatus: setConnection,
-		onRestart: () => reload()
+	signin = initSignIn({ onSignedIn: enter });
+	setUnauthorizedHandler(() => {
+		if (user)
+			leave(ENDED);
 	});
-	feed.open();
-	reload();
-	window.ordercast = { store, feed, config };
+	document.getElementById('sign-out').addEventListener('click', signOut);
+	window.addEventListener('hashchange', showView);
+	const u = await whoAmI();
+	if (u)
+		enter(u);
+	else
+		leave(null);
 }
 
 start();

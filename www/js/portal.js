@@ -1,5 +1,6 @@
-// Customer portal: pick a customer, browse products with live stock, fill
-// a cart, place the order, follow that customer's orders as they move.
+// Customer portal: browse products with live stock, fill a cart, place
+// the order, follow the orders as they move. A customer orders for
+// themselves; an admin picks the customer to order for.
 
 import { el, reconcile, emptyLine, setText, flash } from './dom.js';
 import { get, post, randomKey } from './api.js';
@@ -12,6 +13,7 @@ const SAVED_CUSTOMER = 'ordercast.customer';
 
 export function initPortal() {
 	const select = document.getElementById('customer-select');
+	const picker = document.getElementById('customer-picker');
 	const productList = document.getElementById('product-list');
 	const cartList = document.getElementById('cart');
 	const placeButton = document.getElementById('place-order');
@@ -25,6 +27,8 @@ export function initPortal() {
 	let placing = false;
 	let idempotencyKey = null;
 	let fetchedSinceLoad = false;
+	// The signed-in user, or null; a customer is their own customer.
+	let user = null;
 
 	function products() {
 		return [...store.state.products.values()].sort((a, b) =>
@@ -32,6 +36,8 @@ export function initPortal() {
 	}
 
 	function renderCustomers() {
+		if (!user || user.role !== 'admin')
+			return;
 		const list = store.customers();
 		const saved = customerId || localStorage.getItem(SAVED_CUSTOMER);
 		select.replaceChildren(...list.map(u =>
@@ -45,7 +51,7 @@ export function initPortal() {
 	async function chooseCustomer(id) {
 		customerId = id;
 		fetchedSinceLoad = true;
-		if (id)
+		if (id && user && user.role === 'admin')
 			localStorage.setItem(SAVED_CUSTOMER, id);
 		renderOrders();
 		if (!id)
@@ -54,6 +60,8 @@ export function initPortal() {
 		try {
 			const page = await get('orders?limit=50&customerId=' +
 			    encodeURIComponent(id));
+			if (id !== customerId)
+				return;
 			for (const o of page.data || [])
 				if (!store.state.orders.has(o.id))
 					store.state.orders.set(o.id, o);
@@ -193,12 +201,17 @@ export function initPortal() {
 		renderCart();
 		// One key per cart, so a retried click cannot order twice.
 		idempotencyKey = idempotencyKey || randomKey();
+		// A customer's orders are their own: the server takes the
+		// customer from the session.
+		const body = {
+			items: [...cart].map(([productId, qty]) =>
+			    ({ productId, qty }))
+		};
+		if (user && user.role === 'admin')
+			body.customerId = customerId;
 		try {
-			const order = await post('orders', {
-				customerId,
-				items: [...cart].map(([productId, qty]) =>
-				    ({ productId, qty }))
-			}, { 'Idempotency-Key': idempotencyKey });
+			const order = await post('orders', body,
+			    { 'Idempotency-Key': idempotencyKey });
 			cart.clear();
 			idempotencyKey = null;
 			orderOk.textContent = 'Order ' + shortId(order && order.id) +
@@ -250,7 +263,7 @@ export function initPortal() {
 		setText('my-orders-count', list.length ? list.length + ' orders' : '');
 		if (!list.length) {
 			emptyLine(myOrders, 'li', customerId ? 'No orders yet.' :
-			    'Choose a customer.');
+			    user ? 'Choose a customer.' : '');
 			return;
 		}
 		reconcile(myOrders, list, o => o.id, createOrder, updateOrder);
@@ -300,8 +313,28 @@ export function initPortal() {
 			chooseCustomer(customerId);
 		fetchedSinceLoad = false;
 	});
+	// Sign-in (a user) or sign-out (null): whose portal this is.
+	function setUser(u) {
+		user = u;
+		cart.clear();
+		idempotencyKey = null;
+		orderError.textContent = '';
+		orderOk.textContent = '';
+		customerId = null;
+		const admin = Boolean(u && u.role === 'admin');
+		picker.hidden = !admin;
+		select.disabled = !admin;
+		if (!admin)
+			select.replaceChildren();
+		if (u && !admin)
+			customerId = u.id;
+		renderProducts();
+		renderCart();
+		renderOrders();
+	}
+
 	renderProducts();
 	renderCart();
 	renderOrders();
-	return { visible: (v) => { visible = v; } };
+	return { visible: (v) => { visible = v; }, setUser };
 }

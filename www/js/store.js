@@ -54,14 +54,21 @@ function byId(list) {
 	return map;
 }
 
-// Reload everything over REST.
-export async function load() {
+// Reload everything the signed-in user may read over REST: an admin
+// everything, a customer the products and their own orders (the server
+// lists no one else's), with themselves as the only user. Nothing is
+// kept when isCurrent() says the session changed meanwhile; returns
+// whether the state was replaced.
+export async function load(user, isCurrent) {
+	const admin = user.role === 'admin';
 	const [users, products, orders, stats] = await Promise.all([
-		get('users').then(r => r.data || []),
+		admin ? get('users').then(r => r.data || []) : [user],
 		get('products').then(r => r.data || []),
 		getAll('orders?limit=100', ORDER_LIMIT),
-		get('stats')
+		admin ? get('stats') : null
 	]);
+	if (!isCurrent())
+		return false;
 	state.users = byId(users);
 	state.products = byId(products);
 	state.orders = byId(orders);
@@ -72,6 +79,20 @@ export async function load() {
 	for (const topic of ['users', 'products', 'orders', 'stats', 'alerts'])
 		emit(topic);
 	emit('loaded');
+	return true;
+}
+
+// Forget everything (sign-out) and tell the views.
+export function reset() {
+	state.loaded = false;
+	state.users = new Map();
+	state.products = new Map();
+	state.orders = new Map();
+	state.stats = emptyStats();
+	state.alerts = [];
+	state.eventTimes = [];
+	for (const topic of ['users', 'products', 'orders', 'stats', 'alerts'])
+		emit(topic);
 }
 
 export function sortedOrders() {
