@@ -221,9 +221,13 @@ order_as() {
 	as a PUT "/api/orders/$mine/status" '{"status":"cancelled"}'
 	assert_status 200
 	assert_body '.status == "cancelled"'
+	# The history says who placed the order and who moved it.
+	assert_body "[.history[].by] == [\"$A_ID\", \"$A_ID\"]"
 	order_as a "$A_ID"
 	as admin PUT "/api/orders/$order_id/status" '{"status":"processing"}'
 	assert_status 200
+	admin_id=$(stack_user_id admin@ordercast.example)
+	assert_body ".history[-1].by == \"$admin_id\""
 	as a PUT "/api/orders/$order_id/status" '{"status":"cancelled"}'
 	assert_error 403 forbidden
 	as b GET "/api/orders/$theirs"

@@ -99,10 +99,14 @@ done:
 	return ok;
 }
 
-/* The order document a successful creation inserts. */
+/*
+ * The order document a successful creation inserts; by is the id of the
+ * user who placed it (the customer, or an admin for them).
+ */
 static bson_t *
 order_doc(const bson_oid_t *id, const bson_oid_t *customer,
-    const struct line *lines, size_t n, const char *idem_key)
+    const struct line *lines, size_t n, const char *idem_key,
+    const char *by)
 {
 	bson_t *doc = bson_new();
 	bson_t arr, item, hist, h;
@@ -134,6 +138,7 @@ order_doc(const bson_oid_t *id, const bson_oid_t *customer,
 	bson_append_document_begin(&hist, "0", -1, &h);
 	BSON_APPEND_UTF8(&h, "status", "pending");
 	BSON_APPEND_DATE_TIME(&h, "at", now);
+	BSON_APPEND_UTF8(&h, "by", by);
 	bson_append_document_end(&hist, &h);
 	bson_append_array_end(doc, &hist);
 	if (idem_key != NULL)
@@ -261,7 +266,8 @@ api_order_create(struct api_req *req, const bson_oid_t *customer,
 		goto done;
 	}
 	bson_oid_init(&oid, NULL);
-	doc = order_doc(&oid, customer, lines, n, idem_key);
+	doc = order_doc(&oid, customer, lines, n, idem_key,
+	    req->caller.user_id);
 	if (!mongoc_collection_insert_one(orders, doc, NULL, NULL, &err)) {
 		api_mongo_error(req, &err, "insert order");
 		goto done;

@@ -82,7 +82,8 @@ api_order_move(struct api_req *req, const bson_oid_t *id, const char *from,
 	sel = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8(cur_status));
 	upd = BCON_NEW("$set", "{", "status", BCON_UTF8(to), "updatedAt",
 	    BCON_DATE_TIME(now), "}", "$push", "{", "history", "{",
-	    "status", BCON_UTF8(to), "at", BCON_DATE_TIME(now), "}", "}");
+	    "status", BCON_UTF8(to), "at", BCON_DATE_TIME(now),
+	    "by", BCON_UTF8(req->caller.user_id), "}", "}");
 	fam = mongoc_find_and_modify_opts_new();
 	mongoc_find_and_modify_opts_set_update(fam, upd);
 	mongoc_find_and_modify_opts_set_flags(fam,
