@@ -32,6 +32,9 @@ LoadModule mime_module $APACHE_MODULES/mod_mime.so
 LoadModule dir_module $APACHE_MODULES/mod_dir.so
 LoadModule alias_module $APACHE_MODULES/mod_alias.so
 LoadModule env_module $APACHE_MODULES/mod_env.so
+LoadModule headers_module $APACHE_MODULES/mod_headers.so
+LoadModule filter_module $APACHE_MODULES/mod_filter.so
+LoadModule deflate_module $APACHE_MODULES/mod_deflate.so
 LoadModule proxy_module $APACHE_MODULES/mod_proxy.so
 LoadModule proxy_fcgi_module $APACHE_MODULES/mod_proxy_fcgi.so
 LoadModule fcgid_module $APACHE_MODULES/mod_fcgid.so
@@ -94,6 +97,23 @@ teardown_file() {
 	smoke_event_unbuffered "$STACK_URL" "$BATS_TEST_TMPDIR/events"
 }
 
+@test "lighttpd: the dashboard comes with CSP, no framing, nosniff, Referrer-Policy" {
+	smoke_security_headers "$STACK_URL"
+}
+
+@test "lighttpd: only the dashboard's files are served, build files are 404" {
+	[ -f "$OC_SRCDIR/www/local.mk" ]
+	smoke_not_served "$STACK_URL"
+}
+
+@test "lighttpd: HEAD /api/products agrees with GET" {
+	smoke_head_products "$STACK_URL"
+}
+
+@test "lighttpd: an unchanged product is 304, a changed one 200 with a new ETag" {
+	smoke_etag_product "$STACK_URL"
+}
+
 @test "apache: health, products, 404, static files" {
 	smoke_health "$APACHE_URL"
 	smoke_products "$APACHE_URL"
@@ -107,6 +127,23 @@ teardown_file() {
 
 @test "apache: events arrive unbuffered" {
 	smoke_event_unbuffered "$APACHE_URL" "$BATS_TEST_TMPDIR/events"
+}
+
+@test "apache: the dashboard comes with CSP, no framing, nosniff, Referrer-Policy" {
+	smoke_security_headers "$APACHE_URL"
+}
+
+@test "apache: only the dashboard's files are served, build files are 404" {
+	[ -f "$OC_SRCDIR/www/local.mk" ]
+	smoke_not_served "$APACHE_URL"
+}
+
+@test "apache: HEAD /api/products agrees with GET" {
+	smoke_head_products "$APACHE_URL"
+}
+
+@test "apache: an unchanged product is 304, a changed one 200 with a new ETag" {
+	smoke_etag_product "$APACHE_URL"
 }
 
 @test "apache with mod_fcgid: the API through a spawned ordercast-api" {
@@ -134,12 +171,27 @@ teardown_file() {
 	assert_success
 	stack_spawn apache2-fcgid apache2 -f "$dir/httpd.conf" -DFOREGROUND
 	APACHE_URL=http://127.0.0.1:$port stack_wait apache2-fcgid 20 apache_ready
-	run smoke_products "http://127.0.0.1:$port"
+	# A sign-in, products anonymously, an order as the admin (the bearer
+	# token must reach the spawned program), the headers and the 404s.
+	run fcgid_checks "http://127.0.0.1:$port"
+	echo "$output"
 	cat "$dir/apache-error.log" >&2 || true
 	stack_stop_prog apache2-fcgid
 	stack_stop_prog redis-tcp
 	rm -rf "$dir"
 	assert_success
+}
+
+# What the mod_fcgid setup must do, each check in turn. Its program has
+# a Redis of its own, so the admin signs in through it.
+fcgid_checks() {
+	OC_ADMIN_TOKEN=$(STACK_URL=$1 stack_login admin@ordercast.example) ||
+		{ echo "cannot sign in through mod_fcgid"; return 1; }
+	smoke_products "$1" &&
+	smoke_order "$1" &&
+	smoke_security_headers "$1" &&
+	smoke_not_served "$1" &&
+	smoke_head_products "$1"
 }
 
 @test "shipped lighttpd files pass lighttpd -tt" {

@@ -4,8 +4,10 @@
 # deploy/apache site with mod_headers, mod_filter and mod_deflate):
 # compression of large JSON answers (of small ones too behind Apache,
 # which cannot see their length) but never of the event stream, the
-# caching policy of the dashboard's files, and real answers of every route
-# checked against docs/openapi.yaml.
+# caching policy of the dashboard's files, the headers against cross-site
+# use, the 404 of files that are not the dashboard's, HEAD and ETags of
+# the API, and real answers of every route (signed in as the sample admin
+# and a customer, and anonymously) checked against docs/openapi.yaml.
 
 bats_load_library bats-support
 bats_load_library bats-assert
@@ -87,16 +89,17 @@ teardown_file() {
 	stack_stop
 }
 
-# Place N orders of one item each, so that lists are long.
+# Place N orders of one item each (as the admin), so that lists are long.
 http_make_orders() {
 	local n=$1 i customer product code
-	customer=$(curl -s "$STACK_URL/api/users?role=customer" |
-		jq -r '.data[0].id')
+	customer=$(curl -s -H "Authorization: Bearer $OC_ADMIN_TOKEN" \
+		"$STACK_URL/api/users?role=customer" | jq -r '.data[0].id')
 	product=$(curl -s "$STACK_URL/api/products" |
 		jq -r '[.data[] | select(.stock > 100)][0].id')
 	for ((i = 0; i < n; i++)); do
 		code=$(curl -s -o /dev/null -w '%{http_code}' \
 			-H 'Content-Type: application/json' \
+			-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 			-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1}]}" \
 			"$STACK_URL/api/orders")
 		[ "$code" = 201 ] || { echo "order $i: $code" >&2; return 1; }
@@ -126,15 +129,16 @@ http_header() {
 # A 50-order list is gzip-compressed for a client that accepts it, and
 # unpacks to the same JSON; without Accept-Encoding it is sent as is.
 check_gzip_list() {
-	local base=$1 plain
-	http_fetch "$base/api/orders?limit=50"
+	local base=$1 plain auth="Authorization: Bearer $OC_ADMIN_TOKEN"
+	http_fetch "$base/api/orders?limit=50" -H "$auth"
 	[ "$http_status" = 200 ] || { echo "plain: $http_status"; return 1; }
 	[ -z "$(http_header content-encoding)" ] ||
 		{ echo "compressed without Accept-Encoding"; return 1; }
 	plain=$(jq -c . "$HTTP_BODY_FILE")
 	[ "$(echo "$plain" | jq '.data | length')" = 50 ] ||
 		{ echo "not 50 orders"; return 1; }
-	http_fetch "$base/api/orders?limit=50" -H 'Accept-Encoding: gzip'
+	http_fetch "$base/api/orders?limit=50" -H "$auth" \
+		-H 'Accept-Encoding: gzip'
 	[ "$http_status" = 200 ] || { echo "gzip: $http_status"; return 1; }
 	[ "$(http_header content-encoding)" = gzip ] ||
 		{ echo "not compressed:"; cat "$HTTP_HEAD"; return 1; }
@@ -180,6 +184,7 @@ check_stream_plain() {
 		{ echo "not an event stream"; kill "$reader"; return 1; }
 	product=$(curl -s "$base/api/products" | jq -r '.data[0].id')
 	curl -s -X PUT -H 'Content-Type: application/json' -d '{"delta":1}' \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 		"$base/api/products/$product/stock" >/dev/null
 	smoke_wait_line "$out" "^[0-9]+ data: .*\"key\":\"$product\"" 10 ||
 		{ echo "no event arrived"; cat "$out"; kill "$reader"; return 1; }
@@ -190,6 +195,19 @@ check_stream_plain() {
 	published=$(echo "${line#* data: }" | jq -r '.publishedAt')
 	echo "published $published arrived $arrived"
 	[ $((arrived - published)) -lt 1000 ]
+}
+
+# Build files and the licence file beside uPlot (which exists in both
+# document roots) are 404; the dashboard's files are served.
+http_check_not_served() {
+	local dir
+	dir=$(sed -n "s|.*'\./\(uplot-[^/]*\)/uPlot\.esm\.js'.*|\1|p" \
+		"$OC_BUILDDIR/www/vendor/uPlot.esm.js")
+	[ -n "$dir" ] && [ -f "$OC_BUILDDIR/www/vendor/$dir/LICENSE" ] ||
+		{ echo "no vendor/$dir/LICENSE to ask for"; return 1; }
+	smoke_not_served "$1" "/vendor/$dir/LICENSE" /vendor/ &&
+	smoke_fetch "$1/vendor/$dir/uPlot.esm.js" &&
+	[ "$status_code" = 200 ] || { echo "uPlot: $status_code"; return 1; }
 }
 
 # uPlot's entry points name the versioned folder of the installed
@@ -226,8 +244,9 @@ check_cache_headers() {
 		[ "$http_status" = 304 ] ||
 			{ echo "$path: If-None-Match gave $http_status"; return 1; }
 	done
-	# The static policy stays off the API, which says no-store itself.
-	http_fetch "$base/api/products"
+	# The static policy stays off the API, which sets its own (no-store
+	# for health).
+	http_fetch "$base/api/health"
 	[ "$(grep -c '^cache-control:' "$HTTP_HEAD")" = 1 ] &&
 		[ "$(http_header cache-control)" = no-store ] ||
 		{ echo "API: $(grep '^cache-control' "$HTTP_HEAD")"; return 1; }
@@ -257,6 +276,30 @@ check_cache_headers() {
 	assert_success
 }
 
+@test "lighttpd: the dashboard comes with CSP, no framing, nosniff, Referrer-Policy" {
+	run smoke_security_headers "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "lighttpd: only the dashboard's files are served, build files are 404" {
+	run http_check_not_served "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "lighttpd: HEAD /api/products agrees with GET" {
+	run smoke_head_products "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "lighttpd: an unchanged product is 304, a changed one 200 with a new ETag" {
+	run smoke_etag_product "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
 @test "apache: a 50-order list is gzip-compressed when accepted" {
 	run check_gzip_list "$APACHE_URL"
 	echo "$output"
@@ -275,21 +318,55 @@ check_cache_headers() {
 	assert_success
 }
 
+@test "apache: the dashboard comes with CSP, no framing, nosniff, Referrer-Policy" {
+	run smoke_security_headers "$APACHE_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "apache: only the dashboard's files are served, build files are 404" {
+	run http_check_not_served "$APACHE_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "apache: HEAD /api/products agrees with GET" {
+	run smoke_head_products "$APACHE_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "apache: an unchanged product is 304, a changed one 200 with a new ETag" {
+	run smoke_etag_product "$APACHE_URL"
+	echo "$output"
+	assert_success
+}
+
 # Answers of the API recorded for the OpenAPI check, one JSON per line.
 HTTP_ANSWERS_NAME=answers.jsonl
 
-# Make a request and append its answer to the record.
+# Make a request and append its answer to the record; HEAD is sent as
+# curl --head (no body is read). The record says whether the request
+# carried a session (bearer token or cookie).
 # Usage: http_record METHOD PATH [CURL-ARG...]
 http_record() {
 	local method=$1 path=$2 raw=$BATS_TEST_TMPDIR/rec.head
-	local body=$BATS_TEST_TMPDIR/rec.body status
+	local body=$BATS_TEST_TMPDIR/rec.body status how=(-X "$1") a auth=none
 	shift 2
-	status=$(curl -s --max-time 10 -X "$method" -D "$raw" -o "$body" \
+	[ "$method" = HEAD ] && how=(--head)
+	for a in "$@"; do
+		case $a in
+		Authorization:*) auth=bearer ;;
+		Cookie:*) auth=cookie ;;
+		esac
+	done
+	status=$(curl -s --max-time 10 "${how[@]}" -D "$raw" -o "$body" \
 		-w '%{http_code}' "$@" "$STACK_URL$path")
-	http_record_write "$method" "$path" "$status" "$raw" "$body"
+	[ "$method" = HEAD ] && : >"$body"
+	http_record_write "$method" "$path" "$status" "$raw" "$body" "$auth"
 }
 
-# Append one answer (status, header file, body file) to the record.
+# Append one answer (status, header file, body file, auth) to the record.
 http_record_write() {
 	local headers
 	headers=$(tr -d '\r' <"$4" | awk 'NR > 1 && /:/' |
@@ -298,7 +375,8 @@ http_record_write() {
 			{(.k | ascii_downcase): .v}) | add // {}')
 	jq -n -c --arg method "$1" --arg url "$2" --argjson status "$3" \
 		--argjson headers "$headers" --rawfile body "$5" \
-		'{method: $method, url: $url, status: $status,
+		--arg auth "${6:-none}" \
+		'{method: $method, url: $url, status: $status, auth: $auth,
 		  headers: $headers, body: $body}' \
 		>>"$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME"
 }
@@ -317,72 +395,190 @@ http_record_stream() {
 		"$raw" "$body"
 }
 
-# Ask every route of the API for its answers: successes, the error bodies
-# with their codes, and a 503 while Redis is down.
+# The ETag of the last recorded answer.
+http_last_etag() {
+	tr -d '\r' <"$BATS_TEST_TMPDIR/rec.head" | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p'
+}
+
+# The sign-in routes: a session, who it is, its end; bad credentials, a
+# body that is no JSON or lacks a field.
+http_record_session() {
+	local json=(-H 'Content-Type: application/json') pw=$ORDERCAST_DEMO_PASSWORD
+	local token
+	http_record POST /api/session "${json[@]}" \
+		-d "{\"email\":\"admin@ordercast.example\",\"password\":\"$pw\"}"
+	token=$(jq -r .token "$BATS_TEST_TMPDIR/rec.body")
+	http_record GET /api/session -H "Authorization: Bearer $token"
+	http_record HEAD /api/session -H "Authorization: Bearer $token"
+	http_record GET /api/session -H "Cookie: ordercast_session=$token"
+	http_record DELETE /api/session "${json[@]}" \
+		-H "Authorization: Bearer $token"
+	http_record GET /api/session -H "Authorization: Bearer $token"
+	http_record GET /api/session
+	http_record DELETE /api/session "${json[@]}"
+	http_record POST /api/session "${json[@]}" \
+		-d '{"email":"admin@ordercast.example","password":"wrong password"}'
+	http_record POST /api/session "${json[@]}" \
+		-d '{"email":"admin@ordercast.example"}'
+	http_record POST /api/session -H 'Content-Type: text/plain' -d 'hello'
+	http_record PUT /api/session "${json[@]}" -d '{}'
+}
+
+# Failed sign-ins past the limit answer 429 with Retry-After; the counts
+# are cleared afterwards, as they also hold this client's address.
+http_record_login_limit() {
+	local json=(-H 'Content-Type: application/json') i code keys
+	for ((i = 0; i < 12; i++)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "${json[@]}" \
+			-d '{"email":"nobody@example.com","password":"not this one"}' \
+			"$STACK_URL/api/session")
+		[ "$code" = 429 ] && break
+	done
+	http_record POST /api/session "${json[@]}" \
+		-d '{"email":"nobody@example.com","password":"not this one"}'
+	keys=$(stack_redis --scan --pattern "$ORDERCAST_PREFIX:login:*")
+	[ -z "$keys" ] || echo "$keys" | xargs redis-cli \
+		-s "$OC_STATE/run/redis.sock" del >/dev/null
+}
+
+# Ask every route of the API for its answers: successes as the admin and
+# a customer, the error bodies with their codes (401 without a session,
+# 403 for a customer, 422, 429), 304 and HEAD, and a 503 while Redis is
+# down.
 http_record_all() {
 	local json=(-H 'Content-Type: application/json') customer product
-	local order none=000000000000000000000000 big
-	customer=$(curl -s "$STACK_URL/api/users?role=customer" |
-		jq -r '.data[0].id')
+	local order none=000000000000000000000000 big etag other alice
+	local admin=(-H "Authorization: Bearer $OC_ADMIN_TOKEN") cust
+	alice=$(stack_login alice.martin@example.com)
+	cust=(-H "Authorization: Bearer $alice")
+	customer=$(stack_user_id alice.martin@example.com)
+	other=$(curl -s "${admin[@]}" "$STACK_URL/api/users?role=customer" |
+		jq -r --arg c "$customer" '[.data[] | select(.id != $c)][0].id')
 	product=$(curl -s "$STACK_URL/api/products" | jq -r '.data[0].id')
+	http_record_session
+	http_record GET /api/config
+	etag=$(http_last_etag)
+	http_record GET /api/config -H "If-None-Match: $etag"
+	http_record HEAD /api/config
 	http_record GET /api/health
+	http_record GET /api/health "${admin[@]}"
+	http_record HEAD /api/health
+	http_record GET /api/metrics "${admin[@]}"
+	http_record GET '/api/metrics?format=prometheus' "${admin[@]}"
+	http_record HEAD /api/metrics "${admin[@]}"
 	http_record GET /api/metrics
-	http_record GET '/api/metrics?format=prometheus'
-	http_record GET '/api/users?role=customer'
-	http_record GET /api/users
-	http_record GET '/api/users?role=nobody'
+	http_record GET /api/metrics "${cust[@]}"
+	http_record GET '/api/users?role=customer' "${admin[@]}"
+	http_record GET /api/users "${admin[@]}"
+	etag=$(http_last_etag)
+	http_record GET /api/users "${admin[@]}" -H "If-None-Match: $etag"
+	http_record HEAD /api/users "${admin[@]}"
+	http_record GET '/api/users?role=nobody' "${admin[@]}"
+	http_record GET /api/users "${cust[@]}"
+	http_record GET /api/users -H 'Authorization: Bearer forged-token'
 	http_record POST /api/users -d ''
 	http_record GET /api/products
+	etag=$(http_last_etag)
+	http_record GET /api/products -H "If-None-Match: $etag"
+	http_record HEAD /api/products
 	http_record GET "/api/products/$product"
+	etag=$(http_last_etag)
+	http_record GET "/api/products/$product" -H "If-None-Match: $etag"
+	http_record HEAD "/api/products/$product"
+	http_record HEAD "/api/products/$none"
 	http_record GET /api/products/not-an-id
 	http_record GET "/api/products/$none"
 	http_record PUT "/api/products/$product/stock" "${json[@]}" \
-		-d '{"stock":900}'
+		"${admin[@]}" -d '{"stock":900}'
 	http_record PUT "/api/products/$product/stock" "${json[@]}" \
-		-d '{"delta":-1}'
+		"${admin[@]}" -d '{"delta":-1}'
 	http_record PUT "/api/products/$product/stock" "${json[@]}" \
-		-d '{"delta":-100000}'
+		"${admin[@]}" -d '{"delta":-100000}'
 	http_record PUT "/api/products/$product/stock" "${json[@]}" \
-		-d '{"stock":"many"}'
-	http_record PUT "/api/products/$product/stock" "${json[@]}" -d '{"stock":'
-	http_record PUT "/api/products/$product/stock" \
+		"${admin[@]}" -d '{"delta":1000000000}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		"${admin[@]}" -d '{"stock":"many"}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		"${admin[@]}" -d '{"stock":'
+	http_record PUT "/api/products/$product/stock" "${admin[@]}" \
 		-H 'Content-Type: text/plain' -d 'hello'
 	http_record PUT "/api/products/$none/stock" "${json[@]}" \
+		"${admin[@]}" -d '{"stock":1}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
+		"${cust[@]}" -d '{"stock":1}'
+	http_record PUT "/api/products/$product/stock" "${json[@]}" \
 		-d '{"stock":1}'
-	http_record POST "/api/orders" "${json[@]}" \
+	http_record POST "/api/orders" "${json[@]}" "${admin[@]}" \
 		-H 'Idempotency-Key: http-bats-1' \
 		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":2}]}"
 	order=$(jq -r .id "$BATS_TEST_TMPDIR/rec.body")
-	http_record POST "/api/orders" "${json[@]}" \
+	http_record POST "/api/orders" "${json[@]}" "${admin[@]}" \
 		-H 'Idempotency-Key: http-bats-1' \
 		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":2}]}"
-	http_record POST "/api/orders" "${json[@]}" \
+	http_record POST "/api/orders" "${json[@]}" "${admin[@]}" \
+		-H 'Idempotency-Key: http-bats-1' \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":3}]}"
+	http_record POST "/api/orders" "${json[@]}" "${admin[@]}" \
 		-d "{\"customerId\":\"$customer\",\"items\":[]}"
-	http_record POST "/api/orders" "${json[@]}" \
+	http_record POST "/api/orders" "${json[@]}" "${admin[@]}" \
 		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1000}]}"
+	http_record POST "/api/orders" "${json[@]}" "${cust[@]}" \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1}]}"
+	http_record POST "/api/orders" "${json[@]}" "${cust[@]}" \
+		-d "{\"customerId\":\"$other\",\"items\":[{\"productId\":\"$product\",\"qty\":1}]}"
+	http_record POST "/api/orders" "${json[@]}" "${cust[@]}" \
+		-H 'Origin: https://elsewhere.example' \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1}]}"
+	http_record POST "/api/orders" "${json[@]}" \
+		-d "{\"customerId\":\"$customer\",\"items\":[{\"productId\":\"$product\",\"qty\":1}]}"
 	big=$BATS_TEST_TMPDIR/big.json
 	head -c 70000 /dev/zero | tr '\0' ' ' >"$big"
-	http_record POST /api/orders "${json[@]}" --data-binary "@$big"
-	http_record DELETE /api/orders
-	http_record GET '/api/orders?limit=5'
-	http_record GET "/api/orders?customerId=$customer&status=pending&limit=2"
-	http_record GET '/api/orders?limit=0'
+	http_record POST /api/orders "${json[@]}" "${admin[@]}" \
+		--data-binary "@$big"
+	http_record DELETE /api/orders "${admin[@]}"
+	http_record GET '/api/orders?limit=5' "${admin[@]}"
+	http_record HEAD '/api/orders?limit=5' "${admin[@]}"
+	http_record GET "/api/orders?customerId=$customer&status=pending&limit=2" \
+		"${admin[@]}"
+	http_record GET '/api/orders?limit=2' "${cust[@]}"
+	http_record GET '/api/orders?limit=0' "${admin[@]}"
+	http_record GET /api/orders
+	http_record GET "/api/orders/$order" "${admin[@]}"
+	etag=$(http_last_etag)
+	http_record GET "/api/orders/$order" "${admin[@]}" \
+		-H "If-None-Match: $etag"
+	http_record HEAD "/api/orders/$order" "${admin[@]}"
+	http_record GET "/api/orders/$order" "${cust[@]}"
+	http_record GET "/api/orders/$none" "${admin[@]}"
 	http_record GET "/api/orders/$order"
-	http_record GET "/api/orders/$none"
-	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+	http_record PUT "/api/orders/$order/status" "${json[@]}" "${admin[@]}" \
 		-d '{"status":"processing"}'
-	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+	http_record PUT "/api/orders/$order/status" "${json[@]}" "${admin[@]}" \
 		-d '{"status":"delivered"}'
-	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+	http_record PUT "/api/orders/$order/status" "${json[@]}" "${admin[@]}" \
 		-d '{"status":"lost"}'
+	http_record PUT "/api/orders/$order/status" "${json[@]}" "${cust[@]}" \
+		-d '{"status":"shipped"}'
+	http_record PUT "/api/orders/$order/status" "${json[@]}" \
+		-d '{"status":"shipped"}'
+	http_record GET /api/stats "${admin[@]}"
+	http_record HEAD /api/stats "${admin[@]}"
+	http_record GET /api/stats "${cust[@]}"
 	http_record GET /api/stats
-	http_record POST /api/simulate/new-order -d ''
-	http_record POST /api/simulate/update-stock -d ''
-	http_record POST /api/simulate/status-update -d ''
-	http_record GET /api/simulate/new-order
+	http_record POST /api/simulate/new-order "${json[@]}" "${admin[@]}" -d ''
+	http_record POST /api/simulate/update-stock "${json[@]}" "${admin[@]}" \
+		-d ''
+	http_record POST /api/simulate/status-update "${json[@]}" \
+		"${admin[@]}" -d ''
+	http_record POST /api/simulate/new-order "${admin[@]}" -d ''
+	http_record POST /api/simulate/new-order "${json[@]}" "${cust[@]}" -d ''
+	http_record POST /api/simulate/new-order "${json[@]}" -d ''
+	http_record GET /api/simulate/new-order "${admin[@]}"
+	http_record HEAD /api/simulate/new-order "${admin[@]}"
 	http_record_stream '/api/events?topics=products,orders'
 	http_record GET '/api/events?topics=nothing'
 	http_record POST /api/events -d ''
+	http_record_login_limit
 	# With Redis down: 503 with Retry-After, and a degraded health.
 	stack_stop_prog redis
 	http_record GET /api/products
@@ -399,6 +595,15 @@ http_record_all() {
 	echo "$output"
 	assert_success
 	assert_output --regexp '[0-9]+ answers checked .*: 0 problems'
+	# The record holds the answers of signing in and of access control,
+	# of conditional requests and of HEAD, not only successes.
+	run jq -r '"\(.status) \(.method)"' \
+		"$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME"
+	for want in '201 POST' '204 DELETE' '304 GET' '401 GET' '401 POST' \
+	    '403 GET' '403 POST' '415 POST' '422 POST' '429 POST' \
+	    '200 HEAD' '304 GET' '404 HEAD' '405 HEAD'; do
+		assert_line "$want"
+	done
 }
 
 @test "openapi: the check fails on answers the description does not allow" {
@@ -425,4 +630,21 @@ http_record_all() {
 	assert_failure
 	assert_output --partial 'GET /api/stats -> 418: GET /api/stats describes no 418 answer'
 	assert_output --partial 'GET /api/products -> 503: header Retry-After is missing'
+	# An admin route that answers without a session, a cacheable answer
+	# without its ETag, a 401 without WWW-Authenticate, a HEAD with a body.
+	jq -c 'if .url == "/api/stats" and .status == 200 and
+	    .method == "GET" then .auth = "none"
+	    elif .method == "GET" and .url == "/api/products" and
+	    .status == 200 then .headers |= del(.etag)
+	    elif .status == 401 then .headers |= del(."www-authenticate")
+	    elif .method == "HEAD" and .url == "/api/config" then
+	    .body = "{}" else . end' "$answers" >"$bad"
+	run node "$OC_SRCDIR/tests/lib/openapi-check.mjs" \
+		"$OC_SRCDIR/docs/openapi.yaml" "$bad"
+	echo "$output"
+	assert_failure
+	assert_output --partial 'GET /api/stats -> 200: answered without a session, but x-role is admin'
+	assert_output --partial 'GET /api/products -> 200: header ETag is missing'
+	assert_output --partial 'GET /api/orders -> 401: header WWW-Authenticate is missing'
+	assert_output --partial 'HEAD /api/config -> 200: a HEAD answer with a body'
 }

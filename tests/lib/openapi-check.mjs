@@ -5,12 +5,16 @@
 // SPEC is validated as OpenAPI 3.1 (swagger-parser: the 3.1 schema and
 // its own rules: unique operation ids, path parameters declared, refs
 // that resolve). ANSWERS holds one recorded answer per line, as JSON:
-//   {"method":"GET","url":"/api/products?x=1","status":200,
+//   {"method":"GET","url":"/api/products?x=1","status":200,"auth":"none",
 //    "headers":{"content-type":"application/json"},"body":"..."}
 // Each must match an operation of SPEC by method and path (or be the 405
-// of a method the path does not list), a response by status, a media type by Content-Type, the response's required headers
-// and, for JSON, its schema (ajv, JSON Schema 2020-12 as OpenAPI 3.1
-// uses). With --all, every operation of SPEC must have been answered at
+// of a method the path does not list), a response by status, a media
+// type by Content-Type, the response's required headers and, for JSON,
+// its schema (ajv, JSON Schema 2020-12 as OpenAPI 3.1 uses). A HEAD
+// answer has no body; its headers are checked as above. auth says
+// whether the request carried a session ("bearer", "cookie" or "none"):
+// an operation whose x-role is not "anyone" must not succeed without
+// one. With --all, every operation of SPEC must have been answered at
 // least once. Prints one line per problem; exits 1 if there is any.
 
 import { readFileSync } from 'node:fs';
@@ -47,10 +51,11 @@ function mediaType(ct) {
 }
 
 // A method a path does not list: 405 with an Allow header naming the
-// path's methods and the body of components.responses.MethodNotAllowed.
+// path's methods (HEAD goes with GET unlisted) and the body of
+// components.responses.MethodNotAllowed.
 function checkNotAllowed(api, ajv, tpl, a, where) {
 	const problems = [];
-	const want = METHODS.filter((x) => api.paths[tpl][x])
+	const want = METHODS.filter((x) => x !== 'head' && api.paths[tpl][x])
 	    .map((x) => x.toUpperCase()).sort().join(', ');
 	const allow = (a.headers?.allow ?? '').split(',')
 	    .map((x) => x.trim()).filter((x) => x !== '').sort().join(', ');
@@ -60,6 +65,11 @@ function checkNotAllowed(api, ajv, tpl, a, where) {
 	const schema = res?.content?.['application/json']?.schema;
 	if (!schema)
 		return [...problems, `${where}: no MethodNotAllowed response`];
+	if (a.method === 'HEAD') {
+		if ((a.body ?? '') !== '')
+			problems.push(`${where}: a HEAD answer with a body`);
+		return problems;
+	}
 	let body;
 	try {
 		body = JSON.parse(a.body ?? '');
@@ -91,6 +101,14 @@ function checkAnswer(api, matchers, ajv, a, seen) {
 		return [`${where}: ${a.method} ${m.tpl} describes no ` +
 		    `${a.status} answer`];
 	const problems = [];
+	const role = op['x-role'];
+	if (!['anyone', 'customer', 'admin'].includes(role))
+		problems.push(`${where}: ${a.method} ${m.tpl} has no x-role`);
+	else if (role !== 'anyone' && a.auth === 'none' && a.status < 400)
+		problems.push(`${where}: answered without a session, but ` +
+		    `x-role is ${role}`);
+	if (method === 'head' && (a.body ?? '') !== '')
+		problems.push(`${where}: a HEAD answer with a body`);
 	const headers = a.headers ?? {};
 	for (const [name, h] of Object.entries(res.headers ?? {})) {
 		const v = headers[name.toLowerCase()];
@@ -113,7 +131,7 @@ function checkAnswer(api, matchers, ajv, a, seen) {
 		    `not one of ${Object.keys(content).join(', ')}`);
 		return problems;
 	}
-	if (!media.schema)
+	if (!media.schema || method === 'head')
 		return problems;
 	let body = a.body ?? '';
 	if (type === 'application/json' || type.endsWith('+json')) {

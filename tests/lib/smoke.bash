@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 #
-# The API and SSE smoke checks, run the same way against every web server
-# setup (tests/deploy.bats). Each takes the base URL; changes are made as
-# the sample admin (OC_ADMIN_TOKEN, from stack_start).
+# The API, SSE and web-server smoke checks, run the same way against every
+# web server setup (tests/deploy.bats, tests/http.bats). Each takes the
+# base URL; changes are made as the sample admin (OC_ADMIN_TOKEN, from
+# stack_start).
 
 # GET a path; sets $status_code and $body.
 smoke_get() {
@@ -89,4 +90,123 @@ smoke_event_unbuffered() {
 	published=$(echo "${line#* data: }" | jq -r '.publishedAt')
 	echo "published $published arrived $arrived"
 	[ $((arrived - published)) -lt 1000 ]
+}
+
+# Fetch a URL with extra curl arguments; sets $status_code, $body and
+# $headers (the response header lines, names in lower case, no CR).
+# Usage: smoke_fetch URL [CURL-ARG...]
+smoke_fetch() {
+	local url=$1 out raw
+	shift
+	raw=$(mktemp)
+	out=$(curl -s --max-time 10 -D "$raw" -w '\n%{http_code}' "$@" "$url")
+	status_code=${out##*$'\n'}
+	body=${out%$'\n'*}
+	headers=$(tr -d '\r' <"$raw" | awk 'NR > 1 && /:/ {
+		i = index($0, ":");
+		print tolower(substr($0, 1, i - 1)) ":" substr($0, i + 1) }')
+	rm -f "$raw"
+}
+
+# The value of one header of the last smoke_fetch (lower-case name).
+smoke_header() {
+	printf '%s\n' "$headers" | sed -n "s/^$1: *//p" | head -n 1
+}
+
+# The page, a module and the style sheet come with a Content-Security-
+# Policy of this site only (no inline script, no framing) and the other
+# headers against cross-site use and leaks.
+smoke_security_headers() {
+	local base=$1 path csp
+	for path in / /index.html /js/main.js /app.css; do
+		smoke_fetch "$base$path"
+		[ "$status_code" = 200 ] || { echo "$path: $status_code"; return 1; }
+		csp=$(smoke_header content-security-policy)
+		[[ $csp == *"default-src 'self'"* ]] ||
+			{ echo "$path: CSP '$csp'"; return 1; }
+		[[ $csp == *"frame-ancestors 'none'"* ]] ||
+			{ echo "$path: CSP without frame-ancestors: '$csp'"; return 1; }
+		[[ $csp != *unsafe-inline* && $csp != *unsafe-eval* &&
+		    $csp != *"*"* ]] ||
+			{ echo "$path: CSP allows too much: '$csp'"; return 1; }
+		[ "$(smoke_header x-frame-options)" = DENY ] ||
+			{ echo "$path: X-Frame-Options '$(smoke_header x-frame-options)'"; return 1; }
+		[ "$(smoke_header x-content-type-options)" = nosniff ] ||
+			{ echo "$path: no X-Content-Type-Options: nosniff"; return 1; }
+		[ "$(smoke_header referrer-policy)" = same-origin ] ||
+			{ echo "$path: Referrer-Policy '$(smoke_header referrer-policy)'"; return 1; }
+	done
+}
+
+# Files of the document root that are not the dashboard's, folders and
+# unknown names are 404; the dashboard's own files are 200.
+# Usage: smoke_not_served BASE [PATH...] (extra paths that must be 404)
+smoke_not_served() {
+	local base=$1 path
+	shift
+	for path in /local.mk /js/ /js/../local.mk /Makefile.am \
+	    /index.html~ /.git/config /app.css.orig "$@"; do
+		smoke_fetch "$base$path" --path-as-is
+		[ "$status_code" = 404 ] ||
+			{ echo "$path: $status_code, not 404"; return 1; }
+	done
+	for path in / /index.html /app.css /js/main.js; do
+		smoke_fetch "$base$path"
+		[ "$status_code" = 200 ] || { echo "$path: $status_code"; return 1; }
+	done
+}
+
+# HEAD /api/products answers what GET does (status, type, validator,
+# caching, length) without a body.
+smoke_head_products() {
+	local base=$1 get_len get_etag get_cc get_type head_len
+	smoke_fetch "$base/api/products"
+	[ "$status_code" = 200 ] || { echo "GET: $status_code"; return 1; }
+	get_len=${#body}
+	get_etag=$(smoke_header etag)
+	get_cc=$(smoke_header cache-control)
+	get_type=$(smoke_header content-type)
+	[ -n "$get_etag" ] || { echo "GET: no ETag"; return 1; }
+	smoke_fetch "$base/api/products" --head
+	[ "$status_code" = 200 ] || { echo "HEAD: $status_code"; return 1; }
+	[ "$(smoke_header etag)" = "$get_etag" ] ||
+		{ echo "HEAD ETag '$(smoke_header etag)', GET '$get_etag'"; return 1; }
+	[ "$(smoke_header cache-control)" = "$get_cc" ] ||
+		{ echo "HEAD Cache-Control '$(smoke_header cache-control)'"; return 1; }
+	[ "$(smoke_header content-type)" = "$get_type" ] ||
+		{ echo "HEAD Content-Type '$(smoke_header content-type)'"; return 1; }
+	head_len=$(smoke_header content-length)
+	[ -z "$head_len" ] || [ "$head_len" = "$get_len" ] ||
+		{ echo "HEAD Content-Length $head_len, GET body $get_len"; return 1; }
+	echo "GET and HEAD: ETag $get_etag, ${get_len} bytes," \
+		"HEAD Content-Length ${head_len:-(none)}"
+}
+
+# A product unchanged since its ETag is 304 without a body; after a stock
+# change the old ETag gets 200, the new stock and a new ETag.
+smoke_etag_product() {
+	local base=$1 product etag stock
+	product=$(curl -s "$base/api/products" | jq -r '.data[0].id')
+	smoke_fetch "$base/api/products/$product"
+	[ "$status_code" = 200 ] || { echo "GET: $status_code"; return 1; }
+	etag=$(smoke_header etag)
+	stock=$(echo "$body" | jq .stock)
+	[ -n "$etag" ] || { echo "no ETag"; return 1; }
+	smoke_fetch "$base/api/products/$product" -H "If-None-Match: $etag"
+	[ "$status_code" = 304 ] ||
+		{ echo "unchanged: $status_code, not 304"; return 1; }
+	[ -z "$body" ] || { echo "a 304 with a body"; return 1; }
+	[ "$(smoke_header etag)" = "$etag" ] ||
+		{ echo "304 ETag '$(smoke_header etag)', not $etag"; return 1; }
+	curl -s -o /dev/null -X PUT -H 'Content-Type: application/json' \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" -d '{"delta":1}' \
+		"$base/api/products/$product/stock"
+	smoke_fetch "$base/api/products/$product" -H "If-None-Match: $etag"
+	[ "$status_code" = 200 ] ||
+		{ echo "after a change: $status_code, not 200"; return 1; }
+	[ "$(echo "$body" | jq .stock)" = $((stock + 1)) ] ||
+		{ echo "stock $(echo "$body" | jq .stock), not $((stock + 1))"; return 1; }
+	[ -n "$(smoke_header etag)" ] && [ "$(smoke_header etag)" != "$etag" ] ||
+		{ echo "ETag '$(smoke_header etag)' after a change, was $etag"; return 1; }
+	echo "ETag $etag -> $(smoke_header etag)"
 }
