@@ -224,6 +224,13 @@ CONF
 	    -e "s|@api_socket@|$OC_STATE/run/api.sock|g" \
 	    -e "s|@sse_socket@|$OC_STATE/run/sse.sock|g" \
 	    "$OC_SRCDIR/deploy/lighttpd/ordercast.conf.in" >>"$OC_STATE/lighttpd.conf"
+	# The local demo also serves its list of sample accounts, which
+	# `make install` never installs.
+	cat >>"$OC_STATE/lighttpd.conf" <<CONF
+\$HTTP["url"] == "/demo-accounts.json" {
+	server.document-root = "$OC_SRCDIR/www"
+}
+CONF
 }
 
 stack_http_ready() {
