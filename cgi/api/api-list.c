@@ -353,7 +353,8 @@ cursor_decode(struct api_req *req, const char *text,
 		cursor_error(req, "not a cursor of this API");
 		goto done;
 	}
-	if (bson_iter_init_find(&it, &cur, "h") && BSON_ITER_HOLDS_BINARY(&it)) {
+	if (bson_iter_init_find(&it, &cur, "h") &&
+	    BSON_ITER_HOLDS_BINARY(&it)) {
 		bson_iter_binary(&it, &sub, &dlen, &data);
 		have_h = dlen == CURSOR_HASH;
 	}
@@ -646,7 +647,8 @@ api_list_run(struct api_req *req, const struct api_list_spec *list,
 		goto done;
 	(void)api_query(req, "next", &next);
 	if (list->before && api_query(req, "before", &before)) {
-		if (next != NULL || strcmp(sort.text, list->default_sort) != 0) {
+		if (next != NULL ||
+		    strcmp(sort.text, list->default_sort) != 0) {
 			api_error_field(req, 400, "invalid_field", "before",
 			    "before: pages only the default order; use next");
 			goto done;
