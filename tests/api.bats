@@ -50,10 +50,10 @@ teardown_file() {
 @test "a wrong method is 405 with Allow" {
 	api DELETE /api/products
 	assert_error 405 method_not_allowed
-	[ "$(api_header Allow)" = GET ]
+	[ "$(api_header Allow)" = "GET, HEAD" ]
 	api PATCH /api/orders
 	assert_error 405 method_not_allowed
-	[ "$(api_header Allow)" = "GET, POST" ]
+	[ "$(api_header Allow)" = "GET, HEAD, POST" ]
 	api POST /api/orders/0123456789abcdef01234567/status '{"status":"shipped"}'
 	assert_error 405 method_not_allowed
 	[ "$(api_header Allow)" = PUT ]

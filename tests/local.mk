@@ -36,7 +36,7 @@ OC_SUITES = \
 	tests/watch.bats tests/watch-recovery.bats tests/watch-resync.bats \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats tests/api-config.bats tests/api-auth.bats \
-	tests/api-http.bats \
+	tests/api-http.bats tests/api-filter.bats \
 	tests/sse.bats \
 	tests/deploy.bats tests/http.bats tests/quickstart.bats \
 	tests/www.bats \

@@ -108,7 +108,10 @@ drop_old_index(mongoc_client_t *client, const char *db, const char *coll,
 	return ok;
 }
 
-/* Every index of the data model. */
+/*
+ * Every index of the data model; those of orders serve the common
+ * filters and sorts of lists (docs/filters.md, "Indexes").
+ */
 static bool
 create_indexes(mongoc_client_t *client, const char *db, bson_error_t *err)
 {
@@ -121,6 +124,9 @@ create_indexes(mongoc_client_t *client, const char *db, bson_error_t *err)
 	    false, false, err) &&
 	    create_index(client, db, "orders", "status_1__id_-1",
 	    BCON_NEW("status", BCON_INT32(1), "_id", BCON_INT32(-1)),
+	    false, false, err) &&
+	    create_index(client, db, "orders", "createdAt_1__id_1",
+	    BCON_NEW("createdAt", BCON_INT32(1), "_id", BCON_INT32(1)),
 	    false, false, err) &&
 	    drop_old_index(client, db, "orders", "idempotencyKey_1", err) &&
 	    create_index(client, db, "orders",

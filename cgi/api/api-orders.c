@@ -1,8 +1,9 @@
 /*
- * Layer: route handlers of /api/orders: listing with cursor paging, one
- * order, creation (its body checked here) and status moves.
- * Calls api-order-create.c, api-order-status.c, api-idem.c, api-db.c,
- * api-req.c, api-reply.c and lib/.
+ * Layer: route handlers of /api/orders: listing with cursor paging and
+ * filters, counts, one order, creation (its body checked here) and
+ * status moves.
+ * Calls api-list.c, api-order-create.c, api-order-status.c, api-idem.c,
+ * api-db.c, api-req.c, api-reply.c and lib/.
  */
 #include "config.h"
 
@@ -59,40 +60,67 @@ user_role(struct api_req *req, const bson_oid_t *id, char *role,
 	return true;
 }
 
-/* GET /api/orders?customerId=&status=&limit=&before= */
-void
-api_route_orders_list(struct api_req *req)
-{
-	json_object *arr = NULL, *last;
-	bson_t *filter = bson_new(), *opts = NULL, idrange;
-	char *customer = NULL, *status = NULL;
-	char *before = NULL, *next = NULL;
-	bson_oid_t oid;
-	long limit = API_ORDERS_PAGE;
-	size_t n;
+/* Orders as lists show them: newest first, the old ?before= allowed. */
+static const struct api_list_spec orders_list = {
+	"orders", OC_FILTER_ORDERS, "-id", true, NULL
+};
 
+/*
+ * Append to scope what the caller may see of orders (a customer: their
+ * own) narrowed by the old ?customerId= and ?status=. *none when a
+ * customer asks for another's orders: nothing matches. Returns false
+ * after answering 400.
+ */
+static bool
+orders_scope(struct api_req *req, bson_t *scope, bool *none)
+{
+	char *customer = NULL, *status = NULL;
+	bson_oid_t oid;
+	bool ok = false;
+
+	*none = false;
 	if (api_query(req, "customerId", &customer)) {
 		if (!api_oid_param(req, "customerId", customer, &oid))
 			goto done;
 		if (is_customer(req) &&
 		    strcmp(customer, req->caller.user_id) != 0) {
-			/* Asking for another's narrows to nothing. */
-			api_reply_json(req, 200, api_list_body(
-			    json_object_new_array(), true, NULL));
+			*none = true;
+			ok = true;
 			goto done;
 		}
 	}
 	if (is_customer(req))
 		(void)oc_oid_parse(req->caller.user_id, &oid);
 	if (customer != NULL || is_customer(req))
-		BSON_APPEND_OID(filter, "customerId", &oid);
+		BSON_APPEND_OID(scope, "customerId", &oid);
 	if (api_query(req, "status", &status)) {
 		if (!oc_status_valid(status)) {
 			api_field_error(req, "status", "not a known status");
 			goto done;
 		}
-		BSON_APPEND_UTF8(filter, "status", status);
+		BSON_APPEND_UTF8(scope, "status", status);
 	}
+	ok = true;
+done:
+	free(customer);
+	free(status);
+	return ok;
+}
+
+/*
+ * The list as it was before filters: newest first, with the last id as
+ * "next" for ?before=.
+ */
+static void
+orders_newest(struct api_req *req, bson_t *filter)
+{
+	json_object *arr = NULL, *last;
+	bson_t *opts = NULL, idrange;
+	char *before = NULL, *next = NULL;
+	bson_oid_t oid;
+	long limit = API_ORDERS_PAGE;
+	size_t n;
+
 	if (!api_query_count(req, "limit", 1, API_ORDERS_PAGE_MAX, &limit))
 		goto done;
 	if (api_query(req, "before", &before)) {
@@ -115,12 +143,57 @@ api_route_orders_list(struct api_req *req)
 	}
 	api_reply_json(req, 200, api_list_body(arr, true, next));
 done:
-	free(customer);
-	free(status);
 	free(before);
 	free(next);
-	bson_destroy(filter);
 	bson_destroy(opts);
+}
+
+/*
+ * GET /api/orders?customerId=&status=&limit=&before= and
+ * ?where=&sort=&limit=&next= (docs/filters.md)
+ */
+void
+api_route_orders_list(struct api_req *req)
+{
+	bson_t scope = BSON_INITIALIZER;
+	bool none;
+
+	if (!orders_scope(req, &scope, &none))
+		goto done;
+	if (none) {
+		/* Asking for another's narrows to nothing. */
+		api_reply_json(req, 200, api_list_body(
+		    json_object_new_array(), true, NULL));
+		goto done;
+	}
+	if (api_list_asked(req, false))
+		api_list_run(req, &orders_list, &scope);
+	else
+		orders_newest(req, &scope);
+done:
+	bson_destroy(&scope);
+}
+
+/* GET /api/orders/count?where=&customerId=&status= */
+void
+api_route_orders_count(struct api_req *req)
+{
+	bson_t scope = BSON_INITIALIZER;
+	json_object *body;
+	bool none;
+
+	if (!orders_scope(req, &scope, &none))
+		goto done;
+	if (none) {
+		body = json_object_new_object();
+		json_object_object_add(body, "count",
+		    json_object_new_int64(0));
+		api_reply_json(req, 200, body);
+		goto done;
+	}
+	api_list_count(req, &orders_list, &scope);
+done:
+	bson_destroy(&scope);
 }
 
 /* GET /api/orders/:id */

@@ -1,8 +1,8 @@
 /*
  * Layer: route handlers of /api/products: the catalog through the
  * read-through cache, and stock changes.
- * Calls api-stock.c, api-db.c, api-cache.c, api-req.c, api-reply.c and
- * lib/.
+ * Calls api-list.c, api-stock.c, api-db.c, api-cache.c, api-req.c,
+ * api-reply.c and lib/.
  */
 #include "config.h"
 
@@ -12,7 +12,15 @@
 #include "api.h"
 #include "oc-json.h"
 
-/* GET /api/products: the whole catalog, from the cache when it can. */
+/* The catalog as lists show it: by SKU. */
+static const struct api_list_spec products_list = {
+	"products", OC_FILTER_PRODUCTS, "sku,id", false, NULL
+};
+
+/*
+ * GET /api/products: the whole catalog, from the cache when it can; a
+ * page of it with ?where=, ?sort=, ?limit= or ?next= (docs/filters.md).
+ */
 void
 api_route_products(struct api_req *req)
 {
@@ -23,6 +31,10 @@ api_route_products(struct api_req *req)
 	const char *text;
 	size_t len;
 
+	if (api_list_asked(req, true)) {
+		api_list_run(req, &products_list, filter);
+		goto done;
+	}
 	if (!api_cache_get(req, req->server->keys.cache_products, &cached, &gen)) {
 		api_unavailable(req, "Redis");
 		goto done;
@@ -42,6 +54,16 @@ done:
 	free(gen);
 	bson_destroy(filter);
 	bson_destroy(opts);
+}
+
+/* GET /api/products/count?where= */
+void
+api_route_products_count(struct api_req *req)
+{
+	bson_t scope = BSON_INITIALIZER;
+
+	api_list_count(req, &products_list, &scope);
+	bson_destroy(&scope);
 }
 
 /* GET /api/products/:id */

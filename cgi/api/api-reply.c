@@ -115,6 +115,23 @@ api_error_field(struct api_req *req, int status, const char *code,
 	return false;
 }
 
+/*
+ * 400 bad_filter for ?where=: the error body with "position", the byte
+ * offset in the decoded filter where the problem starts (docs/filters.md).
+ */
+bool
+api_filter_error(struct api_req *req, size_t position, const char *message)
+{
+	json_object *body = oc_errbody_new("bad_filter", NULL, message), *err;
+
+	if (json_object_object_get_ex(body, "error", &err))
+		json_object_object_add(err, "position",
+		    json_object_new_int64((int64_t)position));
+	req->err_code = "bad_filter";
+	api_reply_json(req, 400, body);
+	return false;
+}
+
 /* 400 naming the field that is wrong. */
 bool
 api_field_error(struct api_req *req, const char *field, const char *why)

@@ -51,7 +51,11 @@ static const struct route routes[] = {
 	{ "DELETE", "session", "session", api_route_session_delete, true,
 	    CUSTOMER },
 	{ "GET", "users", "users", api_route_users, false, ADMIN },
+	{ "GET", "users/count", "users_count", api_route_users_count, false,
+	    ADMIN },
 	{ "GET", "products", "products", api_route_products, false, ANYONE },
+	{ "GET", "products/count", "products_count",
+	    api_route_products_count, false, ANYONE },
 	{ "GET", "products/:id", "product", api_route_product, false,
 	    ANYONE },
 	{ "PUT", "products/:id/stock", "product_stock",
@@ -59,6 +63,8 @@ static const struct route routes[] = {
 	{ "GET", "orders", "orders", api_route_orders_list, false, CUSTOMER },
 	{ "POST", "orders", "orders", api_route_orders_create, false,
 	    CUSTOMER },
+	{ "GET", "orders/count", "orders_count", api_route_orders_count,
+	    false, CUSTOMER },
 	{ "GET", "orders/:id", "order", api_route_order, false, CUSTOMER },
 	{ "PUT", "orders/:id/status", "order_status",
 	    api_route_order_status, false, CUSTOMER },
@@ -129,7 +135,8 @@ pattern_match(const char *pattern, const char *rest, char **id)
 
 /*
  * 405 for the path of routes[first]: Allow lists the methods of its
- * rows, in table order (HEAD goes with GET without being listed).
+ * rows, in table order, with HEAD after GET since every GET route
+ * answers it (RFC 9110, 9.3.2).
  */
 static void
 not_allowed(struct api_req *req, size_t first)
@@ -140,7 +147,8 @@ not_allowed(struct api_req *req, size_t first)
 	for (i = first; i < NROUTES && len < sizeof(allow) &&
 	    strcmp(routes[i].pattern, routes[first].pattern) == 0; i++)
 		len += (size_t)snprintf(allow + len, sizeof(allow) - len,
-		    "%s%s", i > first ? ", " : "", routes[i].method);
+		    "%s%s%s", i > first ? ", " : "", routes[i].method,
+		    strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
 	api_add_header(req, "Allow", allow);
 	api_error(req, 405, "method_not_allowed", "%s is not allowed here; "
 	    "use %s", req->method, allow);

@@ -12,6 +12,7 @@
  *   api-config.c                        route handlers
  *   api-auth.c                          who is asking; session routes
  *   api-account.c                       --add-user, --set-password, --set-role
+ *   api-list.c                          ?where=, ?sort=, cursors, counts
  *   api-order-create.c                  a new order
  *   api-order-status.c                  the status machine
  *   api-stock.c api-idem.c              stock, idempotency claims
@@ -37,6 +38,7 @@
 #include "api-config.h"
 #include "oc-auth.h"
 #include "oc-config.h"
+#include "oc-filter.h"
 #include "oc-keys.h"
 #include "oc-util.h"
 
@@ -157,6 +159,7 @@ bool		 api_error(struct api_req *, int, const char *, const char *,
 bool		 api_error_field(struct api_req *, int, const char *,
 		    const char *, const char *, ...)
 		    __attribute__((format(printf, 5, 6)));
+bool		 api_filter_error(struct api_req *, size_t, const char *);
 bool		 api_field_error(struct api_req *, const char *,
 		    const char *);
 void		 api_unavailable(struct api_req *, const char *);
@@ -237,6 +240,23 @@ int		 api_idem_claim(struct api_req *, const bson_oid_t *,
 void		 api_idem_release(struct api_req *, const bson_oid_t *,
 		    const char *);
 
+/*
+ * api-list.c: a list filtered by ?where=, sorted by ?sort=, paged by
+ * ?next= cursors, and its count (docs/filters.md).
+ */
+struct api_list_spec {
+	const char		*collection;
+	enum oc_filter_target	 target;
+	const char		*default_sort;	/* normalised: "-id" */
+	bool			 before;	/* takes the old ?before= */
+	const bson_t		*projection;	/* or NULL */
+};
+bool		 api_list_asked(struct api_req *, bool);
+void		 api_list_run(struct api_req *, const struct api_list_spec *,
+		    const bson_t *);
+void		 api_list_count(struct api_req *,
+		    const struct api_list_spec *, const bson_t *);
+
 /* api-order-status.c: the status machine. */
 bool		 api_order_move(struct api_req *, const bson_oid_t *,
 		    const char *, const char *, json_object **);
@@ -249,12 +269,15 @@ bool		 api_order_create(struct api_req *, const bson_oid_t *,
 /* Route handlers: the request is routed, its body read; they answer. */
 /* api-users.c */
 void		 api_route_users(struct api_req *);
+void		 api_route_users_count(struct api_req *);
 /* api-products.c */
 void		 api_route_products(struct api_req *);
+void		 api_route_products_count(struct api_req *);
 void		 api_route_product(struct api_req *);
 void		 api_route_product_stock(struct api_req *);
 /* api-orders.c */
 void		 api_route_orders_list(struct api_req *);
+void		 api_route_orders_count(struct api_req *);
 void		 api_route_order(struct api_req *);
 void		 api_route_orders_create(struct api_req *);
 void		 api_route_order_status(struct api_req *);

@@ -5,6 +5,7 @@ ordercast_api_SOURCES = \
 	cgi/api/api.h cgi/api/api-main.c cgi/api/api-routes.c \
 	cgi/api/api-users.c cgi/api/api-products.c cgi/api/api-orders.c \
 	cgi/api/api-stats.c cgi/api/api-simulate.c \
+	cgi/api/api-list.c \
 	cgi/api/api-order-create.c cgi/api/api-order-status.c \
 	cgi/api/api-stock.c cgi/api/api-idem.c \
 	cgi/api/api-db.c cgi/api/api-cache.c cgi/api/api-metrics.c \
