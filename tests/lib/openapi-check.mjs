@@ -51,11 +51,12 @@ function mediaType(ct) {
 }
 
 // A method a path does not list: 405 with an Allow header naming the
-// path's methods (HEAD goes with GET unlisted) and the body of
+// path's methods (HEAD wherever GET is, listed or not) and the body of
 // components.responses.MethodNotAllowed.
 function checkNotAllowed(api, ajv, tpl, a, where) {
 	const problems = [];
-	const want = METHODS.filter((x) => x !== 'head' && api.paths[tpl][x])
+	const p = api.paths[tpl];
+	const want = METHODS.filter((x) => p[x] || (x === 'head' && p.get))
 	    .map((x) => x.toUpperCase()).sort().join(', ');
 	const allow = (a.headers?.allow ?? '').split(',')
 	    .map((x) => x.trim()).filter((x) => x !== '').sort().join(', ');
