@@ -5,11 +5,18 @@ web server, as an admin: new orders (POST /api/orders), status moves
 Content-Type: application/json, over WORKERS keep-alive connections.
 
     soak-write.py URL RATE SECONDS [WORKERS]
+    soak-write.py --prime URL SECONDS CLIENTS
 
 The token comes from SOAK_TOKEN. Prints one JSON object: writes by kind,
 answers by status, latency percentiles, and how far the pacing slipped.
 Exits 1 when an answer is neither a success nor an expected refusal
 (409: stock short, a move another writer made first).
+
+--prime sends reads from CLIENTS connections at once for SECONDS, so
+that every API thread is busy together and the API's bounded pools
+(MongoDB clients, Redis connections) reach their size before the
+warm-up sample: descriptors that appear after it are leaks, not a pool
+filling up.
 """
 
 import http.client
@@ -201,7 +208,40 @@ class Writer:
                 "failures": self.failures}
 
 
+def prime(url, seconds, clients):
+    """Concurrent reads (orders, stats, health) for SECONDS; 1 on an
+    answer that is not 200."""
+    paths = ["/api/orders?limit=200", "/api/stats", "/api/health"]
+    bad = []
+    count = [0]
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def run(i):
+        api = Api(url, os.environ["SOAK_TOKEN"])
+        n = i
+        while time.monotonic() < end:
+            path = paths[n % len(paths)]
+            st, _ = api.call("GET", path)
+            n += 1
+            with lock:
+                count[0] += 1
+                if st != 200 and len(bad) < 5:
+                    bad.append("%s: %d" % (path, st))
+
+    threads = [threading.Thread(target=run, args=(i,))
+               for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps({"reads": count[0], "failures": bad}))
+    return 1 if bad else 0
+
+
 def main():
+    if sys.argv[1] == "--prime":
+        return prime(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
     url, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
     workers = int(sys.argv[4]) if len(sys.argv) > 4 else 4
     w = Writer(url, os.environ["SOAK_TOKEN"], rate, seconds)
