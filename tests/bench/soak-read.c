@@ -1029,141 +1029,184 @@ usage(void)
 	exit(2);
 }
 
-int
-main(int argc, char *argv[])
+/* What the loop works with. */
+struct run {
+	int			 ep;
+	struct sockaddr_in	 sa;
+	const char		*token;
+	const char		*dir;
+	const char		*rsock;
+	const char		*prefix;
+	int			 share;
+	int			 grace_s;
+	int			 secs;
+};
+
+/* Read the options into r; exits on a usage error. */
+static void
+parse_options(int argc, char *argv[], struct run *r)
 {
-	struct epoll_event evs[1024];
-	struct sockaddr_in sa;
-	const char *dir = NULL, *rsock = NULL, *prefix = NULL, *token;
-	struct stream *c;
-	size_t i, inflight;
-	int ch, ep, n, k, port = 0, share = 20, grace = 60, secs = 3600;
-	int64_t now, deadline, next_tick = 0, next_second = 0, final_at = 0;
-	bool hold = false, final = false, finished = false;
+	int ch, port = 0;
 
 	while ((ch = getopt(argc, argv, "p:n:d:r:x:c:s:i:I:g:t:S:")) != -1) {
 		switch (ch) {
 		case 'p': port = (int)num_opt(optarg, 1, 65535); break;
 		case 'n': nstreams = (size_t)num_opt(optarg, 1, 30000); break;
-		case 'd': dir = optarg; break;
-		case 'r': rsock = optarg; break;
-		case 'x': prefix = optarg; break;
+		case 'd': r->dir = optarg; break;
+		case 'r': r->rsock = optarg; break;
+		case 'x': r->prefix = optarg; break;
 		case 'c': parse_customers(optarg); break;
-		case 's': share = (int)num_opt(optarg, 0, 100); break;
+		case 's': r->share = (int)num_opt(optarg, 0, 100); break;
 		case 'i': leave_min_s = (int)num_opt(optarg, 1, 86400); break;
 		case 'I': leave_max_s = (int)num_opt(optarg, 1, 86400); break;
-		case 'g': grace = (int)num_opt(optarg, 1, 3600); break;
-		case 't': secs = (int)num_opt(optarg, 1, 86400); break;
+		case 'g': r->grace_s = (int)num_opt(optarg, 1, 3600); break;
+		case 't': r->secs = (int)num_opt(optarg, 1, 86400); break;
 		case 'S':
 			rng_state ^= (uint64_t)num_opt(optarg, 0, 1L << 30);
 			break;
 		default: usage();
 		}
 	}
-	token = getenv("SOAK_TOKEN");
-	if (port == 0 || nstreams == 0 || dir == NULL || rsock == NULL ||
-	    prefix == NULL || token == NULL || leave_max_s < leave_min_s)
+	r->token = getenv("SOAK_TOKEN");
+	if (port == 0 || nstreams == 0 || r->dir == NULL || r->rsock == NULL ||
+	    r->prefix == NULL || r->token == NULL || leave_max_s < leave_min_s)
 		usage();
-	raise_nofile();
+	memset(&r->sa, 0, sizeof(r->sa));
+	r->sa.sin_family = AF_INET;
+	r->sa.sin_port = htons((uint16_t)port);
+	r->sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+/* Every stream down, with its filter and its first leave planned. */
+static void
+streams_init(const struct run *r, int64_t now)
+{
+	struct stream *c;
+	size_t i;
+
 	streams = xcalloc(nstreams, sizeof(*streams));
 	tab_grow();
 	tab_rehash();
-	now = mono_ms();
 	for (i = 0; i < nstreams; i++) {
 		c = &streams[i];
 		c->fd = -1;
 		c->state = C_DOWN;
 		assign_filter(c, i);
-		c->leaves = (int)(rnd() % 100) < share;
+		c->leaves = (int)(rnd() % 100) < r->share;
 		c->leave_at = now + rnd_between(leave_min_s * 1000,
 		    leave_max_s * 1000);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep == -1)
-		die("epoll_create1 failed");
-	deadline = now + (int64_t)secs * 1000;
+}
 
-	for (;;) {
-		n = epoll_wait(ep, evs, 1024, 100);
-		now = mono_ms();
-		for (k = 0; k < n; k++) {
-			c = &streams[evs[k].data.u64];
-			if (c->state == C_CONNECTING) {
-				if (!stream_send(ep, evs[k].data.u64, token)) {
-					c->conn_errors++;
-					stream_drop(c, now, 1000);
-				}
-				continue;
-			}
-			if (c->state == C_DOWN || stream_read(c))
-				continue;
-			/* The connection is over: the server ended it,
-			 * or refused the request. */
-			if (c->state == C_OPEN)
-				c->server_closes++;
-			stream_drop(c, now, c->state == C_OPEN ? 100 : 1000);
+/* One readiness report from epoll for stream ci. */
+static void
+on_io(const struct run *r, size_t ci, int64_t now)
+{
+	struct stream *c = &streams[ci];
+
+	if (c->state == C_CONNECTING) {
+		if (!stream_send(r->ep, ci, r->token)) {
+			c->conn_errors++;
+			stream_drop(c, now, 1000);
 		}
+		return;
+	}
+	if (c->state == C_DOWN || stream_read(c))
+		return;
+	/* The connection is over: the server ended it, or refused. */
+	if (c->state == C_OPEN)
+		c->server_closes++;
+	stream_drop(c, now, c->state == C_OPEN ? 100 : 1000);
+}
+
+/* Leave, and come back, on schedule; in hold nobody leaves and those
+ * away come back at once. A bounded number connect at a time. */
+static void
+schedule(const struct run *r, int64_t now, bool hold)
+{
+	struct stream *c;
+	size_t i, inflight = 0;
+
+	for (i = 0; i < nstreams; i++)
+		if (streams[i].state == C_CONNECTING ||
+		    streams[i].state == C_HEADERS)
+			inflight++;
+	for (i = 0; i < nstreams; i++) {
+		c = &streams[i];
+		if (c->state == C_OPEN && c->leaves && !hold &&
+		    now >= c->leave_at) {
+			c->leaves_done++;
+			stream_drop(c, now, absence_ms());
+			c->away = true;
+			c->leave_at = now + rnd_between(leave_min_s * 1000,
+			    leave_max_s * 1000);
+		}
+		if (c->state != C_DOWN || inflight >= INFLIGHT_MAX)
+			continue;
+		if (now < c->connect_at && !(hold && c->away))
+			continue;
+		c->away = false;
+		if (!stream_connect(r->ep, i, &r->sa)) {
+			c->conn_errors++;
+			stream_drop(c, now, 1000);
+			continue;
+		}
+		inflight++;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct epoll_event evs[1024];
+	struct run r = { .share = 20, .grace_s = 60, .secs = 3600 };
+	size_t i;
+	int k, n;
+	int64_t now, deadline, next_tick = 0, next_second = 0, final_at = 0;
+	bool hold, final = false, finished = false;
+
+	parse_options(argc, argv, &r);
+	raise_nofile();
+	now = mono_ms();
+	streams_init(&r, now);
+	r.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r.ep == -1)
+		die("epoll_create1 failed");
+	deadline = now + (int64_t)r.secs * 1000;
+	for (;;) {
+		n = epoll_wait(r.ep, evs, 1024, 100);
+		now = mono_ms();
+		for (k = 0; k < n; k++)
+			on_io(&r, (size_t)evs[k].data.u64, now);
 		if (now >= deadline)
 			die("time is up");
 		if (now < next_tick)
 			continue;
 		next_tick = now + 100;
-
-		hold = final || ctl_has(dir, "hold");
-		if (!final && ctl_has(dir, "final")) {
-			log_load(rsock, prefix);
-			final = hold = true;
+		if (ctl_has(r.dir, "exit"))
+			break;
+		if (!final && ctl_has(r.dir, "final")) {
+			log_load(r.rsock, r.prefix);
+			final = true;
 			final_at = now;
 		}
-		if (ctl_has(dir, "exit"))
-			break;
-		/* Leave, and come back, on schedule. */
-		inflight = 0;
-		for (i = 0; i < nstreams; i++)
-			if (streams[i].state == C_CONNECTING ||
-			    streams[i].state == C_HEADERS)
-				inflight++;
-		for (i = 0; i < nstreams; i++) {
-			c = &streams[i];
-			if (c->state == C_OPEN && c->leaves && !hold &&
-			    now >= c->leave_at) {
-				c->leaves_done++;
-				stream_drop(c, now, absence_ms());
-				c->away = true;
-				c->leave_at = now + rnd_between(
-				    leave_min_s * 1000, leave_max_s * 1000);
-			}
-			if (c->state != C_DOWN || inflight >= INFLIGHT_MAX)
-				continue;
-			if (now < c->connect_at && !(hold && c->away))
-				continue;
-			c->away = false;
-			if (!stream_connect(ep, i, &sa)) {
-				c->conn_errors++;
-				stream_drop(c, now, 1000);
-				continue;
-			}
-			inflight++;
-		}
+		hold = final || ctl_has(r.dir, "hold");
+		schedule(&r, now, hold);
 		if (now < next_second)
 			continue;
 		next_second = now + 1000;
 		if (final && !finished && (all_complete() ||
-		    now - final_at > (int64_t)grace * 1000)) {
-			write_result(dir, now - final_at);
+		    now - final_at > (int64_t)r.grace_s * 1000)) {
+			write_result(r.dir, now - final_at);
 			finished = true;
 		}
-		write_status(dir, hold, finished);
+		write_status(r.dir, hold, finished);
 	}
 	for (i = 0; i < nstreams; i++) {
 		if (streams[i].fd != -1)
 			close(streams[i].fd);
 		free(streams[i].bits);
 	}
-	close(ep);
+	close(r.ep);
 	return 0;
 }
