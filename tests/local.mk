@@ -53,9 +53,10 @@ EXTRA_DIST += $(OC_SUITES) tests/run tests/lib/callgraph \
 # Benchmarks: commands of their own, not part of make check. Each is a
 # script in tests/bench with its C helpers beside it.
 dist_noinst_SCRIPTS += tests/bench/api tests/bench/sse tests/bench/watch \
-	tests/bench/filter
+	tests/bench/filter tests/bench/soak
 EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c \
-	tests/bench/filter-bench.c
+	tests/bench/filter-bench.c tests/bench/soak-read.c \
+	tests/bench/soak-write.py
 
 include tests/mongod-standin/local.mk
 include tests/fuzz/local.mk
