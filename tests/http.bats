@@ -441,10 +441,89 @@ http_record_login_limit() {
 		-s "$OC_STATE/run/redis.sock" del >/dev/null
 }
 
+# A query value, URL-encoded.
+http_q() {
+	jq -rn --arg v "$1" '$v | @uri'
+}
+
+# The cursor in "next" of the last recorded answer; fails when there is
+# none (the page was the last).
+http_last_next() {
+	local next
+	next=$(jq -r '.next // empty' "$BATS_TEST_TMPDIR/rec.body")
+	[ -n "$next" ] || { echo "no next cursor" >&2; return 1; }
+	printf '%s\n' "$next"
+}
+
+# The rows of the last recorded page as "id sort-value" lines.
+# Usage: http_last_rows FIELD
+http_last_rows() {
+	jq -r --arg f "$1" '.data[] | "\(.id) \(.[$f])"' \
+		"$BATS_TEST_TMPDIR/rec.body"
+}
+
+# The filtered, sorted lists and their next pages by cursor, a refused
+# filter, a cursor reused with another query, and the counts as the
+# admin, a customer and anonymously. The page after a cursor holds none
+# of the rows before it and goes on in the sort's order.
+# Usage: http_record_lists CUSTOMER-TOKEN
+http_record_lists() {
+	local admin=(-H "Authorization: Bearer $OC_ADMIN_TOKEN")
+	local cust=(-H "Authorization: Bearer $1") q next page1 page2
+	q="where=$(http_q "status = 'pending'")"
+	q+="&sort=$(http_q -totalCents,createdAt)&limit=3"
+	http_record GET "/api/orders?$q" "${admin[@]}"
+	page1=$(http_last_rows totalCents)
+	next=$(http_last_next)
+	http_record GET "/api/orders?$q&next=$(http_q "$next")" "${admin[@]}"
+	page2=$(http_last_rows totalCents)
+	[ "$(printf '%s\n' "$page1" "$page2" | cut -d' ' -f1 | sort -u |
+	    wc -l)" = 6 ] || { echo "pages overlap: $page1 / $page2" >&2;
+		return 1; }
+	[ "$(printf '%s\n' "$page1" | tail -n 1 | cut -d' ' -f2)" -ge \
+	    "$(printf '%s\n' "$page2" | head -n 1 | cut -d' ' -f2)" ] ||
+		{ echo "not descending: $page1 / $page2" >&2; return 1; }
+	http_record HEAD "/api/orders?$q&next=$(http_q "$next")" "${admin[@]}"
+	http_record GET \
+		"/api/orders?sort=totalCents&limit=3&next=$(http_q "$next")" \
+		"${admin[@]}"
+	http_record GET "/api/orders?where=$(http_q "status = 'pending' AND")" \
+		"${admin[@]}"
+	http_record GET "/api/orders?where=$(http_q "totalCents > 0")&limit=2" \
+		"${cust[@]}"
+	q="where=$(http_q 'stock > 0')&sort=$(http_q -priceCents)&limit=2"
+	http_record GET "/api/products?$q"
+	next=$(http_last_next)
+	http_record GET "/api/products?$q&next=$(http_q "$next")"
+	http_record GET "/api/products?where=$(http_q "color = 'red'")"
+	q="where=$(http_q "role = 'customer'")&sort=email&limit=2"
+	http_record GET "/api/users?$q" "${admin[@]}"
+	next=$(http_last_next)
+	http_record GET "/api/users?$q&next=$(http_q "$next")" "${admin[@]}"
+	http_record GET "/api/users?$q&role=admin&next=$(http_q "$next")" \
+		"${admin[@]}"
+	http_record GET \
+		"/api/orders/count?where=$(http_q "status = 'pending'")" \
+		"${admin[@]}"
+	http_record HEAD /api/orders/count "${admin[@]}"
+	http_record GET /api/orders/count "${cust[@]}"
+	http_record GET /api/orders/count
+	http_record GET \
+		"/api/orders/count?where=$(http_q "totalCents > 'a lot'")" \
+		"${admin[@]}"
+	http_record GET "/api/products/count?where=$(http_q 'stock < 10')"
+	http_record HEAD /api/products/count
+	http_record GET /api/products/count "${cust[@]}"
+	http_record GET '/api/users/count?role=customer' "${admin[@]}"
+	http_record HEAD /api/users/count "${admin[@]}"
+	http_record GET /api/users/count "${cust[@]}"
+	http_record GET /api/users/count
+}
+
 # Ask every route of the API for its answers: successes as the admin and
 # a customer, the error bodies with their codes (401 without a session,
-# 403 for a customer, 422, 429), 304 and HEAD, and a 503 while Redis is
-# down.
+# 403 for a customer, 422, 429, bad_filter), filtered pages and counts,
+# 304 and HEAD, and a 503 while Redis is down.
 http_record_all() {
 	local json=(-H 'Content-Type: application/json') customer product
 	local order none=000000000000000000000000 big etag other alice
@@ -543,6 +622,7 @@ http_record_all() {
 	http_record GET '/api/orders?limit=2' "${cust[@]}"
 	http_record GET '/api/orders?limit=0' "${admin[@]}"
 	http_record GET /api/orders
+	http_record_lists "$alice"
 	http_record GET "/api/orders/$order" "${admin[@]}"
 	etag=$(http_last_etag)
 	http_record GET "/api/orders/$order" "${admin[@]}" \
@@ -578,6 +658,7 @@ http_record_all() {
 	http_record_stream '/api/events?topics=products,orders'
 	http_record GET '/api/events?topics=nothing'
 	http_record POST /api/events -d ''
+	http_record HEAD /api/events
 	http_record_login_limit
 	# With Redis down: 503 with Retry-After, and a degraded health.
 	stack_stop_prog redis
@@ -602,6 +683,27 @@ http_record_all() {
 	for want in '201 POST' '204 DELETE' '304 GET' '401 GET' '401 POST' \
 	    '403 GET' '403 POST' '415 POST' '422 POST' '429 POST' \
 	    '200 HEAD' '304 GET' '404 HEAD' '405 HEAD'; do
+		assert_line "$want"
+	done
+	# A refused filter with its position, a cursor reused with another
+	# query, and the counts' access: a customer counts orders and
+	# products, not users; without a session only products.
+	run jq -r 'select(.status == 400) | .body | fromjson | .error |
+	    "\(.code) \(.field // .position)"' \
+		"$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME"
+	assert_line 'bad_filter 22'
+	assert_line 'invalid_field next'
+	run jq -r 'select(.url | startswith("/api/") and
+	    (split("?")[0] | endswith("/count"))) |
+	    "\(.status) \(.method) \(.url | split("?")[0]) \(.auth)"' \
+		"$BATS_FILE_TMPDIR/$HTTP_ANSWERS_NAME"
+	for want in '200 GET /api/orders/count bearer' \
+	    '401 GET /api/orders/count none' \
+	    '200 GET /api/products/count bearer' \
+	    '200 GET /api/products/count none' \
+	    '200 GET /api/users/count bearer' \
+	    '403 GET /api/users/count bearer' \
+	    '401 GET /api/users/count none'; do
 		assert_line "$want"
 	done
 }
@@ -647,4 +749,27 @@ http_record_all() {
 	assert_output --partial 'GET /api/products -> 200: header ETag is missing'
 	assert_output --partial 'GET /api/orders -> 401: header WWW-Authenticate is missing'
 	assert_output --partial 'HEAD /api/config -> 200: a HEAD answer with a body'
+	# A refused filter without its position, a count that is a string, a
+	# cursor that is not URL-safe, and an order count without a session.
+	jq -c 'if .status == 400 and (.url | startswith("/api/orders?")) and
+	    (.body | fromjson | .error.code) == "bad_filter" then
+	    .body |= (fromjson | del(.error.position) | tojson)
+	    elif .method == "GET" and .status == 200 and
+	    (.url | startswith("/api/products/count?")) then
+	    .body |= (fromjson | .count = "2" | tojson)
+	    elif .method == "GET" and .status == 200 and
+	    (.url | startswith("/api/products?where=")) and
+	    (.url | contains("next=") | not) then
+	    .body |= (fromjson | .next = "a+b/c=" | tojson)
+	    elif .method == "GET" and .status == 200 and
+	    (.url | startswith("/api/orders/count?")) then .auth = "none"
+	    else . end' "$answers" >"$bad"
+	run node "$OC_SRCDIR/tests/lib/openapi-check.mjs" \
+		"$OC_SRCDIR/docs/openapi.yaml" "$bad"
+	echo "$output"
+	assert_failure
+	assert_output --regexp "GET /api/orders\?where=[^ ]* -> 400: body: body/error must have required property 'position'"
+	assert_output --regexp 'GET /api/products/count\?where=[^ ]* -> 200: body: body/count must be integer'
+	assert_output --regexp 'GET /api/products\?where=[^ ]* -> 200: body: body/next must match pattern'
+	assert_output --regexp 'GET /api/orders/count\?where=[^ ]* -> 200: answered without a session, but x-role is customer'
 }

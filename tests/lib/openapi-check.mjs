@@ -8,14 +8,16 @@
 //   {"method":"GET","url":"/api/products?x=1","status":200,"auth":"none",
 //    "headers":{"content-type":"application/json"},"body":"..."}
 // Each must match an operation of SPEC by method and path (or be the 405
-// of a method the path does not list), a response by status, a media
-// type by Content-Type, the response's required headers and, for JSON,
-// its schema (ajv, JSON Schema 2020-12 as OpenAPI 3.1 uses). A HEAD
-// answer has no body; its headers are checked as above. auth says
-// whether the request carried a session ("bearer", "cookie" or "none"):
-// an operation whose x-role is not "anyone" must not succeed without
-// one. With --all, every operation of SPEC must have been answered at
-// least once. Prints one line per problem; exits 1 if there is any.
+// of a method the path does not list, with an Allow that names HEAD
+// wherever GET is unless the GET says "x-head": false), a response by
+// status, a media type by Content-Type, the response's required headers
+// and, for JSON, its schema (ajv, JSON Schema 2020-12 as OpenAPI 3.1
+// uses). A HEAD answer has no body; its headers are checked as above.
+// auth says whether the request carried a session ("bearer", "cookie"
+// or "none"): an operation whose x-role is not "anyone" must not
+// succeed without one. With --all, every operation of SPEC must have
+// been answered at least once. Prints one line per problem; exits 1 if
+// there is any.
 
 import { readFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
@@ -50,13 +52,19 @@ function mediaType(ct) {
 	return (ct ?? '').split(';')[0].trim().toLowerCase();
 }
 
+// Does a path answer HEAD: listed, or implied by a GET that does not
+// say "x-head: false" (the event stream is GET only)?
+function answersHead(p) {
+	return Boolean(p.head || (p.get && p.get['x-head'] !== false));
+}
+
 // A method a path does not list: 405 with an Allow header naming the
-// path's methods (HEAD wherever GET is, listed or not) and the body of
-// components.responses.MethodNotAllowed.
+// path's methods (HEAD wherever GET is, unless that GET says x-head:
+// false) and the body of components.responses.MethodNotAllowed.
 function checkNotAllowed(api, ajv, tpl, a, where) {
 	const problems = [];
 	const p = api.paths[tpl];
-	const want = METHODS.filter((x) => p[x] || (x === 'head' && p.get))
+	const want = METHODS.filter((x) => x === 'head' ? answersHead(p) : p[x])
 	    .map((x) => x.toUpperCase()).sort().join(', ');
 	const allow = (a.headers?.allow ?? '').split(',')
 	    .map((x) => x.trim()).filter((x) => x !== '').sort().join(', ');
