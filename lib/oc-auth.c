@@ -11,6 +11,7 @@
 #include "oc-auth.h"
 #include "oc-json.h"
 #include "oc-log.h"
+#include "oc-query.h"
 #include "oc-xmalloc.h"
 
 /*
@@ -265,13 +266,23 @@ oc_sessions_channel(const char *prefix)
 	return xasprintf("%s:sessions", prefix);
 }
 
-/* The stored JSON of a session. */
+/* The stored JSON of a session, escaped like any JSON. */
 char *
 oc_session_record(const struct oc_session *s)
 {
-	return xasprintf("{\"userId\":\"%s\",\"role\":\"%s\","
-	    "\"created\":%lld,\"expires\":%lld}", s->user_id, s->role,
-	    (long long)s->created_ms, (long long)s->expires_ms);
+	json_object *rec = json_object_new_object();
+	char *out;
+
+	json_object_object_add(rec, "userId",
+	    json_object_new_string(s->user_id));
+	json_object_object_add(rec, "role", json_object_new_string(s->role));
+	json_object_object_add(rec, "created",
+	    json_object_new_int64(s->created_ms));
+	json_object_object_add(rec, "expires",
+	    json_object_new_int64(s->expires_ms));
+	out = xstrdup(oc_json_text(rec, NULL));
+	json_object_put(rec);
+	return out;
 }
 
 /* Copy a string member of a record into dst; false if absent or too long. */
@@ -285,7 +296,9 @@ record_string(json_object *rec, const char *name, char *dst, size_t dstlen)
 	    !json_object_is_type(v, json_type_string))
 		return false;
 	s = json_object_get_string(v);
-	if (strlen(s) >= dstlen)
+	/* No NUL inside, no cut: the whole value or nothing. */
+	if ((size_t)json_object_get_string_len(v) != strlen(s) ||
+	    strlen(s) >= dstlen)
 		return false;
 	memcpy(dst, s, strlen(s) + 1);
 	return true;
@@ -358,6 +371,13 @@ oc_session_create(redisContext *rc, const char *prefix,
 	char		 idle[24], max[24];
 	bool		 ok = false;
 
+	/* The script writes both into JSON as they are: only known forms. */
+	if (!oc_oid_valid(user_id, strlen(user_id)) ||
+	    (strcmp(role, "admin") != 0 &&
+	    strcmp(role, "customer") != 0)) {
+		snprintf(err, errlen, "session for a bad user id or role");
+		return false;
+	}
 	oc_token_new(token_out);
 	oc_token_hash(token_out, out->hash);
 	key = oc_session_key(prefix, out->hash);

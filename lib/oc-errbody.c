@@ -85,9 +85,15 @@ oc_errbody_new(const char *code, const char *field, const char *message)
 	json_object_object_add(err, "code", json_object_new_string(code));
 	json_object_object_add(err, "message",
 	    json_object_new_string(clipped));
-	if (field != NULL)
+	if (field != NULL) {
+		/* A field name can come from the request's bytes too. */
+		char *f = oc_utf8_clip(field, strlen(field),
+		    OC_ERROR_MESSAGE_MAX);
+
 		json_object_object_add(err, "field",
-		    json_object_new_string(field));
+		    json_object_new_string(f));
+		free(f);
+	}
 	body = json_object_new_object();
 	json_object_object_add(body, "error", err);
 	free(clipped);

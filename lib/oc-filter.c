@@ -716,9 +716,16 @@ parse_value(struct parser *p, const struct ofl_node *n, struct ofl_value *v)
 		}
 		break;
 	}
-	return next(p);
+	if (next(p))
+		return true;
+	goto fail;
 bad:
 	fail_type(p, n);
+fail:
+	/* The caller does not count a value that failed: free it here. */
+	free(v->s);
+	v->s = NULL;
+	v->len = 0;
 	return false;
 }
 

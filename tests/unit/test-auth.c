@@ -99,6 +99,7 @@ static void
 test_records(void)
 {
 	struct oc_session	 s = { 0 }, t = { 0 };
+	const char		*nul;
 	char			*rec;
 
 	memcpy(s.user_id, "65f0c0ffee0000000000abcd", OC_OID_HEX + 1);
@@ -117,6 +118,15 @@ test_records(void)
 	    "a record without a user is refused");
 	ok(!oc_session_parse_record("not json", 8, &t),
 	    "garbage is refused");
+	nul = "{\"userId\":\"65f0c0ffee0000000000abcd\\u0000x\","
+	    "\"role\":\"admin\",\"created\":1,\"expires\":2}";
+	ok(!oc_session_parse_record(nul, strlen(nul), &t),
+	    "a user id with a NUL inside is refused, not cut");
+	memcpy(s.role, "a\"b", 4);
+	rec = oc_session_record(&s);
+	ok(oc_session_parse_record(rec, strlen(rec), &t) &&
+	    strcmp(t.role, "a\"b") == 0, "a record is escaped JSON");
+	free(rec);
 }
 
 int

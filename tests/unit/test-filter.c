@@ -203,6 +203,17 @@ test_grammar(void)
 static void
 test_syntax_errors(void)
 {
+	struct oc_filter_error e;
+	struct oc_filter *f;
+
+	/* A value parsed before the error is freed (LeakSanitizer sees). */
+	f = parse("sku IN ('a'%", OC_FILTER_PRODUCTS, ALL, &e);
+	ok(f == NULL, "a bad IN list after a string is refused");
+	oc_filter_free(f);
+	f = parse("customerId = '65f0c0ffee0000000000abcd' AND x",
+	    OC_FILTER_ORDERS, ALL, &e);
+	ok(f == NULL, "an error after an id value is refused");
+	oc_filter_free(f);
 	refused("", 0, "expected a field, '(' or NOT, found end of filter");
 	refused("   ", 3, "expected a field, '(' or NOT, found end of filter");
 	refused("status", 6, "expected an operator (=, !=, <>, <, <=, >, >=, "
