@@ -146,7 +146,7 @@ check_pairs(const char *query)
 	size_t n, nlen, qn, qnlen;
 	long wlen, vlen;
 	int pairs = 0;
-	bool ok;
+	bool ok, same;
 
 	/* Each lookup reads the whole text: a bound keeps it linear. */
 	while (*p != '\0' && pairs++ < 64) {
@@ -158,18 +158,19 @@ check_pairs(const char *query)
 		if (n == 0 || ref_decode(p, nlen, name) < 0)
 			goto next;
 		/* The first pair with this name. */
-		qname = xmalloc(n + 1);
 		for (q = query;; q = qamp + 1) {
 			qamp = strchr(q, '&');
 			qn = qamp != NULL ? (size_t)(qamp - q) : strlen(q);
 			qeq = memchr(q, '=', qn);
 			qnlen = qeq != NULL ? (size_t)(qeq - q) : qn;
-			if (qn > 0 && ref_decode(q, qnlen, qname) >= 0 &&
-			    strcmp(qname, name) == 0)
+			qname = xmalloc(qnlen + 1);
+			same = qn > 0 && ref_decode(q, qnlen, qname) >= 0 &&
+			    strcmp(qname, name) == 0;
+			free(qname);
+			if (same)
 				break;
 			FUZZ_CHECK(qamp != NULL);
 		}
-		free(qname);
 		vlen = qeq != NULL ? (long)(qn - qnlen - 1) : 0;
 		want = xmalloc((size_t)vlen + 1);
 		wlen = ref_decode(qeq != NULL ? qeq + 1 : "", (size_t)vlen,
