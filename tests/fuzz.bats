@@ -33,6 +33,30 @@ replay() {
 	replay sse-id
 }
 
+@test "filter language: corpus replays" {
+	replay filter
+}
+
+@test "query string decoding: corpus replays" {
+	replay query
+}
+
+@test "token from Authorization and Cookie: corpus replays" {
+	replay token-headers
+}
+
+@test "session records: corpus replays" {
+	replay session-record
+}
+
+@test "error bodies: corpus replays" {
+	replay errbody
+}
+
+@test "API request parsing: corpus replays" {
+	replay api-req
+}
+
 @test "a corpus folder that is missing fails the replay" {
 	run "$OC_BUILDDIR/tests/fuzz/replay-sse-id" "$BATS_TEST_TMPDIR/none"
 	assert_failure
