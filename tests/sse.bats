@@ -296,6 +296,34 @@ has_ids() {
 	wait_for 5 metric_ge resyncs 1
 }
 
+@test "a Last-Event-ID past the newest event gets system.resync, not silence" {
+	local out=$BATS_TEST_TMPDIR/s last next
+	last=$(pub order.created)
+	sse_get "$out" '' -H "Last-Event-ID: $(( ${last%-*} + 3600000 ))-0"
+	wait_for 10 grep -q '^event: system.resync' "$out"
+	next=$(pub order.updated)
+	wait_for 10 grep -q "^id: $next" "$out"
+	run sed -n 's/^event: //p' "$out"
+	assert_output $'system.resync\norder.updated'
+}
+
+@test "a long query keeps its late parameters; past the limit it is 414" {
+	local out=$BATS_TEST_TMPDIR/s pad last
+	# Past the old 2 KiB cut: topics must still count.
+	pad=$(printf 'a%.0s' $(seq 1 3000))
+	sse_get "$out" "?pad=$pad&topics=users"
+	pub order.created >/dev/null
+	last=$(pub user.created)
+	wait_for 10 grep -q "^id: $last" "$out"
+	run sed -n 's/^event: //p' "$out"
+	assert_output 'user.created'
+	pad=$(printf 'a%.0s' $(seq 1 7500))
+	run curl -s -w '\n%{http_code}' --max-time 5 \
+		"$STACK_URL/api/events?pad=$pad&topics=users"
+	assert_line --index 1 414
+	assert_line --index 0 --partial '"code":"uri_too_long"'
+}
+
 @test "200 concurrent clients all receive every event" {
 	local port=${STACK_URL##*:} n=200 events=20
 	/usr/bin/python3 - "$port" "$n" "$events" "$OC_STATE" \

@@ -450,8 +450,9 @@ stream_start(struct sse_conn *c)
 	query = request_param_dup(c, "QUERY_STRING", SSE_QUERY_MAX,
 	    &too_long);
 	if (too_long) {
-		request_respond(c, "414 URI Too Long", "", "uri_too_long",
-		    "the query string is longer than 8192 bytes");
+		request_respond_json(c, "414 URI Too Long", "",
+		    oc_errbody_newf("uri_too_long", NULL, "the query string "
+		    "is longer than %d bytes", SSE_QUERY_MAX));
 		return;
 	}
 	if (!sse_filter_parse(query, f, &field, err, sizeof(err))) {

@@ -64,8 +64,11 @@ extern struct sse_counters sse_stats;	/* sse-event.c */
 #define SSE_TOPIC_SYSTEM	OC_TOPIC_SYSTEM
 #define SSE_TOPIC_ALL		OC_TOPIC_SUBSCRIBABLE
 
-/* The longest query string served; a longer one is refused (414). */
-#define SSE_QUERY_MAX		8192
+/*
+ * The longest query string served; a longer one is refused (414). A
+ * filter of 2 KiB fits even percent-encoded, and web servers pass it.
+ */
+#define SSE_QUERY_MAX		7168
 
 #define SSE_OID_LEN		24
 #define SSE_ID_MAX		48	/* "ms-seq" as text, with NUL */
