@@ -35,6 +35,12 @@ P2=65f0c0ffee65f0c0ffee0f02
 setup_file() {
 	load lib/stack
 	stack_start
+	# Every stream of this suite is the admin's, from 127.0.0.1.
+	stack_stop_prog ordercast-sse
+	ORDERCAST_STREAMS_PER_SESSION=1000 ORDERCAST_STREAMS_PER_ADDR=1000 \
+		stack_start_prog ordercast-sse
+	stack_wait ordercast-sse 20 eval \
+		'[ "$(stack_redis pubsub numsub "$ORDERCAST_PREFIX:events" | tail -n 1)" -ge 1 ]'
 }
 
 teardown_file() {
@@ -182,6 +188,7 @@ publish_all() {
 
 @test "a bad filter is 400 bad_filter with the position of the error" {
 	run curl -s -w '\n%{http_code}' --get "$STACK_URL/api/events" \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
 		--data-urlencode "where=doc.status = 'pending' AND"
 	assert_line --index 1 400
 	run jq -r '.error.code, .error.position' <<<"${lines[0]}"
