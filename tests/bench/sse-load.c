@@ -10,8 +10,8 @@
  *            [-r READYFILE] [-i IDLE_MS] [-b] [-f FILTERS -m MOD]
  *
  * With -f, client i asks for ?where=doc.priceCents >= (i % FILTERS), and
- * event K (published with priceCents K % MOD) is due to it exactly when
- * K % MOD >= i % FILTERS: a delivery of an event not due is counted as
+ * event K (published with priceCents K * 7919 % MOD, spread over the
+ * range) is due to it exactly when that price >= i % FILTERS: a delivery of an event not due is counted as
  * "wrong", and a client is complete once it has every event due to it.
  *
  * READYFILE is written once every stream has its response headers, so
@@ -82,7 +82,7 @@ static size_t *per_event_want;		/* clients event k is due to */
 static bool
 due(size_t ci, size_t k)
 {
-	return nfilters == 0 || k % price_mod >= ci % nfilters;
+	return nfilters == 0 || k * 7919 % price_mod >= ci % nfilters;
 }
 static double last_delivery_ms;
 
