@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +429,59 @@ session_done(void *arg, bool ok, const char *val, size_t len)
 	stream_admit(c);
 }
 
+/*
+ * The record the API keeps of a web-server-authenticated user came back
+ * (ORDERCAST_TRUST_REMOTE_USER=1). Without one the stream is anonymous:
+ * the API writes it at that user's first request.
+ */
+static void
+remote_user_done(void *arg, bool ok, const char *val, size_t len)
+{
+	struct sse_conn *c = arg;
+	struct sse_client *cl = &c->client;
+	struct oc_session s;
+
+	cl->pending = NULL;
+	if (!ok) {
+		refuse(c, "503 Service Unavailable", "Retry-After: 2\r\n",
+		    oc_errbody_new("unavailable", NULL,
+		    "users cannot be checked now"));
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	cl->role = SSE_ROLE_ANON;
+	if (val != NULL && oc_session_parse_record(val, len, &s) &&
+	    s.expires_ms > oc_wall_ms() &&
+	    oc_oid_valid(s.user_id, strlen(s.user_id))) {
+		cl->role = role_of(s.role);
+		memcpy(cl->user_id, s.user_id, sizeof(cl->user_id));
+	}
+	stream_admit(c);
+}
+
+/*
+ * Look up REMOTE_USER when the web server authenticates: true when a
+ * lookup was started (the stream goes on in remote_user_done).
+ */
+static bool
+stream_remote_user(struct sse_conn *c)
+{
+	struct sse_client *cl = &c->client;
+	char remote[256], *key;
+	size_t i;
+
+	if (!streams.set->cfg->trust_remote_user ||
+	    !request_param(c, "REMOTE_USER", remote, sizeof(remote)) ||
+	    remote[0] == '\0')
+		return false;
+	for (i = 0; remote[i] != '\0'; i++)
+		remote[i] = (char)tolower((unsigned char)remote[i]);
+	key = oc_remote_user_key(streams.set->cfg->prefix, remote);
+	cl->pending = feed_get(key, remote_user_done, c);
+	free(key);
+	return true;
+}
+
 /* The request is complete: check it, then answer or open the stream. */
 static void
 stream_start(struct sse_conn *c)
@@ -475,6 +530,8 @@ stream_start(struct sse_conn *c)
 	}
 	if (!request_param(c, "REMOTE_ADDR", cl->addr, sizeof(cl->addr)))
 		cl->addr[0] = '\0';
+	if (stream_remote_user(c))
+		return;
 	if (!request_param(c, "HTTP_AUTHORIZATION", auth, sizeof(auth)))
 		auth[0] = '\0';
 	if (!request_param(c, "HTTP_COOKIE", cookie, sizeof(cookie)))
