@@ -45,3 +45,8 @@ compile() {
 	run -0 "$callgraph" cgi/api
 	assert_output --partial 'no cycles'
 }
+
+@test "cgi/sse: no two files depend on each other" {
+	run -0 "$callgraph" cgi/sse
+	assert_output --partial 'no cycles'
+}

@@ -37,7 +37,8 @@ OC_SUITES = \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats tests/api-config.bats tests/api-auth.bats \
 	tests/api-http.bats tests/api-filter.bats \
-	tests/sse.bats \
+	tests/sse.bats tests/sse-access.bats tests/sse-filter.bats \
+	tests/sse-remote-user.bats \
 	tests/deploy.bats tests/http.bats tests/quickstart.bats \
 	tests/www.bats \
 	tests/layout.bats

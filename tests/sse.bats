@@ -36,6 +36,9 @@ setup_file() {
 	# the log and slow clients are found quickly.
 	stack_stop_prog ordercast-sse
 	sse_start
+	# Order, user and alert events are for an admin: sign one in.
+	SSE_ADMIN=$(sse_session admin 65f0c0ffee65f0c0ffee00aa)
+	export SSE_ADMIN
 }
 
 teardown_file() {
@@ -61,8 +64,29 @@ sse_subscribed() {
 	[ "$(stack_redis pubsub numsub "$PFX:events" | tail -n 1)" -ge 1 ]
 }
 
+# sse_session ROLE USERID: store a session under this suite's prefix the
+# way the API does, valid for an hour; prints its token.
+sse_session() {
+	/usr/bin/python3 - "$1" "$2" <<'PY' | {
+import base64, hashlib, json, os, sys, time
+token = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+now = int(time.time() * 1000)
+rec = {"userId": sys.argv[2], "role": sys.argv[1], "created": now,
+       "expires": now + 3600000}
+print(token, hashlib.blake2b(token.encode(), digest_size=32).hexdigest(),
+      json.dumps(rec, separators=(",", ":")))
+PY
+		local token hash rec
+		read -r token hash rec
+		stack_redis set "$PFX:session:$hash" "$rec" EX 3600 >/dev/null
+		echo "$token"
+	}
+}
+
 sse_start() {
 	rm -f "$OC_STATE/run/sse.sock"
+	# Every client of this suite comes from 127.0.0.1 with one session.
+	ORDERCAST_STREAMS_PER_ADDR=100000 ORDERCAST_STREAMS_PER_SESSION=100000 \
 	ORDERCAST_PREFIX=$PFX stack_spawn ordercast-sse \
 		"$OC_BUILDDIR/ordercast-sse" \
 		--listen "unix:$OC_STATE/run/sse.sock" --ring 64 \
@@ -99,7 +123,8 @@ metric_ge() {
 sse_get() {
 	local out=$1 query=$2
 	shift 2
-	curl -sN --max-time 60 "$@" "$STACK_URL/api/events$query" \
+	curl -sN --max-time 60 -H "Authorization: Bearer $SSE_ADMIN" "$@" \
+		"$STACK_URL/api/events$query" \
 		>"$out" 2>/dev/null 3>&- &
 	CURLS+=($!)
 	wait_for 10 grep -q '^: ordercast' "$out"
@@ -271,17 +296,46 @@ has_ids() {
 	wait_for 5 metric_ge resyncs 1
 }
 
+@test "a Last-Event-ID past the newest event gets system.resync, not silence" {
+	local out=$BATS_TEST_TMPDIR/s last next
+	last=$(pub order.created)
+	sse_get "$out" '' -H "Last-Event-ID: $(( ${last%-*} + 3600000 ))-0"
+	wait_for 10 grep -q '^event: system.resync' "$out"
+	next=$(pub order.updated)
+	wait_for 10 grep -q "^id: $next" "$out"
+	run sed -n 's/^event: //p' "$out"
+	assert_output $'system.resync\norder.updated'
+}
+
+@test "a long query keeps its late parameters; past the limit it is 414" {
+	local out=$BATS_TEST_TMPDIR/s pad last
+	# Past the old 2 KiB cut: topics must still count.
+	pad=$(printf 'a%.0s' $(seq 1 3000))
+	sse_get "$out" "?pad=$pad&topics=users"
+	pub order.created >/dev/null
+	last=$(pub user.created)
+	wait_for 10 grep -q "^id: $last" "$out"
+	run sed -n 's/^event: //p' "$out"
+	assert_output 'user.created'
+	pad=$(printf 'a%.0s' $(seq 1 7500))
+	run curl -s -w '\n%{http_code}' --max-time 5 \
+		"$STACK_URL/api/events?pad=$pad&topics=users"
+	assert_line --index 1 414
+	assert_line --index 0 --partial '"code":"uri_too_long"'
+}
+
 @test "200 concurrent clients all receive every event" {
 	local port=${STACK_URL##*:} n=200 events=20
 	/usr/bin/python3 - "$port" "$n" "$events" "$OC_STATE" \
 		>"$BATS_TEST_TMPDIR/got" <<'PY' 3>&- &
 import selectors, socket, sys, time, os
 port, n, events, state = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+auth = ("Authorization: Bearer %s\r\n" % os.environ["SSE_ADMIN"]).encode()
 sel = selectors.DefaultSelector()
 bufs = {}
 for i in range(n):
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+    s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n" + auth + b"\r\n")
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ)
     bufs[s] = b""
@@ -391,14 +445,17 @@ PY
 import { createRequire } from 'node:module';
 const require = createRequire(process.env.OC_SRCDIR + '/package.json');
 const { chromium } = require('playwright-core');
-const [base, ready] = process.argv.slice(2);
+const [base, ready, token] = process.argv.slice(2);
 const browser = await chromium.launch({
 	executablePath: '/usr/bin/chromium', headless: true,
 	args: ['--headless', '--no-sandbox', '--disable-gpu',
 	    '--disable-background-networking', '--disable-component-update',
 	    '--disable-sync'] });
 try {
-	const page = await browser.newPage();
+	const context = await browser.newContext();
+	await context.addCookies([{ name: 'ordercast_session', value: token,
+	    url: base }]);
+	const page = await context.newPage();
 	await page.goto(base + '/api/events-test-page-absent').catch(() => {});
 	const got = page.evaluate(() => new Promise((resolve, reject) => {
 		const es = new EventSource('/api/events?topics=orders');
@@ -417,7 +474,7 @@ try {
 	await browser.close();
 }
 JS
-	OC_SRCDIR=$OC_SRCDIR node "$js" "$STACK_URL" "$BATS_TEST_TMPDIR/ready" \
+	OC_SRCDIR=$OC_SRCDIR node "$js" "$STACK_URL" "$BATS_TEST_TMPDIR/ready" "$SSE_ADMIN" \
 		>"$BATS_TEST_TMPDIR/node.out" 2>&1 3>&- &
 	local node=$!
 	wait_for 60 test -e "$BATS_TEST_TMPDIR/ready" || {
@@ -582,9 +639,9 @@ PY
 	wait_for 20 eval '[ "$(stack_redis pubsub numsub "$PFX:events" |
 		tail -n 1)" -ge 2 ]'
 	run /usr/bin/python3 - "$dir/relay.sock" "$dir/held" "$from" \
-		"$OC_STATE/run/redis.sock" "$PFX" <<'PY'
+		"$OC_STATE/run/redis.sock" "$PFX" "$SSE_ADMIN" <<'PY'
 import os, socket, struct, sys, time
-sock, flag, from_id, redis_sock, pfx = sys.argv[1:6]
+sock, flag, from_id, redis_sock, pfx, token = sys.argv[1:7]
 def rec(t, rid, content=b""):
     pad = (8 - len(content) % 8) % 8
     return struct.pack(">BBHHBx", 1, t, rid, len(content), pad) + content + b"\0" * pad
@@ -612,10 +669,12 @@ def wait_for(s, want, secs, got):
         except BlockingIOError:
             time.sleep(0.01)
     return want in got[0]
-live = stream({"REQUEST_METHOD": "GET"})
+auth = "Bearer " + token
+live = stream({"REQUEST_METHOD": "GET", "HTTP_AUTHORIZATION": auth})
 lgot = [b""]
 assert wait_for(live, b"retry: 2000", 10, lgot)
-replay = stream({"REQUEST_METHOD": "GET", "HTTP_LAST_EVENT_ID": from_id})
+replay = stream({"REQUEST_METHOD": "GET", "HTTP_LAST_EVENT_ID": from_id,
+                 "HTTP_AUTHORIZATION": auth})
 deadline = time.time() + 10
 while not os.path.exists(flag) and time.time() < deadline:
     time.sleep(0.01)

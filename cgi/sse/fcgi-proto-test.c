@@ -118,23 +118,24 @@ test_filters(void)
 	struct sse_filter f;
 	struct sse_event ev;
 	struct sse_id a, b;
+	const char *field;
 	char err[256];
 
-	ok(sse_filter_parse("", &f, err, sizeof(err)) &&
+	ok(sse_filter_parse("", &f, &field, err, sizeof(err)) &&
 	    f.topics == SSE_TOPIC_ALL && !f.has_last_id, "default: all");
-	ok(sse_filter_parse("topics=orders%2Calerts&x=1", &f, err,
+	ok(sse_filter_parse("topics=orders%2Calerts&x=1", &f, &field, err,
 	    sizeof(err)) && f.topics == (SSE_TOPIC_ORDERS | SSE_TOPIC_ALERTS),
 	    "encoded topics list");
-	ok(!sse_filter_parse("topics=orders,", &f, err, sizeof(err)),
+	ok(!sse_filter_parse("topics=orders,", &f, &field, err, sizeof(err)),
 	    "empty topic refused");
-	ok(!sse_filter_parse("customerId=xyz", &f, err, sizeof(err)),
+	ok(!sse_filter_parse("customerId=xyz", &f, &field, err, sizeof(err)),
 	    "bad customerId refused");
-	ok(sse_filter_parse("lastEventId=17-3", &f, err, sizeof(err)) &&
+	ok(sse_filter_parse("lastEventId=17-3", &f, &field, err, sizeof(err)) &&
 	    f.has_last_id && f.last_id.ms == 17 && f.last_id.seq == 3,
 	    "lastEventId parsed");
-	ok(!sse_filter_parse("lastEventId=17-x", &f, err, sizeof(err)),
+	ok(!sse_filter_parse("lastEventId=17-x", &f, &field, err, sizeof(err)),
 	    "bad lastEventId refused");
-	ok(sse_filter_parse("customerId=65f0c0ffee65f0c0ffee0001", &f, err,
+	ok(sse_filter_parse("customerId=65f0c0ffee65f0c0ffee0001", &f, &field, err,
 	    sizeof(err)), "customerId accepted");
 	memset(&ev, 0, sizeof(ev));
 	ev.topic = SSE_TOPIC_ORDERS;
@@ -151,6 +152,57 @@ test_filters(void)
 	    "ids compare as numbers");
 	ok(!sse_id_parse("99999999999999999999999-0", 25, &a),
 	    "overflowing id refused");
+	ok(!sse_filter_parse("topics=orders%00", &f, &field, err,
+	    sizeof(err)) && strcmp(field, "topics") == 0,
+	    "%00 in a value refused, naming the parameter");
+	ok(!sse_filter_parse("where=a%2", &f, &field, err, sizeof(err)) &&
+	    strcmp(field, "where") == 0, "a malformed % refused");
+}
+
+/* Clients with the same normalised filter share one evaluation. */
+static void
+test_where(void)
+{
+	static const char pending[] = "{\"id\":\"5-1\","
+	    "\"type\":\"order.created\",\"collection\":\"orders\","
+	    "\"op\":\"insert\",\"key\":\"65f0c0ffee65f0c0ffee0009\","
+	    "\"doc\":{\"customerId\":\"65f0c0ffee65f0c0ffee0001\","
+	    "\"status\":\"pending\",\"totalCents\":700}}";
+	struct sse_filter f, g, h;
+	struct oc_filter_error fe;
+	struct sse_event *ev;
+	const char *field;
+	char err[256];
+
+	ok(sse_filter_parse("where=doc.status%3D%27pending%27", &f, &field,
+	    err, sizeof(err)) && sse_filter_compile(&f, OC_FILTER_SEE_ALL,
+	    &fe), "where= compiled");
+	ok(sse_filter_parse("where=doc.status+%3D+%27pending%27", &g, &field,
+	    err, sizeof(err)) && sse_filter_compile(&g, OC_FILTER_SEE_ALL,
+	    &fe), "same filter spelled otherwise");
+	ok(f.shared == g.shared && sse_where_count() == 1,
+	    "one shared evaluation for the same normalised text");
+	ok(sse_filter_parse("where=doc.totalCents+>+1000", &h, &field, err,
+	    sizeof(err)) && sse_filter_compile(&h, OC_FILTER_SEE_ALL, &fe) &&
+	    sse_where_count() == 2, "another filter, another evaluation");
+	ev = sse_event_parse(pending, strlen(pending), err, sizeof(err));
+	ok(ev != NULL && sse_filter_admits(&f, ev) &&
+	    sse_filter_admits(&g, ev) && !sse_filter_admits(&h, ev),
+	    "each client gets what its filter admits");
+	sse_event_unref(ev);
+	sse_filter_clear(&f);
+	sse_filter_clear(&g);
+	sse_filter_clear(&h);
+	ok(sse_where_count() == 0, "the last client frees the filter");
+	ok(sse_filter_parse("where=doc.status+%3D", &f, &field, err,
+	    sizeof(err)) && !sse_filter_compile(&f, OC_FILTER_SEE_ALL, &fe) &&
+	    fe.position > 0, "a bad filter has a position");
+	sse_filter_clear(&f);
+	ok(sse_filter_parse("where=doc.email+%3D+%27a%27+AND+"
+	    "collection+%3D+%27users%27", &f, &field, err, sizeof(err)) &&
+	    !sse_filter_compile(&f, OC_FILTER_SEE_PRODUCTS, &fe),
+	    "a field the role may not see is refused");
+	sse_filter_clear(&f);
 }
 
 int
@@ -160,6 +212,7 @@ main(void)
 	test_split();
 	test_pairs();
 	test_filters();
+	test_where();
 	printf("1..%d\n", ntest);
 	return nfail == 0 ? 0 : 1;
 }

@@ -16,6 +16,8 @@
 
 #include "fcgi-proto.h"
 #include "oc-json.h"
+#include "oc-model.h"
+#include "oc-query.h"
 #include "oc-xmalloc.h"
 #include "sse.h"
 
@@ -120,31 +122,33 @@ sse_id_format(const struct sse_id *id, char *out, size_t outlen)
 unsigned
 sse_topic_of_type(const char *type)
 {
-	if (strncmp(type, "order.", 6) == 0)
-		return SSE_TOPIC_ORDERS;
-	if (strncmp(type, "product.", 8) == 0)
-		return SSE_TOPIC_PRODUCTS;
-	if (strncmp(type, "user.", 5) == 0)
-		return SSE_TOPIC_USERS;
-	if (strncmp(type, "alert.", 6) == 0)
-		return SSE_TOPIC_ALERTS;
-	if (strncmp(type, "system.", 7) == 0)
-		return SSE_TOPIC_SYSTEM;
-	return 0;
+	return oc_event_kind_topic(type);
 }
 
-/* 24 lowercase or uppercase hex digits, as ObjectIds are written. */
-static bool
-is_oid(const char *s, size_t len)
+unsigned
+sse_role_topics(enum sse_role role)
 {
-	size_t i;
+	switch (role) {
+	case SSE_ROLE_ADMIN:
+		return SSE_TOPIC_ALL;
+	case SSE_ROLE_CUSTOMER:
+		return SSE_TOPIC_PRODUCTS | SSE_TOPIC_ORDERS;
+	default:
+		return SSE_TOPIC_PRODUCTS;
+	}
+}
 
-	if (len != SSE_OID_LEN)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
+unsigned
+sse_role_see(enum sse_role role)
+{
+	switch (role) {
+	case SSE_ROLE_ADMIN:
+		return OC_FILTER_SEE_ALL;
+	case SSE_ROLE_CUSTOMER:
+		return OC_FILTER_SEE_PRODUCTS | OC_FILTER_SEE_ORDERS;
+	default:
+		return OC_FILTER_SEE_PRODUCTS;
+	}
 }
 
 /* Format the SSE text of an event and wrap it in STDOUT records. */
@@ -219,7 +223,7 @@ sse_event_parse(const char *json, size_t len, char *err, size_t errlen)
 	    json_object_object_get_ex(obj, "doc", &doc) &&
 	    json_object_is_type(doc, json_type_object)) {
 		cust = member_string(doc, "customerId");
-		if (cust != NULL && is_oid(cust, strlen(cust)))
+		if (cust != NULL && oc_oid_valid(cust, strlen(cust)))
 			memcpy(ev->customer, cust, SSE_OID_LEN + 1);
 	}
 	/* A data: line ends at a newline: send such text re-printed. */
@@ -232,6 +236,10 @@ sse_event_parse(const char *json, size_t len, char *err, size_t errlen)
 		textlen = strlen(text);
 	}
 	ev->rec = event_record(id, type, text, textlen);
+	ev->json = xmalloc(textlen + 1);
+	memcpy(ev->json, text, textlen);
+	ev->json[textlen] = '\0';
+	ev->json_len = textlen;
 done:
 	json_object_put(obj);
 	return ev;
@@ -253,7 +261,8 @@ sse_event_resync(const struct sse_id *id, int64_t now_ms)
 	ev->id = *id;
 	ev->topic = SSE_TOPIC_SYSTEM;
 	ev->rec = event_record(idtext, "system.resync", json, strlen(json));
-	free(json);
+	ev->json_len = strlen(json);
+	ev->json = json;
 	return ev;
 }
 
@@ -272,80 +281,44 @@ sse_event_unref(struct sse_event *ev)
 	if (--ev->refs > 0)
 		return;
 	sse_buf_unref(ev->rec);
+	json_object_put(ev->obj);
+	free(ev->json);
 	free(ev);
 }
 
-/* Value of a hex digit; -1 when c is none. */
-static int
-hexval(int c)
+json_object *
+sse_event_object(struct sse_event *ev)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	char err[128];
+
+	if (ev->obj == NULL && ev->json != NULL)
+		ev->obj = oc_json_parse(ev->json, ev->json_len, JSON_DEPTH, err,
+		    sizeof(err));
+	return ev->obj;
 }
 
-/*
- * Percent-decode a query component into out (NUL-terminated, at most
- * outlen - 1 bytes). False when it is malformed or too long.
- */
-static bool
-query_decode(const char *s, size_t len, char *out, size_t outlen)
+void
+sse_event_drop_object(struct sse_event *ev)
 {
-	size_t i, n = 0;
-	int hi, lo;
-
-	for (i = 0; i < len; i++) {
-		if (n + 1 >= outlen)
-			return false;
-		if (s[i] == '+') {
-			out[n++] = ' ';
-		} else if (s[i] == '%') {
-			if (len - i < 3)
-				return false;
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return false;
-			out[n++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else
-			out[n++] = s[i];
-	}
-	out[n] = '\0';
-	return true;
+	json_object_put(ev->obj);
+	ev->obj = NULL;
 }
 
 /* The topics list: names separated by commas, at least one. */
 static bool
 topics_parse(const char *v, unsigned *out)
 {
-	static const struct {
-		const char	*name;
-		unsigned	 bit;
-	} names[] = {
-		{ "orders", SSE_TOPIC_ORDERS },
-		{ "products", SSE_TOPIC_PRODUCTS },
-		{ "users", SSE_TOPIC_USERS },
-		{ "alerts", SSE_TOPIC_ALERTS },
-	};
 	const char *p = v, *end;
-	unsigned bits = 0;
-	size_t i, n;
+	unsigned bits = 0, bit;
+	size_t n;
 
 	for (;;) {
 		end = strchr(p, ',');
 		n = end == NULL ? strlen(p) : (size_t)(end - p);
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (strlen(names[i].name) == n &&
-			    strncmp(names[i].name, p, n) == 0)
-				break;
-		if (i == sizeof(names) / sizeof(names[0]))
+		bit = oc_topic_parse(p, n);
+		if (bit == 0)
 			return false;
-		bits |= names[i].bit;
+		bits |= bit;
 		if (end == NULL)
 			break;
 		p = end + 1;
@@ -354,76 +327,164 @@ topics_parse(const char *v, unsigned *out)
 	return true;
 }
 
-bool
-sse_filter_parse(const char *query, struct sse_filter *f, char *err,
-    size_t errlen)
+/* One query parameter, decoded by lib/oc-query; false when malformed. */
+static bool
+query_value(const char *query, const char *name, char **value,
+    const char **field, char *err, size_t errlen)
 {
-	const char *p, *amp, *eq;
-	char name[32], value[256];
-	size_t n, nlen;
-
-	memset(f, 0, sizeof(*f));
-	f->topics = SSE_TOPIC_ALL;
-	p = query == NULL ? "" : query;
-	while (*p != '\0') {
-		amp = strchr(p, '&');
-		n = amp == NULL ? strlen(p) : (size_t)(amp - p);
-		eq = memchr(p, '=', n);
-		nlen = eq == NULL ? n : (size_t)(eq - p);
-		if (n == 0 || !query_decode(p, nlen, name, sizeof(name))) {
-			/* Names we do not know are ignored; so is junk. */
-			name[0] = '\0';
-		}
-		if (eq != NULL && name[0] != '\0' &&
-		    (strcmp(name, "topics") == 0 ||
-		    strcmp(name, "customerId") == 0 ||
-		    strcmp(name, "lastEventId") == 0) &&
-		    !query_decode(eq + 1, n - nlen - 1, value, sizeof(value))) {
-			snprintf(err, errlen, "%s: malformed value", name);
-			return false;
-		}
-		if (eq == NULL && name[0] != '\0')
-			value[0] = '\0';
-		if (strcmp(name, "topics") == 0) {
-			if (!topics_parse(value, &f->topics)) {
-				snprintf(err, errlen, "topics: expected a list "
-				    "of orders, products, users, alerts");
-				return false;
-			}
-		} else if (strcmp(name, "customerId") == 0) {
-			if (!is_oid(value, strlen(value))) {
-				snprintf(err, errlen, "customerId: expected "
-				    "a 24-hex id");
-				return false;
-			}
-			memcpy(f->customer, value, SSE_OID_LEN + 1);
-		} else if (strcmp(name, "lastEventId") == 0 &&
-		    value[0] != '\0') {
-			if (!sse_id_parse(value, strlen(value),
-			    &f->last_id)) {
-				snprintf(err, errlen, "lastEventId: expected "
-				    "a stream id like 1700000000000-0");
-				return false;
-			}
-			f->has_last_id = true;
-		}
-		if (amp == NULL)
-			break;
-		p = amp + 1;
-	}
-	return true;
+	if (oc_query_get(query, name, value, err, errlen))
+		return true;
+	*field = name;
+	return false;
 }
 
 bool
-sse_filter_admits(const struct sse_filter *f, const struct sse_event *ev)
+sse_filter_parse(const char *query, struct sse_filter *f,
+    const char **field, char *err, size_t errlen)
+{
+	char *topics = NULL, *cust = NULL, *last = NULL;
+	bool ok = false;
+
+	memset(f, 0, sizeof(*f));
+	f->topics = SSE_TOPIC_ALL;
+	*field = NULL;
+	if (query == NULL)
+		query = "";
+	if (!query_value(query, "topics", &topics, field, err, errlen) ||
+	    !query_value(query, "customerId", &cust, field, err, errlen) ||
+	    !query_value(query, "lastEventId", &last, field, err, errlen) ||
+	    !query_value(query, "where", &f->where, field, err, errlen))
+		goto done;
+	if (topics != NULL) {
+		if (!topics_parse(topics, &f->topics)) {
+			*field = "topics";
+			snprintf(err, errlen, "topics: expected a list "
+			    "of orders, products, users, alerts");
+			goto done;
+		}
+		f->topics_named = true;
+	}
+	if (cust != NULL) {
+		if (!oc_oid_valid(cust, strlen(cust))) {
+			*field = "customerId";
+			snprintf(err, errlen, "customerId: expected "
+			    "a 24-hex id");
+			goto done;
+		}
+		memcpy(f->customer, cust, SSE_OID_LEN + 1);
+	}
+	if (last != NULL && last[0] != '\0') {
+		if (!sse_id_parse(last, strlen(last), &f->last_id)) {
+			*field = "lastEventId";
+			snprintf(err, errlen, "lastEventId: expected "
+			    "a stream id like 1700000000000-0");
+			goto done;
+		}
+		f->has_last_id = true;
+	}
+	ok = true;
+done:
+	free(topics);
+	free(cust);
+	free(last);
+	if (!ok)
+		sse_filter_clear(f);
+	return ok;
+}
+
+/* Every where= filter in use, by normalised text. */
+static LIST_HEAD(, sse_where) wheres = LIST_HEAD_INITIALIZER(wheres);
+static size_t nwheres;
+
+/* Let go of a shared filter; the last client frees it. */
+static void
+where_unref(struct sse_where *w)
+{
+	if (w == NULL || --w->refs > 0)
+		return;
+	LIST_REMOVE(w, entry);
+	nwheres--;
+	oc_filter_free(w->filter);
+	free(w);
+}
+
+void
+sse_filter_clear(struct sse_filter *f)
+{
+	free(f->where);
+	f->where = NULL;
+	where_unref(f->shared);
+	f->shared = NULL;
+}
+
+bool
+sse_filter_compile(struct sse_filter *f, unsigned see,
+    struct oc_filter_error *err)
+{
+	struct oc_filter *filter;
+	struct sse_where *w;
+	const char *text;
+
+	if (f->where == NULL || f->shared != NULL)
+		return true;
+	filter = oc_filter_parse(f->where, strlen(f->where),
+	    OC_FILTER_EVENTS, see, err);
+	if (filter == NULL)
+		return false;
+	text = oc_filter_text(filter);
+	LIST_FOREACH(w, &wheres, entry)
+		if (strcmp(oc_filter_text(w->filter), text) == 0)
+			break;
+	if (w != NULL) {
+		oc_filter_free(filter);
+		w->refs++;
+	} else {
+		w = xcalloc(1, sizeof(*w));
+		w->refs = 1;
+		w->filter = filter;
+		LIST_INSERT_HEAD(&wheres, w, entry);
+		nwheres++;
+	}
+	f->shared = w;
+	return true;
+}
+
+size_t
+sse_where_count(void)
+{
+	return nwheres;
+}
+
+/* Does a shared filter admit ev? Evaluated once per event. */
+static bool
+where_admits(struct sse_where *w, struct sse_event *ev)
+{
+	json_object *obj;
+
+	if (w->seen_set && sse_id_cmp(&w->seen, &ev->id) == 0)
+		return w->seen_result;
+	obj = sse_event_object(ev);
+	w->seen_result = obj != NULL && oc_filter_match(w->filter, obj);
+	w->seen = ev->id;
+	w->seen_set = true;
+	return w->seen_result;
+}
+
+bool
+sse_filter_admits(const struct sse_filter *f, struct sse_event *ev)
 {
 	if (ev->topic == SSE_TOPIC_SYSTEM)
 		return true;
 	if ((f->topics & ev->topic) == 0)
 		return false;
-	if (f->customer[0] == '\0')
-		return true;
-	if (ev->topic == SSE_TOPIC_ORDERS)
-		return strcasecmp(ev->customer, f->customer) == 0;
-	return ev->topic != SSE_TOPIC_USERS;
+	if (f->customer[0] != '\0') {
+		if (ev->topic == SSE_TOPIC_ORDERS &&
+		    strcasecmp(ev->customer, f->customer) != 0)
+			return false;
+		if (ev->topic == SSE_TOPIC_USERS)
+			return false;
+	}
+	if (f->shared != NULL)
+		return where_admits(f->shared, ev);
+	return true;
 }

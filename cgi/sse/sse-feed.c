@@ -18,6 +18,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "oc-auth.h"
 #include "oc-log.h"
 #include "oc-redis-async.h"
 #include "oc-xmalloc.h"
@@ -43,6 +44,8 @@ struct feed_link {
 struct feed_req {
 	bool			 cancelled;
 	bool			 check;
+	bool			 get;
+	feed_get_cb		*get_cb;
 	struct sse_id		 after;
 	size_t			 max;
 	feed_read_cb		*read_cb;
@@ -61,9 +64,12 @@ static struct {
 	const struct sse_settings *set;
 	int			 epfd;
 	feed_event_cb		*on_event;
-	char			*channel;
-	char			*log_key;
-	char			*metrics_key;
+	feed_session_cb		*on_session;
+	const char		*channel;
+	char			*sessions;	/* channel of ended sessions */
+	const char		*log_key;
+	const char		*metrics_key;
+	bool			 sessions_heard;	/* subscribed once */
 	bool			 closing;
 
 	struct feed_link	 sub;
@@ -477,7 +483,7 @@ static void
 sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	const redisReply *r = reply;
-	const char *kind;
+	const char *kind, *chan;
 
 	(void)ac;
 	if ((unsigned)(uintptr_t)priv != feed.sub.gen || r == NULL ||
@@ -490,9 +496,20 @@ sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	}
 	kind = r->element[0]->str;
+	chan = r->element[1]->type == REDIS_REPLY_STRING ?
+	    r->element[1]->str : "";
 	if (strcmp(kind, "message") == 0 && r->elements == 3 &&
 	    r->element[2]->type == REDIS_REPLY_STRING) {
-		feed_message(r->element[2]->str, r->element[2]->len);
+		if (strcmp(chan, feed.sessions) == 0)
+			feed.on_session(r->element[2]->str);
+		else
+			feed_message(r->element[2]->str, r->element[2]->len);
+	} else if (strcmp(kind, "subscribe") == 0 &&
+	    strcmp(chan, feed.sessions) == 0) {
+		/* Sessions ended while we were away: check them all. */
+		if (feed.sessions_heard)
+			feed.on_session(NULL);
+		feed.sessions_heard = true;
 	} else if (strcmp(kind, "subscribe") == 0) {
 		feed.state = SUB_LIVE;
 		sync_start();
@@ -563,8 +580,8 @@ sub_connect(void)
 	redisAsyncSetDisconnectCallback(feed.sub.ac, sub_gone);
 	feed.state = SUB_SUBSCRIBING;
 	if (redisAsyncCommand(feed.sub.ac, sub_reply,
-	    (void *)(uintptr_t)feed.sub.gen, "SUBSCRIBE %s",
-	    feed.channel) != REDIS_OK)
+	    (void *)(uintptr_t)feed.sub.gen, "SUBSCRIBE %s %s",
+	    feed.channel, feed.sessions) != REDIS_OK)
 		sub_fail("cannot send SUBSCRIBE");
 }
 
@@ -854,6 +871,45 @@ feed_check_after(const struct sse_id *id, feed_check_cb *cb, void *arg)
 	return q;
 }
 
+/* The value of a GET, for a session lookup. */
+static void
+get_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct feed_req *q = priv;
+
+	(void)ac;
+	cmd_replied();
+	if (q->cancelled || feed.closing) {
+		free(q);
+		return;
+	}
+	if (r == NULL || (r->type != REDIS_REPLY_STRING &&
+	    r->type != REDIS_REPLY_NIL)) {
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			log_warnx("redis GET: %s", r->str);
+		q->get_cb(q->arg, false, NULL, 0);
+	} else if (r->type == REDIS_REPLY_NIL)
+		q->get_cb(q->arg, true, NULL, 0);
+	else
+		q->get_cb(q->arg, true, r->str, r->len);
+	free(q);
+}
+
+struct feed_req *
+feed_get(const char *key, feed_get_cb *cb, void *arg)
+{
+	struct feed_req *q;
+
+	q = xcalloc(1, sizeof(*q));
+	q->get = true;
+	q->get_cb = cb;
+	q->arg = arg;
+	if (!cmd_send(get_reply, q, "GET %s", key))
+		req_fail_later(q);
+	return q;
+}
+
 void
 feed_req_cancel(struct feed_req *q)
 {
@@ -879,6 +935,8 @@ req_fail_all(void)
 		if (!q->cancelled && !feed.closing) {
 			if (q->check)
 				q->check_cb(q->arg, false, false);
+			else if (q->get)
+				q->get_cb(q->arg, false, NULL, 0);
 			else
 				q->read_cb(q->arg, NULL);
 		}
@@ -887,7 +945,8 @@ req_fail_all(void)
 }
 
 void
-feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb)
+feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb,
+    feed_session_cb *session_cb)
 {
 	memset(&feed, 0, sizeof(feed));
 	feed.sub.kind = SSE_KIND_REDIS;
@@ -895,9 +954,11 @@ feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb)
 	feed.set = set;
 	feed.epfd = epfd;
 	feed.on_event = cb;
-	feed.channel = oc_config_key(set->cfg, "events");
-	feed.log_key = oc_config_key(set->cfg, "log");
-	feed.metrics_key = oc_config_key(set->cfg, "metrics:sse");
+	feed.on_session = session_cb;
+	feed.channel = set->keys->events;
+	feed.sessions = oc_sessions_channel(set->cfg->prefix);
+	feed.log_key = set->keys->log;
+	feed.metrics_key = set->keys->metrics_sse;
 	feed.ring = xcalloc(set->ring_size, sizeof(*feed.ring));
 	feed.backoff = BACKOFF_MIN_MS;
 	feed.state = SUB_DOWN;
@@ -943,8 +1004,6 @@ feed_free(void)
 	for (i = 0; i < feed.ring_count; i++)
 		sse_event_unref(ring_at(i));
 	free(feed.ring);
-	free(feed.channel);
-	free(feed.log_key);
-	free(feed.metrics_key);
+	free(feed.sessions);
 	memset(&feed, 0, sizeof(feed));
 }

@@ -25,6 +25,8 @@
 #include <fcgiapp.h>
 
 #include "oc-config.h"
+#include "oc-daemon.h"
+#include "oc-keys.h"
 #include "oc-log.h"
 #include "oc-xmalloc.h"
 #include "sse.h"
@@ -33,8 +35,6 @@
 #define MAX_EVENTS	256
 #define DRAIN_MS	3000
 #define SLICE_US	20000	/* scheduler slice asked for, see below */
-
-static volatile sig_atomic_t stop_requested;
 
 /* The kernel's struct sched_attr (first version); libc lacks it. */
 struct slice_attr {
@@ -48,60 +48,42 @@ struct slice_attr {
 	uint64_t	sched_period;
 };
 
-static const struct option long_options[] = {
-	{ "listen", required_argument, NULL, 'l' },
-	{ "pidfile", required_argument, NULL, 'p' },
-	{ "ring", required_argument, NULL, 'r' },
-	{ "queue-max", required_argument, NULL, 'q' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "help", no_argument, NULL, 'h' },
+enum {
+	OPT_RING = OC_DAEMON_OPT_OWN,
+	OPT_QUEUE_MAX
+};
+
+static const struct option own_options[] = {
+	{ "ring", required_argument, NULL, OPT_RING },
+	{ "queue-max", required_argument, NULL, OPT_QUEUE_MAX },
 	{ NULL, 0, NULL, 0 }
 };
 
-/* Printed for --help and after a bad option. */
-static void
-usage(FILE *f)
+/* The relay's own options: sizes of the ring and of client queues. */
+static bool
+own_option(void *arg, int val, const char *optarg, char *err,
+    size_t errlen)
 {
-	fprintf(f,
-	    "usage: ordercast-sse [--listen unix:PATH|HOST:PORT] "
-	    "[--pidfile FILE]\n"
-	    "                     [--ring N] [--queue-max BYTES] "
-	    "[-n|--check] [--help]\n"
-	    "\n"
-	    "Relays ordercast events from Redis to browsers as\n"
-	    "text/event-stream (GET /api/events) over FastCGI. Without\n"
-	    "--listen it serves the FastCGI socket on fd 0 that a web server\n"
-	    "passes. Configuration comes from ORDERCAST_* variables.\n"
-	    "\n"
-	    "  --listen SPEC     listen on a unix socket or HOST:PORT\n"
-	    "  --pidfile FILE    write the process id to FILE\n"
-	    "  --ring N          recent events kept in memory (4096)\n"
-	    "  --queue-max BYTES bytes queued per client before it is\n"
-	    "                    closed as too slow (1048576)\n"
-	    "  -n, --check       validate the configuration and exit\n");
-}
+	struct sse_settings *set = arg;
+	long v;
 
-/* SIGTERM and SIGINT end the loop; the loop does the rest. */
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* Installed after FCGX_Init, which sets handlers of its own. */
-static void
-signals_init(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	switch (val) {
+	case OPT_RING:
+		if (!oc_parse_long(optarg, 16, 10000000, &v)) {
+			snprintf(err, errlen, "--ring: expected 16 to 10000000");
+			return false;
+		}
+		set->ring_size = (size_t)v;
+		return true;
+	case OPT_QUEUE_MAX:
+		if (!oc_parse_long(optarg, 4096, 1L << 30, &v)) {
+			snprintf(err, errlen, "--queue-max: expected 4096 to 2^30");
+			return false;
+		}
+		set->queue_max = (size_t)v;
+		return true;
+	}
+	return false;
 }
 
 /* Each stream holds a descriptor: take all the system lets us. */
@@ -143,30 +125,24 @@ ask_long_slice(void)
 }
 
 /*
- * The listening socket: --listen through libfcgi's FCGX_OpenSocket, or
- * fd 0 from the web server. Returns -1 when there is none (plain CGI).
- * *unix_path is set (owned) when we created a unix socket.
+ * The listening socket: --listen, or fd 0 from the web server. Returns
+ * -1 when there is none (plain CGI), -2 (logged) when --listen fails.
  */
 static int
-listener_open(const char *spec, char **unix_path)
+listener_open(struct oc_daemon *d)
 {
-	const char *path;
+	char err[256];
 	int fd, flags;
 
-	*unix_path = NULL;
-	if (spec == NULL) {
+	fd = oc_daemon_listen(d, LISTEN_BACKLOG, err, sizeof(err));
+	if (fd == -1) {
+		log_errorx("%s", err);
+		return -2;
+	}
+	if (fd == -2) {
 		if (FCGX_IsCGI())
 			return -1;
 		fd = FCGI_LISTENSOCK_FILENO;
-	} else {
-		path = spec;
-		if (strncmp(spec, "unix:", 5) == 0) {
-			path = spec + 5;
-			*unix_path = xstrdup(path);
-		}
-		fd = FCGX_OpenSocket(path, LISTEN_BACKLOG);
-		if (fd < 0)
-			fatalx("cannot listen on %s", spec);
 	}
 	flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
@@ -198,7 +174,9 @@ dispatch(struct epoll_event *evs, int n, bool accepting)
 		if (*kind == SSE_KIND_LISTEN) {
 			if (accepting)
 				conn_accept();
-		} else if (*kind == SSE_KIND_REDIS)
+		} else if (*kind == SSE_KIND_SIGNAL)
+			oc_daemon_handle_signals();
+		else if (*kind == SSE_KIND_REDIS)
 			feed_io(evs[i].data.ptr, evs[i].events);
 		else
 			request_io(evs[i].data.ptr, evs[i].events);
@@ -213,7 +191,7 @@ run_loop(int epfd)
 	int64_t now, wait, t;
 	int n;
 
-	while (!stop_requested) {
+	while (!oc_daemon_stopping()) {
 		now = oc_mono_ms();
 		wait = 1000;
 		t = feed_next_ms(now);
@@ -255,68 +233,63 @@ drain(int epfd)
 	}
 }
 
+/* Every setting of the relay: the ring, client queues, replays. */
+static struct sse_settings settings = {
+	.ring_size = 4096,
+	.queue_max = 1048576,
+	.replay_batch = 200,
+};
+
+static const struct oc_daemon_spec spec = {
+	.prog = "ordercast-sse",
+	.listen = true,
+	.synopsis = "[--ring N] [--queue-max BYTES]",
+	.help =
+	    "  --ring N          recent events kept in memory (4096)\n"
+	    "  --queue-max BYTES bytes queued per client before it is\n"
+	    "                    closed as too slow (1048576)\n",
+	.about = "Relays ordercast events from Redis to browsers as\n"
+	    "text/event-stream (GET /api/events) over FastCGI. Without\n"
+	    "--listen it serves the FastCGI socket on fd 0 that a web\n"
+	    "server passes. Configuration comes from ORDERCAST_* variables.",
+	.options = own_options,
+	.option = own_option,
+	.arg = &settings,
+};
+
+/* Validate, then serve streams until told to stop. */
 int
 main(int argc, char *argv[])
 {
 	static enum sse_kind listen_kind = SSE_KIND_LISTEN;
+	static enum sse_kind signal_kind = SSE_KIND_SIGNAL;
+	struct sse_settings *set = &settings;
+	struct oc_daemon d;
 	struct oc_config cfg;
-	struct sse_settings set;
+	struct oc_keys keys;
 	struct epoll_event ee;
-	const char *listen_spec = NULL, *pidfile = NULL;
-	char err[512], *unix_path = NULL;
-	bool check = false;
-	long v;
-	int ch, lfd, epfd, rc = 1;
+	char err[512];
+	int lfd, epfd, rc;
 
+	if (!oc_daemon_parse(&d, &spec, argc, argv, &rc))
+		return rc;
+	rc = 1;
 	memset(&cfg, 0, sizeof(cfg));
-	memset(&set, 0, sizeof(set));
-	set.ring_size = 4096;
-	set.queue_max = 1048576;
-	set.replay_batch = 200;
-	log_init("ordercast-sse", OC_LOG_INFO, false);
-	while ((ch = getopt_long(argc, argv, "nh", long_options, NULL)) !=
-	    -1) {
-		switch (ch) {
-		case 'l':
-			listen_spec = optarg;
-			break;
-		case 'p':
-			pidfile = optarg;
-			break;
-		case 'r':
-			if (!oc_parse_long(optarg, 16, 10000000, &v))
-				fatalx("--ring: expected 16 to 10000000");
-			set.ring_size = (size_t)v;
-			break;
-		case 'q':
-			if (!oc_parse_long(optarg, 4096, 1L << 30, &v))
-				fatalx("--queue-max: expected 4096 to 2^30");
-			set.queue_max = (size_t)v;
-			break;
-		case 'n':
-			check = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	memset(&keys, 0, sizeof(keys));
+	log_init(spec.prog, OC_LOG_INFO, false);
+	if (!oc_daemon_open_log(&d))
+		goto done;
 	if (!oc_config_load(&cfg, err, sizeof(err))) {
 		log_errorx("%s", err);
 		goto done;
 	}
 	log_set_level(cfg.log_level);
 	oc_config_log(&cfg);
-	set.cfg = &cfg;
-	if (check) {
-		printf("configuration OK\n");
+	oc_keys_init(&keys, cfg.prefix);
+	set->cfg = &cfg;
+	set->keys = &keys;
+	if (d.check) {
+		oc_daemon_print_check(&d, &cfg, stdout);
 		rc = 0;
 		goto done;
 	}
@@ -324,19 +297,22 @@ main(int argc, char *argv[])
 		log_errorx("FCGX_Init failed");
 		goto done;
 	}
-	lfd = listener_open(listen_spec, &unix_path);
+	lfd = listener_open(&d);
+	if (lfd == -2)
+		goto done;
 	if (lfd == -1) {
 		cgi_refuse();
 		rc = 0;
 		goto done;
 	}
-	signals_init();
-	raise_nofile();
-	ask_long_slice();
-	if (pidfile != NULL && !oc_pidfile_write(pidfile)) {
-		log_warn("%s", pidfile);
+	if (!oc_daemon_signals(err, sizeof(err))) {
+		log_errorx("%s", err);
 		goto done;
 	}
+	raise_nofile();
+	ask_long_slice();
+	if (!oc_daemon_write_pidfile(&d))
+		goto done;
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd == -1)
 		fatal("epoll_create1");
@@ -345,20 +321,21 @@ main(int argc, char *argv[])
 	ee.data.ptr = &listen_kind;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ee) == -1)
 		fatal("epoll_ctl listener");
+	ee.data.ptr = &signal_kind;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, oc_daemon_signal_fd(), &ee) == -1)
+		fatal("epoll_ctl signals");
 	conn_init(epfd);
 	conn_set_listener(lfd, &listen_kind);
-	request_init(&set, &stream_ops);
-	stream_init(&set);
-	feed_init(&set, epfd, stream_deliver);
+	request_init(set, &stream_ops);
+	stream_init(set);
+	feed_init(set, epfd, stream_deliver, stream_session_ended);
 	log_info("serving event streams on %s (max %ld clients, ring %zu)",
-	    listen_spec != NULL ? listen_spec : "fd 0", cfg.sse_max_clients,
-	    set.ring_size);
+	    d.listen != NULL ? d.listen : "fd 0", cfg.sse_max_clients,
+	    set->ring_size);
 	run_loop(epfd);
 	log_info("stopping: ending %zu streams", stream_clients());
 	epoll_ctl(epfd, EPOLL_CTL_DEL, lfd, NULL);
 	close(lfd);
-	if (unix_path != NULL)
-		unlink(unix_path);
 	conn_stop_accepting();
 	stream_shutdown();
 	request_shutdown();
@@ -368,11 +345,10 @@ main(int argc, char *argv[])
 	feed_free();
 	stream_free();
 	close(epfd);
-	if (pidfile != NULL)
-		unlink(pidfile);
 	rc = 0;
 done:
-	free(unix_path);
+	oc_daemon_cleanup(&d);
+	oc_keys_clear(&keys);
 	oc_config_clear(&cfg);
 	return rc;
 }

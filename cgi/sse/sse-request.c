@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fcgi-proto.h"
+#include "oc-errbody.h"
 #include "oc-log.h"
 #include "oc-xmalloc.h"
 #include "sse.h"
@@ -83,8 +84,8 @@ request_end(struct sse_conn *c)
 }
 
 void
-request_respond(struct sse_conn *c, const char *status, const char *headers,
-    const char *code, const char *message)
+request_respond_json(struct sse_conn *c, const char *status,
+    const char *headers, json_object *body)
 {
 	struct sse_buf *b;
 	char *text;
@@ -92,9 +93,10 @@ request_respond(struct sse_conn *c, const char *status, const char *headers,
 
 	text = xasprintf("Status: %s\r\n"
 	    "Content-Type: application/json; charset=utf-8\r\n"
-	    "Cache-Control: no-store\r\n%s\r\n"
-	    "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n",
-	    status, headers, code, message);
+	    "Cache-Control: no-store\r\n%s\r\n%s\n",
+	    status, headers, json_object_to_json_string_ext(body,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(body);
 	len = strlen(text);
 	b = sse_buf_new(fcgi_stream_size(len) + FCGI_HEADER_LEN);
 	n = fcgi_stream_encode(b->data, FCGI_STDOUT, c->req_id, text, len);
@@ -104,6 +106,39 @@ request_respond(struct sse_conn *c, const char *status, const char *headers,
 	free(text);
 	end_request_record(c, c->req_id, FCGI_REQUEST_COMPLETE);
 	request_done(c);
+}
+
+void
+request_respond(struct sse_conn *c, const char *status, const char *headers,
+    const char *code, const char *message)
+{
+	request_respond_json(c, status, headers,
+	    oc_errbody_new(code, NULL, message));
+}
+
+char *
+request_param_dup(const struct sse_conn *c, const char *name, size_t max,
+    bool *too_long)
+{
+	const uint8_t *n, *v;
+	size_t off = 0, nl, vl, want = strlen(name);
+	char *out;
+
+	*too_long = false;
+	while (fcgi_pair_next(c->params, c->params_len, &off, &n, &nl, &v,
+	    &vl) == 1) {
+		if (nl != want || memcmp(n, name, nl) != 0)
+			continue;
+		if (vl > max) {
+			*too_long = true;
+			return NULL;
+		}
+		out = xmalloc(vl + 1);
+		memcpy(out, v, vl);
+		out[vl] = '\0';
+		return out;
+	}
+	return NULL;
 }
 
 bool

@@ -5,11 +5,16 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "oc-auth.h"
+#include "oc-errbody.h"
 #include "oc-log.h"
+#include "oc-query.h"
 #include "sse.h"
 
 static struct {
@@ -62,8 +67,14 @@ stream_stop(struct sse_conn *c)
 		feed_req_cancel(cl->pending);
 		cl->pending = NULL;
 	}
+	if (cl->recheck != NULL) {
+		feed_req_cancel(cl->recheck);
+		cl->recheck = NULL;
+	}
 	replay_unqueue(c);
 	cl->replaying = false;
+	cl->started = false;
+	sse_filter_clear(&cl->filter);
 	if (cl->open) {
 		cl->open = false;
 		TAILQ_REMOVE(&streams.clients, c, client.entry);
@@ -78,6 +89,15 @@ stream_end(struct sse_conn *c)
 {
 	stream_stop(c);
 	request_end(c);
+}
+
+/* Refuse a request with an error body; nothing of it is kept. */
+static void
+refuse(struct sse_conn *c, const char *status, const char *headers,
+    json_object *body)
+{
+	stream_stop(c);
+	request_respond_json(c, status, headers, body);
 }
 
 /* A client whose queue passed the cap: end it, it will be replayed. */
@@ -118,12 +138,50 @@ stream_deliver(struct sse_event *ev)
 
 	for (c = TAILQ_FIRST(&streams.clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, client.entry);
-		if (c->client.replaying)
+		if (!c->client.started || c->client.replaying)
 			continue;
 		if (sse_id_cmp(&ev->id, &c->client.cursor) <= 0)
 			continue;	/* had it from its replay */
 		c->client.cursor = ev->id;
 		stream_send(c, ev);
+	}
+	/* Filters have seen it; the ring keeps only the text. */
+	sse_event_drop_object(ev);
+}
+
+/* A session looked up again after the subscriber was away. */
+static void
+recheck_done(void *arg, bool ok, const char *val, size_t len)
+{
+	struct sse_conn *c = arg;
+
+	(void)len;
+	c->client.recheck = NULL;
+	if (ok && val == NULL)
+		stream_end(c);
+}
+
+void
+stream_session_ended(const char *hash)
+{
+	struct sse_conn *c, *next;
+	char *key;
+
+	for (c = TAILQ_FIRST(&streams.clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, client.entry);
+		if (c->client.session[0] == '\0')
+			continue;
+		if (hash != NULL) {
+			if (strcmp(c->client.session, hash) == 0)
+				stream_end(c);
+			continue;
+		}
+		if (c->client.recheck != NULL)
+			continue;
+		key = oc_session_key(streams.set->cfg->prefix,
+		    c->client.session);
+		c->client.recheck = feed_get(key, recheck_done, c);
+		free(key);
 	}
 }
 
@@ -198,7 +256,7 @@ stream_open(struct sse_conn *c, bool resync)
 	struct sse_id last = feed_last();
 
 	request_push(c, streams.stream_head);
-	client_add(c);
+	cl->started = true;
 	cl->replaying = false;
 	if (resync) {
 		ev = sse_event_resync(&last, oc_wall_ms());
@@ -220,57 +278,105 @@ check_done(void *arg, bool ok, bool resync)
 {
 	struct sse_conn *c = arg;
 
+	struct sse_id last = feed_last();
+
 	c->client.pending = NULL;
 	if (!ok) {
-		request_respond(c, "503 Service Unavailable",
-		    "Retry-After: 2\r\n", "unavailable",
-		    "the event log is not reachable");
+		refuse(c, "503 Service Unavailable", "Retry-After: 2\r\n",
+		    oc_errbody_new("unavailable", NULL,
+		    "the event log is not reachable"));
 		return;
 	}
+	/* An id past the newest event: the client's state is not ours. */
+	if (sse_id_cmp(&c->client.filter.last_id, &last) > 0)
+		resync = true;
 	sse_stats.replays++;
 	stream_open(c, resync);
 }
 
-/* The request is complete: check it, then answer or open the stream. */
-static void
-stream_start(struct sse_conn *c)
+/* How many open streams share a session, or a client address. */
+static size_t
+count_streams(const char *session, const char *addr)
 {
-	char method[16], query[2048], lastid[128], err[256];
-	struct sse_filter *f = &c->client.filter;
-	struct sse_id hdr_id;
+	struct sse_conn *c;
+	size_t n = 0;
 
-	memset(&c->client, 0, sizeof(c->client));
-	if (!request_param(c, "REQUEST_METHOD", method, sizeof(method)))
-		method[0] = '\0';
-	if (strcmp(method, "GET") != 0) {
-		request_respond(c, "405 Method Not Allowed", "Allow: GET\r\n",
-		    "method_not_allowed", "the event stream is GET only");
+	TAILQ_FOREACH(c, &streams.clients, client.entry) {
+		if (session != NULL && strcmp(c->client.session, session) == 0)
+			n++;
+		else if (addr != NULL && strcmp(c->client.addr, addr) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* The error body of a refused filter, with its position. */
+static json_object *
+bad_filter_body(const struct oc_filter_error *fe)
+{
+	json_object *body, *error;
+
+	body = oc_errbody_new("bad_filter", "where", fe->message);
+	if (json_object_object_get_ex(body, "error", &error))
+		json_object_object_add(error, "position",
+		    json_object_new_int64((int64_t)fe->position));
+	return body;
+}
+
+/*
+ * The holder is known: narrow the request to what the role may see,
+ * apply the limits, then open the stream (after a replay check).
+ */
+static void
+stream_admit(struct sse_conn *c)
+{
+	struct sse_client *cl = &c->client;
+	struct sse_filter *f = &cl->filter;
+	struct oc_filter_error fe;
+	unsigned allowed = sse_role_topics(cl->role);
+	const struct oc_config *cfg = streams.set->cfg;
+
+	if (f->topics_named && (f->topics & ~allowed) != 0) {
+		if (cl->role == SSE_ROLE_ANON)
+			refuse(c, "401 Unauthorized", "", oc_errbody_new(
+			    "unauthorized", "topics",
+			    "sign in to read these topics"));
+		else
+			refuse(c, "403 Forbidden", "", oc_errbody_new(
+			    "forbidden", "topics",
+			    "these topics are not yours to read"));
 		return;
 	}
-	if (!request_param(c, "QUERY_STRING", query, sizeof(query)))
-		query[0] = '\0';
-	if (!sse_filter_parse(query, f, err, sizeof(err))) {
-		request_respond(c, "400 Bad Request", "", "invalid_field",
-		    err);
-		return;
-	}
-	if (request_param(c, "HTTP_LAST_EVENT_ID", lastid, sizeof(lastid)) &&
-	    lastid[0] != '\0') {
-		if (!sse_id_parse(lastid, strlen(lastid), &hdr_id)) {
-			request_respond(c, "400 Bad Request", "",
-			    "invalid_field",
-			    "Last-Event-ID: expected a stream id");
+	f->topics &= allowed;
+	if (cl->role == SSE_ROLE_CUSTOMER) {
+		if (f->customer[0] != '\0' &&
+		    strcasecmp(f->customer, cl->user_id) != 0) {
+			refuse(c, "403 Forbidden", "", oc_errbody_new(
+			    "forbidden", "customerId",
+			    "another customer's events are not yours"));
 			return;
 		}
-		f->last_id = hdr_id;
-		f->has_last_id = true;
+		memcpy(f->customer, cl->user_id, sizeof(f->customer));
 	}
-	if (streams.nclients >= (size_t)streams.set->cfg->sse_max_clients) {
-		request_respond(c, "503 Service Unavailable",
-		    "Retry-After: 5\r\n", "unavailable",
-		    "too many event streams");
+	if (!sse_filter_compile(f, sse_role_see(cl->role), &fe)) {
+		refuse(c, "400 Bad Request", "", bad_filter_body(&fe));
 		return;
 	}
+	if (streams.nclients >= (size_t)cfg->sse_max_clients) {
+		refuse(c, "503 Service Unavailable", "Retry-After: 5\r\n",
+		    oc_errbody_new("unavailable", NULL,
+		    "too many event streams"));
+		return;
+	}
+	if ((cl->session[0] != '\0' && count_streams(cl->session, NULL) >=
+	    (size_t)cfg->streams_per_session) ||
+	    count_streams(NULL, cl->addr) >= (size_t)cfg->streams_per_addr) {
+		refuse(c, "429 Too Many Requests", "Retry-After: 5\r\n",
+		    oc_errbody_new("too_many_requests", NULL,
+		    "too many event streams open"));
+		return;
+	}
+	client_add(c);
 	if (!f->has_last_id) {
 		stream_open(c, false);
 		return;
@@ -279,7 +385,172 @@ stream_start(struct sse_conn *c)
 		check_done(c, false, false);
 		return;
 	}
-	c->client.pending = feed_check_after(&f->last_id, check_done, c);
+	cl->pending = feed_check_after(&f->last_id, check_done, c);
+}
+
+/* The role of a session record. */
+static enum sse_role
+role_of(const char *role)
+{
+	if (strcmp(role, "admin") == 0)
+		return SSE_ROLE_ADMIN;
+	if (strcmp(role, "customer") == 0)
+		return SSE_ROLE_CUSTOMER;
+	return SSE_ROLE_ANON;
+}
+
+/* The session record came back from Redis (or nothing did). */
+static void
+session_done(void *arg, bool ok, const char *val, size_t len)
+{
+	struct sse_conn *c = arg;
+	struct sse_client *cl = &c->client;
+	struct oc_session s;
+
+	cl->pending = NULL;
+	if (!ok) {
+		refuse(c, "503 Service Unavailable", "Retry-After: 2\r\n",
+		    oc_errbody_new("unavailable", NULL,
+		    "sessions cannot be checked now"));
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	if (val == NULL || !oc_session_parse_record(val, len, &s) ||
+	    s.expires_ms <= oc_wall_ms() || role_of(s.role) == SSE_ROLE_ANON ||
+	    !oc_oid_valid(s.user_id, strlen(s.user_id))) {
+		cl->session[0] = '\0';
+		refuse(c, "401 Unauthorized", "", oc_errbody_new(
+		    "unauthorized", NULL, "the session is unknown or ended"));
+		return;
+	}
+	cl->role = role_of(s.role);
+	memcpy(cl->user_id, s.user_id, sizeof(cl->user_id));
+	cl->expires_ms = s.expires_ms;
+	stream_admit(c);
+}
+
+/*
+ * The record the API keeps of a web-server-authenticated user came back
+ * (ORDERCAST_TRUST_REMOTE_USER=1). Without one the stream is anonymous:
+ * the API writes it at that user's first request.
+ */
+static void
+remote_user_done(void *arg, bool ok, const char *val, size_t len)
+{
+	struct sse_conn *c = arg;
+	struct sse_client *cl = &c->client;
+	struct oc_session s;
+
+	cl->pending = NULL;
+	if (!ok) {
+		refuse(c, "503 Service Unavailable", "Retry-After: 2\r\n",
+		    oc_errbody_new("unavailable", NULL,
+		    "users cannot be checked now"));
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	cl->role = SSE_ROLE_ANON;
+	if (val != NULL && oc_session_parse_record(val, len, &s) &&
+	    s.expires_ms > oc_wall_ms() &&
+	    oc_oid_valid(s.user_id, strlen(s.user_id))) {
+		cl->role = role_of(s.role);
+		memcpy(cl->user_id, s.user_id, sizeof(cl->user_id));
+	}
+	stream_admit(c);
+}
+
+/*
+ * Look up REMOTE_USER when the web server authenticates: true when a
+ * lookup was started (the stream goes on in remote_user_done).
+ */
+static bool
+stream_remote_user(struct sse_conn *c)
+{
+	struct sse_client *cl = &c->client;
+	char remote[256], *key;
+	size_t i;
+
+	if (!streams.set->cfg->trust_remote_user ||
+	    !request_param(c, "REMOTE_USER", remote, sizeof(remote)) ||
+	    remote[0] == '\0')
+		return false;
+	for (i = 0; remote[i] != '\0'; i++)
+		remote[i] = (char)tolower((unsigned char)remote[i]);
+	key = oc_remote_user_key(streams.set->cfg->prefix, remote);
+	cl->pending = feed_get(key, remote_user_done, c);
+	free(key);
+	return true;
+}
+
+/* The request is complete: check it, then answer or open the stream. */
+static void
+stream_start(struct sse_conn *c)
+{
+	struct sse_client *cl = &c->client;
+	struct sse_filter *f = &cl->filter;
+	char method[16], lastid[128], err[256], token[OC_TOKEN_LEN + 2];
+	char auth[512], cookie[4096], *query, *key;
+	const char *field;
+	struct sse_id hdr_id;
+	bool too_long;
+
+	memset(cl, 0, sizeof(*cl));
+	if (!request_param(c, "REQUEST_METHOD", method, sizeof(method)))
+		method[0] = '\0';
+	if (strcmp(method, "GET") != 0) {
+		request_respond(c, "405 Method Not Allowed", "Allow: GET\r\n",
+		    "method_not_allowed", "the event stream is GET only");
+		return;
+	}
+	query = request_param_dup(c, "QUERY_STRING", SSE_QUERY_MAX,
+	    &too_long);
+	if (too_long) {
+		request_respond_json(c, "414 URI Too Long", "",
+		    oc_errbody_newf("uri_too_long", NULL, "the query string "
+		    "is longer than %d bytes", SSE_QUERY_MAX));
+		return;
+	}
+	if (!sse_filter_parse(query, f, &field, err, sizeof(err))) {
+		free(query);
+		request_respond_json(c, "400 Bad Request", "",
+		    oc_errbody_new("invalid_field", field, err));
+		return;
+	}
+	free(query);
+	if (request_param(c, "HTTP_LAST_EVENT_ID", lastid, sizeof(lastid)) &&
+	    lastid[0] != '\0') {
+		if (!sse_id_parse(lastid, strlen(lastid), &hdr_id)) {
+			refuse(c, "400 Bad Request", "", oc_errbody_new(
+			    "invalid_field", "Last-Event-ID",
+			    "Last-Event-ID: expected a stream id"));
+			return;
+		}
+		f->last_id = hdr_id;
+		f->has_last_id = true;
+	}
+	if (!request_param(c, "REMOTE_ADDR", cl->addr, sizeof(cl->addr)))
+		cl->addr[0] = '\0';
+	if (stream_remote_user(c))
+		return;
+	if (!request_param(c, "HTTP_AUTHORIZATION", auth, sizeof(auth)))
+		auth[0] = '\0';
+	if (!request_param(c, "HTTP_COOKIE", cookie, sizeof(cookie)))
+		cookie[0] = '\0';
+	if (!oc_token_from_headers(auth[0] != '\0' ? auth : NULL,
+	    cookie[0] != '\0' ? cookie : NULL, token, sizeof(token))) {
+		cl->role = SSE_ROLE_ANON;
+		stream_admit(c);
+		return;
+	}
+	if (!oc_token_syntax_ok(token)) {
+		refuse(c, "401 Unauthorized", "", oc_errbody_new(
+		    "unauthorized", NULL, "the session is unknown or ended"));
+		return;
+	}
+	oc_token_hash(token, cl->session);
+	key = oc_session_key(streams.set->cfg->prefix, cl->session);
+	cl->pending = feed_get(key, session_done, c);
+	free(key);
 }
 
 const struct request_ops stream_ops = {
@@ -291,6 +562,7 @@ void
 stream_tick(int64_t now_ms)
 {
 	struct sse_conn *c, *next;
+	int64_t wall;
 
 	for (c = TAILQ_FIRST(&streams.replays); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, client.rentry);
@@ -299,9 +571,14 @@ stream_tick(int64_t now_ms)
 	if (now_ms < streams.next_heartbeat)
 		return;
 	streams.next_heartbeat = now_ms + SSE_HEARTBEAT_MS;
+	wall = oc_wall_ms();
 	for (c = TAILQ_FIRST(&streams.clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, client.entry);
-		if (conn_queued(c) + streams.heartbeat->len >
+		if (!c->client.started)
+			continue;
+		if (c->client.expires_ms != 0 && c->client.expires_ms <= wall)
+			stream_end(c);	/* the session's absolute end */
+		else if (conn_queued(c) + streams.heartbeat->len >
 		    streams.set->queue_max)
 			stream_slow(c);
 		else

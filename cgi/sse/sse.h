@@ -20,18 +20,26 @@
 
 #include <sys/queue.h>
 
+#include <json-c/json.h>
+
+#include "oc-auth.h"
 #include "oc-config.h"
+#include "oc-filter.h"
+#include "oc-keys.h"
+#include "oc-model.h"
 #include "oc-util.h"
 
 /* What an epoll registration points at. */
 enum sse_kind {
 	SSE_KIND_LISTEN,
 	SSE_KIND_CONN,
-	SSE_KIND_REDIS
+	SSE_KIND_REDIS,
+	SSE_KIND_SIGNAL
 };
 
 struct sse_settings {
 	const struct oc_config	*cfg;
+	const struct oc_keys	*keys;
 	size_t			 ring_size;	/* events kept in memory */
 	size_t			 queue_max;	/* bytes queued per client */
 	size_t			 replay_batch;	/* events per log read */
@@ -48,13 +56,19 @@ struct sse_counters {
 };
 extern struct sse_counters sse_stats;	/* sse-event.c */
 
-/* Topic bits of an event; system events pass every filter. */
-#define SSE_TOPIC_ORDERS	0x01u
-#define SSE_TOPIC_PRODUCTS	0x02u
-#define SSE_TOPIC_USERS		0x04u
-#define SSE_TOPIC_ALERTS	0x08u
-#define SSE_TOPIC_SYSTEM	0x10u
-#define SSE_TOPIC_ALL		0x0fu
+/* Topic bits of an event (lib/oc-model); system events pass every filter. */
+#define SSE_TOPIC_ORDERS	OC_TOPIC_ORDERS
+#define SSE_TOPIC_PRODUCTS	OC_TOPIC_PRODUCTS
+#define SSE_TOPIC_USERS		OC_TOPIC_USERS
+#define SSE_TOPIC_ALERTS	OC_TOPIC_ALERTS
+#define SSE_TOPIC_SYSTEM	OC_TOPIC_SYSTEM
+#define SSE_TOPIC_ALL		OC_TOPIC_SUBSCRIBABLE
+
+/*
+ * The longest query string served; a longer one is refused (414). A
+ * filter of 2 KiB fits even percent-encoded, and web servers pass it.
+ */
+#define SSE_QUERY_MAX		7168
 
 #define SSE_OID_LEN		24
 #define SSE_ID_MAX		48	/* "ms-seq" as text, with NUL */
@@ -85,14 +99,40 @@ struct sse_event {
 	unsigned	 topic;
 	char		 customer[SSE_OID_LEN + 1];	/* order events */
 	struct sse_buf	*rec;
+	char		*json;		/* the event text, for filters */
+	size_t		 json_len;
+	json_object	*obj;		/* parsed on demand, see below */
+};
+
+/*
+ * A where= filter shared by every client with the same normalised text,
+ * so that each event is evaluated once per distinct filter.
+ */
+struct sse_where {
+	unsigned		 refs;
+	struct oc_filter	*filter;
+	struct sse_id		 seen;		/* the last event evaluated */
+	bool			 seen_set;
+	bool			 seen_result;
+	LIST_ENTRY(sse_where)	 entry;
 };
 
 /* What a client asked for in its query string. */
 struct sse_filter {
 	unsigned	topics;
+	bool		topics_named;	/* topics= was given */
 	char		customer[SSE_OID_LEN + 1];	/* "" for all */
 	bool		has_last_id;
 	struct sse_id	last_id;
+	char		*where;		/* where= text, owned, or NULL */
+	struct sse_where *shared;	/* where compiled, or NULL */
+};
+
+/* Who holds a stream. */
+enum sse_role {
+	SSE_ROLE_ANON,
+	SSE_ROLE_CUSTOMER,
+	SSE_ROLE_ADMIN
 };
 
 /* sse-event.c */
@@ -109,6 +149,11 @@ void sse_id_format(const struct sse_id *id, char *out, size_t outlen);
 /* The topic bit of an event type; SSE_TOPIC_SYSTEM for system.*. */
 unsigned sse_topic_of_type(const char *type);
 
+/* The topics a role may read (system events aside). */
+unsigned sse_role_topics(enum sse_role role);
+/* The filter visibility flags of a role (lib/oc-filter). */
+unsigned sse_role_see(enum sse_role role);
+
 /*
  * Build an event from its JSON text (as published, "id" filled in).
  * Returns NULL with a reason in err when the text is not an event.
@@ -120,15 +165,30 @@ struct sse_event *sse_event_parse(const char *json, size_t len, char *err,
 struct sse_event *sse_event_resync(const struct sse_id *id, int64_t now_ms);
 struct sse_event *sse_event_ref(struct sse_event *ev);
 void sse_event_unref(struct sse_event *ev);		/* NULL is fine */
+/* The event as JSON, parsed on first use; NULL if it cannot be. */
+json_object *sse_event_object(struct sse_event *ev);
+/* Let go of the parsed JSON (kept again on the next use). */
+void sse_event_drop_object(struct sse_event *ev);
 
 /*
- * Parse a query string (topics, customerId, lastEventId; other names are
- * ignored). Returns false with a message in err on a bad value.
+ * Parse a query string (topics, customerId, lastEventId, where; other
+ * names are ignored). Returns false with a message in err, and the name
+ * of the parameter at fault in *field, on a bad value. Release what f
+ * holds with sse_filter_clear().
  */
-bool sse_filter_parse(const char *query, struct sse_filter *f, char *err,
-    size_t errlen);
-bool sse_filter_admits(const struct sse_filter *f,
-    const struct sse_event *ev);
+bool sse_filter_parse(const char *query, struct sse_filter *f,
+    const char **field, char *err, size_t errlen);
+void sse_filter_clear(struct sse_filter *f);
+/*
+ * Compile f->where for a role holding the visibility flags see, sharing
+ * one evaluation with every client of the same normalised filter.
+ * False with err filled in when the filter is refused.
+ */
+bool sse_filter_compile(struct sse_filter *f, unsigned see,
+    struct oc_filter_error *err);
+bool sse_filter_admits(const struct sse_filter *f, struct sse_event *ev);
+/* Distinct where= filters in use. */
+size_t sse_where_count(void);
 
 /*
  * sse-feed.c: the Redis side. Every command goes through hiredis' async
@@ -149,10 +209,18 @@ typedef void feed_read_cb(void *arg, const struct feed_batch *b);
 typedef void feed_check_cb(void *arg, bool ok, bool resync);
 /* Each new event, in stream order, once. */
 typedef void feed_event_cb(struct sse_event *ev);
+/*
+ * A session ended (its hash, as announced on PREFIX:sessions), or NULL
+ * when announcements may have been missed (the subscriber was away).
+ */
+typedef void feed_session_cb(const char *hash);
+/* A GET's value (NULL when the key is absent); !ok: Redis failed. */
+typedef void feed_get_cb(void *arg, bool ok, const char *val, size_t len);
 
 struct feed_req;
 
-void feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb);
+void feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb,
+    feed_session_cb *session_cb);
 /* Send the last counters and leave Redis; true once nothing is pending. */
 void feed_shutdown(void);
 bool feed_idle(void);
@@ -179,6 +247,8 @@ void feed_batch_clear(struct feed_batch *b);
 /* Ask whether id is older than the log's first entry. */
 struct feed_req *feed_check_after(const struct sse_id *id,
     feed_check_cb *cb, void *arg);
+/* Read a key (a session record); the callback runs later. */
+struct feed_req *feed_get(const char *key, feed_get_cb *cb, void *arg);
 /* The callback of r will not run; r is freed by the feed. */
 void feed_req_cancel(struct feed_req *r);
 
@@ -190,11 +260,20 @@ enum req_state {
 	RS_ENDING	/* answer queued; close once written */
 };
 
+#define SSE_ADDR_MAX	64	/* REMOTE_ADDR, with NUL */
+
 /* A client of the stream layer. */
 struct sse_client {
 	bool			 open;		/* counted, on the list */
+	bool			 started;	/* headers sent */
 	bool			 replaying;
-	struct feed_req		*pending;	/* check or read in flight */
+	struct feed_req		*pending;	/* lookup, check or read */
+	struct feed_req		*recheck;	/* session looked up again */
+	enum sse_role		 role;
+	char			 user_id[SSE_OID_LEN + 1];
+	char			 session[OC_TOKEN_HASH_LEN + 1]; /* or "" */
+	char			 addr[SSE_ADDR_MAX];
+	int64_t			 expires_ms;	/* session's end, or 0 */
 	struct sse_filter	 filter;
 	struct sse_id		 cursor;	/* newest id queued */
 	TAILQ_ENTRY(sse_conn)	 entry;		/* every open stream */
@@ -286,11 +365,20 @@ void request_io(struct sse_conn *c, uint32_t events);
 /* Copy a param value, NUL-terminated; false if absent. */
 bool request_param(const struct sse_conn *c, const char *name, char *out,
     size_t outlen);
+/*
+ * A copy of a param value (caller frees); NULL when absent, or when
+ * longer than max bytes (then *too_long is set).
+ */
+char *request_param_dup(const struct sse_conn *c, const char *name,
+    size_t max, bool *too_long);
 /* Queue a buffer of STDOUT records (a copy if the request id differs). */
 void request_push(struct sse_conn *c, struct sse_buf *b);
 /* Answer with a whole JSON error response and end the request. */
 void request_respond(struct sse_conn *c, const char *status,
     const char *headers, const char *code, const char *message);
+/* The same with a body of the caller's, which this releases. */
+void request_respond_json(struct sse_conn *c, const char *status,
+    const char *headers, json_object *body);
 /* End a handled request cleanly: empty STDOUT, END_REQUEST. */
 void request_end(struct sse_conn *c);
 /* No more requests: idle connections close, others end when written. */
@@ -301,6 +389,8 @@ void stream_init(const struct sse_settings *set);
 extern const struct request_ops stream_ops;
 /* Called by the feed for each new event. */
 void stream_deliver(struct sse_event *ev);
+/* Called by the feed when a session ended (NULL: maybe some did). */
+void stream_session_ended(const char *hash);
 /* Move replays on, send heartbeats. */
 void stream_tick(int64_t now_ms);
 int64_t stream_next_ms(int64_t now_ms);

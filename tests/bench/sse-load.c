@@ -7,7 +7,12 @@
  * p50/p99/max latency over all (client, event) pairs.
  *
  *   sse-load -p PORT -u PATH -n CLIENTS -e EVENTS [-t SECONDS]
- *            [-r READYFILE] [-i IDLE_MS] [-b]
+ *            [-r READYFILE] [-i IDLE_MS] [-b] [-f FILTERS -m MOD]
+ *
+ * With -f, client i asks for ?where=doc.priceCents >= (i % FILTERS), and
+ * event K (published with priceCents K * 7919 % MOD, spread over the
+ * range) is due to it exactly when that price >= i % FILTERS: a delivery of an event not due is counted as
+ * "wrong", and a client is complete once it has every event due to it.
  *
  * READYFILE is written once every stream has its response headers, so
  * the caller starts publishing then. The run ends when every client has
@@ -68,7 +73,17 @@ static uint8_t *seen;			/* nclients x nevents bits */
 static size_t *per_event;		/* clients that got event k */
 static double *lat;
 static size_t nlat, lat_cap;
-static size_t dups, bad_lines, complete_clients;
+static size_t dups, bad_lines, complete_clients, wrong;
+static size_t nfilters, price_mod = 1;
+static size_t *want;			/* events due to client i */
+static size_t *per_event_want;		/* clients event k is due to */
+
+/* Is event k due to client ci (its filter admits it)? */
+static bool
+due(size_t ci, size_t k)
+{
+	return nfilters == 0 || k * 7919 % price_mod >= ci % nfilters;
+}
 static double last_delivery_ms;
 
 /* Wall clock in ms, to compare with the publisher's stamp. */
@@ -161,6 +176,10 @@ on_data(size_t ci, const char *s, size_t len, double now)
 		return;
 	}
 	seen[bit / 8] |= (uint8_t)(1u << (bit % 8));
+	if (!due(ci, k)) {
+		wrong++;
+		return;
+	}
 	per_event[k]++;
 	if (nlat == lat_cap) {
 		lat_cap = lat_cap ? lat_cap * 2 : 65536;
@@ -172,7 +191,7 @@ on_data(size_t ci, const char *s, size_t len, double now)
 	}
 	lat[nlat++] = now - sent;
 	last_delivery_ms = now;
-	if (++clients[ci].got == nevents)
+	if (++clients[ci].got == want[ci])
 		complete_clients++;
 }
 
@@ -397,7 +416,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: sse-load -p PORT -u PATH -n CLIENTS "
-	    "-e EVENTS [-t SECONDS] [-r READYFILE] [-i IDLE_MS] [-b]\n");
+	    "-e EVENTS [-t SECONDS] [-r READYFILE] [-i IDLE_MS] [-b]\n"
+	    "                [-f FILTERS -m MOD]\n");
 	exit(2);
 }
 
@@ -409,15 +429,17 @@ main(int argc, char *argv[])
 	const char *path = NULL, *ready = NULL;
 	char req[512];
 	size_t i, next = 0, opened = 0, pending = 0, closed = 0, full = 0;
-	size_t reqlen;
+	size_t reqlen, expected = 0;
 	int ch, ep, n, port = 0, secs = 60, idle = 5000, k;
 	bool batch = false;
 	int64_t deadline, t0;
 	double now;
 	FILE *f;
 
-	while ((ch = getopt(argc, argv, "bp:u:n:e:t:r:i:")) != -1) {
+	while ((ch = getopt(argc, argv, "bp:u:n:e:t:r:i:f:m:")) != -1) {
 		switch (ch) {
+		case 'f': nfilters = strtoul(optarg, NULL, 10); break;
+		case 'm': price_mod = strtoul(optarg, NULL, 10); break;
 		case 'b': batch = true; break;
 		case 'p': port = (int)strtol(optarg, NULL, 10); break;
 		case 'u': path = optarg; break;
@@ -430,7 +452,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (port <= 0 || path == NULL || nclients == 0 || nevents == 0 ||
-	    nclients > 20000)
+	    nclients > 20000 || price_mod == 0)
 		usage();
 	raise_nofile();
 	if (batch)
@@ -441,10 +463,20 @@ main(int argc, char *argv[])
 	clients = calloc(nclients, sizeof(*clients));
 	seen = calloc((nclients * nevents + 7) / 8, 1);
 	per_event = calloc(nevents, sizeof(*per_event));
-	if (clients == NULL || seen == NULL || per_event == NULL) {
+	want = calloc(nclients, sizeof(*want));
+	per_event_want = calloc(nevents, sizeof(*per_event_want));
+	if (clients == NULL || seen == NULL || per_event == NULL ||
+	    want == NULL || per_event_want == NULL) {
 		perror("calloc");
 		return 1;
 	}
+	for (i = 0; i < nclients; i++)
+		for (k = 0; (size_t)k < nevents; k++)
+			if (due(i, (size_t)k)) {
+				want[i]++;
+				per_event_want[k]++;
+				expected++;
+			}
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
@@ -476,6 +508,13 @@ main(int argc, char *argv[])
 			if (clients[i].closed)
 				continue;
 			if (!clients[i].connected) {
+				if (nfilters > 0)
+					reqlen = (size_t)snprintf(req,
+					    sizeof(req), "GET %s?where="
+					    "doc.priceCents%%20%%3E%%3D%%20%zu"
+					    " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+					    "Accept: text/event-stream\r\n\r\n",
+					    path, i % nfilters);
 				if (!client_send(ep, i, req, reqlen))
 					return 1;
 				continue;
@@ -521,14 +560,16 @@ main(int argc, char *argv[])
 		}
 	}
 	for (i = 0; i < nevents; i++)
-		if (per_event[i] == nclients)
+		if (per_event[i] == per_event_want[i])
 			full++;
 	qsort(lat, nlat, sizeof(*lat), cmp_double);
 	printf("{\"clients\":%zu,\"events\":%zu,\"complete_events\":%zu,"
 	    "\"deliveries\":%zu,\"expected\":%zu,\"p50\":%.2f,\"p99\":%.2f,"
-	    "\"max\":%.2f,\"closed\":%zu,\"dups\":%zu,\"bad_lines\":%zu}\n",
-	    nclients, nevents, full, nlat, nclients * nevents, pct(0.50),
-	    pct(0.99), nlat ? lat[nlat - 1] : -1.0, closed, dups, bad_lines);
+	    "\"max\":%.2f,\"closed\":%zu,\"dups\":%zu,\"bad_lines\":%zu,"
+	    "\"wrong\":%zu,\"filters\":%zu}\n",
+	    nclients, nevents, full, nlat, expected, pct(0.50),
+	    pct(0.99), nlat ? lat[nlat - 1] : -1.0, closed, dups, bad_lines,
+	    wrong, nfilters);
 	for (i = 0; i < nclients; i++)
 		if (!clients[i].closed)
 			close(clients[i].fd);
@@ -536,6 +577,8 @@ main(int argc, char *argv[])
 	free(clients);
 	free(seen);
 	free(per_event);
+	free(want);
+	free(per_event_want);
 	free(lat);
 	return 0;
 }
