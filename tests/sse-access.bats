@@ -225,7 +225,7 @@ print(base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode())')
 		"$STACK_URL/api/events"
 	assert_line --partial '429'
 	assert_line --regexp '^Retry-After: [0-9]+'
-	assert_output --partial '"code":"too_many_requests"'
+	assert_output --partial '"code":"too_many_streams"'
 	# Another session from the same address: one more, then the
 	# address is full.
 	stream "$BATS_TEST_TMPDIR/s3" "$B_TOKEN" ''

@@ -17,6 +17,9 @@
 #include "oc-query.h"
 #include "sse.h"
 
+/* Sent with every 401, as the API does: how to authenticate. */
+#define SSE_WWW_AUTH	"WWW-Authenticate: Bearer realm=\"ordercast\"\r\n"
+
 static struct {
 	const struct sse_settings *set;
 	TAILQ_HEAD(, sse_conn)	 clients;	/* every open stream */
@@ -338,7 +341,7 @@ stream_admit(struct sse_conn *c)
 
 	if (f->topics_named && (f->topics & ~allowed) != 0) {
 		if (cl->role == SSE_ROLE_ANON)
-			refuse(c, "401 Unauthorized", "", oc_errbody_new(
+			refuse(c, "401 Unauthorized", SSE_WWW_AUTH, oc_errbody_new(
 			    "unauthorized", "topics",
 			    "sign in to read these topics"));
 		else
@@ -372,7 +375,7 @@ stream_admit(struct sse_conn *c)
 	    (size_t)cfg->streams_per_session) ||
 	    count_streams(NULL, cl->addr) >= (size_t)cfg->streams_per_addr) {
 		refuse(c, "429 Too Many Requests", "Retry-After: 5\r\n",
-		    oc_errbody_new("too_many_requests", NULL,
+		    oc_errbody_new("too_many_streams", NULL,
 		    "too many event streams open"));
 		return;
 	}
@@ -419,7 +422,7 @@ session_done(void *arg, bool ok, const char *val, size_t len)
 	    s.expires_ms <= oc_wall_ms() || role_of(s.role) == SSE_ROLE_ANON ||
 	    !oc_oid_valid(s.user_id, strlen(s.user_id))) {
 		cl->session[0] = '\0';
-		refuse(c, "401 Unauthorized", "", oc_errbody_new(
+		refuse(c, "401 Unauthorized", SSE_WWW_AUTH, oc_errbody_new(
 		    "unauthorized", NULL, "the session is unknown or ended"));
 		return;
 	}
@@ -543,7 +546,7 @@ stream_start(struct sse_conn *c)
 		return;
 	}
 	if (!oc_token_syntax_ok(token)) {
-		refuse(c, "401 Unauthorized", "", oc_errbody_new(
+		refuse(c, "401 Unauthorized", SSE_WWW_AUTH, oc_errbody_new(
 		    "unauthorized", NULL, "the session is unknown or ended"));
 		return;
 	}
