@@ -382,17 +382,24 @@ http_record_write() {
 }
 
 # Open the event stream until its first lines arrived, and record that.
+# Usage: http_record_stream PATH [CURL-ARGS...]
 http_record_stream() {
 	local path=$1 raw=$BATS_TEST_TMPDIR/ev.head body=$BATS_TEST_TMPDIR/ev.body
-	local pid
-	curl -sN --max-time 20 -D "$raw" -o "$body" "$STACK_URL$path" &
+	local pid a auth=none
+	shift
+	for a in "$@"; do
+		case $a in
+		Authorization:*) auth=bearer ;;
+		esac
+	done
+	curl -sN --max-time 20 -D "$raw" -o "$body" "$@" "$STACK_URL$path" &
 	pid=$!
 	smoke_wait_line "$body" '^retry:' 10 || { kill "$pid"; return 1; }
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	http_record_write GET "$path" \
 		"$(sed -n 's|^HTTP/[0-9.]* \([0-9]*\).*|\1|p' "$raw" | head -n 1)" \
-		"$raw" "$body"
+		"$raw" "$body" "$auth"
 }
 
 # The ETag of the last recorded answer.
@@ -655,7 +662,13 @@ http_record_all() {
 	http_record POST /api/simulate/new-order "${json[@]}" -d ''
 	http_record GET /api/simulate/new-order "${admin[@]}"
 	http_record HEAD /api/simulate/new-order "${admin[@]}"
-	http_record_stream '/api/events?topics=products,orders'
+	http_record_stream '/api/events?topics=products,orders' "${admin[@]}"
+	http_record_stream '/api/events?topics=products'
+	# Who may read which topics: 401 for nobody, 403 for a customer.
+	http_record GET '/api/events?topics=orders'
+	http_record GET '/api/events?topics=users' "${cust[@]}"
+	http_record GET '/api/events?topics=products' \
+		-H 'Authorization: Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
 	http_record GET '/api/events?topics=nothing'
 	http_record POST /api/events -d ''
 	http_record HEAD /api/events
