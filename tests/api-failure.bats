@@ -15,18 +15,15 @@ teardown_file() {
 	stack_stop
 }
 
+# Does GET PATH answer CODE now?
+answers() {
+	api GET "$1"
+	[ "$status_code" = "$2" ] || { echo "GET $1: $status_code $body" >&2; false; }
+}
+
 # Poll until GET PATH answers CODE, for at most SECS seconds.
 wait_for_code() {
-	local path=$1 code=$2 deadline=$((SECONDS + $3))
-	while :; do
-		api GET "$path"
-		[ "$status_code" = "$code" ] && return 0
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "still $status_code after $3 s: $body" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
+	wait_for "$3" answers "$1" "$2"
 }
 
 @test "Redis down: 503 with Retry-After, nothing changes, then recovery" {

@@ -36,20 +36,6 @@ teardown() {
 	done
 }
 
-# Poll COMMAND for up to SECONDS; fail when it never passes.
-wait_for() {
-	local secs=$1
-	shift
-	local deadline=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$deadline" ] || {
-			echo "timed out waiting for: $*" >&2
-			return 1
-		}
-		sleep 0.05
-	done
-}
-
 # status TOKEN QUERY: the HTTP status of opening the stream (a bearer
 # token, or - for none); the body goes to $BATS_TEST_TMPDIR/body.
 status() {

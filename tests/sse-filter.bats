@@ -62,19 +62,6 @@ teardown() {
 	done
 }
 
-wait_for() {
-	local secs=$1
-	shift
-	local deadline=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$deadline" ] || {
-			echo "timed out waiting for: $*" >&2
-			return 1
-		}
-		sleep 0.05
-	done
-}
-
 # pub JSON: the event with "__ID__" for its id; prints the id.
 pub() {
 	stack_redis eval "$LUA" 2 "$ORDERCAST_PREFIX:log" \

@@ -46,6 +46,9 @@ teardown_file() {
 	stack_stop
 }
 
+# Every wait of this suite also fails at once when the relay dies.
+export OC_WAIT_PROG=ordercast-sse
+
 setup() {
 	load lib/stack
 	bats_load_library bats-support
@@ -128,24 +131,6 @@ sse_get() {
 		>"$out" 2>/dev/null 3>&- &
 	CURLS+=($!)
 	wait_for 10 grep -q '^: ordercast' "$out"
-}
-
-# Poll COMMAND for up to SECONDS; fail when it never passes.
-wait_for() {
-	local secs=$1
-	shift
-	local deadline=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$deadline" ] || {
-			echo "timed out waiting for: $*" >&2
-			return 1
-		}
-		stack_pid ordercast-sse >/dev/null || {
-			echo "ordercast-sse died" >&2
-			return 1
-		}
-		sleep 0.05
-	done
 }
 
 ids() {

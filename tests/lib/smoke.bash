@@ -23,11 +23,7 @@ smoke_stream() {
 
 # Wait until FILE holds a line matching REGEX, for at most SECS seconds.
 smoke_wait_line() {
-	local file=$1 regex=$2 deadline=$((SECONDS + $3))
-	until grep -qE "$regex" "$file" 2>/dev/null; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
+	wait_for "$3" grep -qE "$2" "$1"
 }
 
 smoke_health() {

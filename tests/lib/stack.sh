@@ -97,6 +97,37 @@ stack_pid() {
 	echo "$pid"
 }
 
+# The one poller of the tests and the local stack. Run COMMAND every
+# 50 ms until it succeeds, for at most SECONDS, then fail saying what it
+# waited for. COMMAND may exit with OC_WAIT_NEVER to say it never will
+# (the program it waits on died), which stops at once; with OC_WAIT_PROG
+# set, the death of that program of the stack stops it too.
+# Usage: wait_for SECONDS COMMAND...
+OC_WAIT_NEVER=125
+wait_for() {
+	local secs=$1 rc
+	shift
+	local deadline=$((SECONDS + secs))
+	while :; do
+		rc=0
+		"$@" >/dev/null || rc=$?
+		[ "$rc" -eq 0 ] && return 0
+		if [ "$rc" -eq "$OC_WAIT_NEVER" ]; then
+			echo "gave up waiting for: $*" >&2
+			return 1
+		fi
+		if [ -n "${OC_WAIT_PROG:-}" ] && ! stack_pid "$OC_WAIT_PROG" >/dev/null; then
+			echo "$OC_WAIT_PROG died while waiting for: $*" >&2
+			return 1
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "timed out after ${secs}s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
 # Poll a check until it passes, failing early if the program died.
 # Usage: stack_wait NAME SECONDS COMMAND...
 stack_wait() {

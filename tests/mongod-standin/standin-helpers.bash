@@ -1,25 +1,9 @@
 # Helpers for tests/standin.bats: start and stop private mongod stand-ins,
 # poll for conditions against a deadline, and run the libmongoc test client.
 
-# wait_for SECONDS CMD...: run CMD until it succeeds or the deadline
-# passes; a status of 2 from CMD means "will never succeed" and stops.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	local rc
-	shift
-	while :; do
-		rc=0
-		"$@" || rc=$?
-		case $rc in
-		0) return 0 ;;
-		2) return 2 ;;
-		esac
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			return 1
-		fi
-		sleep 0.05
-	done
-}
+# wait_for: the one poller, from the local stack's helpers.
+# shellcheck source=../lib/stack.sh
+. "$OC_SRCDIR/tests/lib/stack.sh"
 
 # standin_alive DIR: the stand-in started in DIR still runs.
 standin_alive() {
@@ -31,7 +15,7 @@ standin_ready() {
 	if ! standin_alive "$1"; then
 		echo "mongod-standin in $1 died; its log:" >&2
 		cat "$1/log" >&2
-		return 2
+		return "$OC_WAIT_NEVER"
 	fi
 	[ -s "$1/port" ]
 }
@@ -97,7 +81,7 @@ watch_open() {
 		[ -e "$1.ready" ] && return 0
 		echo "watch exited early:" >&2
 		cat "$1" >&2
-		return 2
+		return "$OC_WAIT_NEVER"
 	fi
 	[ -e "$1.ready" ]
 }
