@@ -187,7 +187,7 @@ bool
 oc_redis_reply_moved(const redisReply *r)
 {
 	static const char *const codes[] = { "READONLY", "LOADING",
-	    "MASTERDOWN", "NOAUTH", "WRONGPASS" };
+	    "MASTERDOWN", "NOAUTH", "WRONGPASS", "NOREPLICAS" };
 	size_t i, n;
 
 	if (r == NULL || r->type != REDIS_REPLY_ERROR)

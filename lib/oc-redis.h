@@ -32,7 +32,8 @@ bool oc_redis_sentinel_ask(const struct oc_config *cfg, size_t i,
 
 /*
  * True for an error reply that means this server is no longer the one to
- * use (READONLY after a failover, LOADING, MASTERDOWN, lost AUTH): drop
+ * use (READONLY after a failover, LOADING, MASTERDOWN, NOREPLICAS from a
+ * primary cut off from its replicas, lost AUTH): drop
  * the connection and connect again, which finds the primary anew.
  */
 bool oc_redis_reply_moved(const redisReply *r);
