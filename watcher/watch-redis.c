@@ -20,7 +20,8 @@
  * One event, atomically, and only for the lease holder: append it to the
  * log under the id the watcher derived from the change's position
  * (XADD refuses an id not above the stream's last: then the log already
- * holds the change and nothing else happens), publish the same text,
+ * holds the change and nothing else happens; any other error of XADD,
+ * such as OOM, is the script's error), publish the same text,
  * store the resume token, drop the product cache (and bump its
  * generation, so an API reader that missed before this change cannot
  * store what it read), and keep the low-stock state so an alert follows
@@ -45,7 +46,12 @@ static const char watch_script[] =
 "    ',\"publishedAt\":' .. now .. '}'\n"
 "  local r = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], id,\n"
 "    'event', text)\n"
-"  if type(r) == 'table' and r.err then return false end\n"
+"  if type(r) == 'table' and r.err then\n"
+"    if string.find(r.err, 'equal or smaller', 1, true) then\n"
+"      return false\n"
+"    end\n"
+"    error(r)\n"
+"  end\n"
 "  redis.call('PUBLISH', ARGV[1], text)\n"
 "  return true\n"
 "end\n"
@@ -104,6 +110,23 @@ static const char standby_beat_script[] =
 "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 "redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])\n"
 "return 1\n";
+
+/*
+ * Take the lease when free, or keep it when it is already ours (after a
+ * reconnect, or on a new primary that has it by replication).
+ * KEYS: leader. ARGV: fencing value, lease ms. Returns 1 or 0.
+ */
+static const char lead_script[] =
+"local v = redis.call('GET', KEYS[1])\n"
+"if v == false then\n"
+"  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+"  return 1\n"
+"end\n"
+"if v == ARGV[1] then\n"
+"  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+"  return 1\n"
+"end\n"
+"return 0\n";
 
 /* Give the lease back if it is ours. KEYS: leader. ARGV: fence. */
 static const char resign_script[] =
@@ -300,7 +323,7 @@ watch_redis_open(struct watch_redis *r, char *err, size_t errlen)
 	return true;
 }
 
-/* Try for the lease, at most every WATCH_STANDBY_TRY_MS. */
+/* Try for the lease (SET NX PX in effect), every WATCH_STANDBY_TRY_MS. */
 int
 watch_redis_lead(struct watch_redis *r, char *err, size_t errlen)
 {
@@ -314,14 +337,13 @@ watch_redis_lead(struct watch_redis *r, char *err, size_t errlen)
 	if (now < r->next_try)
 		return 0;
 	r->next_try = now + WATCH_STANDBY_TRY_MS;
-	reply = redisCommand(r->rc, "SET %s %s NX PX %d", r->k_leader,
-	    r->fence, WATCH_LEASE_MS);
-	if (reply == NULL || (reply->type != REDIS_REPLY_STATUS &&
-	    reply->type != REDIS_REPLY_NIL)) {
-		command_error(r, reply, "SET leader", err, errlen);
+	reply = redisCommand(r->rc, "EVAL %s 1 %s %s %d", lead_script,
+	    r->k_leader, r->fence, WATCH_LEASE_MS);
+	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+		command_error(r, reply, "lease", err, errlen);
 		return -1;
 	}
-	if (reply->type == REDIS_REPLY_NIL) {
+	if (reply->integer != 1) {
 		freeReplyObject(reply);
 		return 0;
 	}
@@ -633,6 +655,11 @@ watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
 	if (!kept) {
 		r->leader = false;
 		return 0;
+	}
+	/* The old primary may take writes for seconds after a failover. */
+	if (oc_redis_primary_moved(r->cfg, r->rc, WATCH_SENTINEL_ASK_MS)) {
+		snprintf(err, errlen, "the sentinels name another primary");
+		return -1;
 	}
 	return 1;
 }

@@ -43,6 +43,8 @@
  */
 #define WATCH_LEASE_MS		4000
 #define WATCH_STANDBY_TRY_MS	500
+/* Each beat asks the sentinels, this long each, if the primary moved. */
+#define WATCH_SENTINEL_ASK_MS	250
 /* A standby not seen for this long leaves the heartbeat's list. */
 #define WATCH_STANDBY_TTL_MS	5000
 /*
@@ -210,9 +212,10 @@ int watch_redis_flush(struct watch_redis *r, struct watch_queue *q,
 /*
  * The beat, when due or when force is set: the leader renews its lease
  * and writes PREFIX:watch:alive, a standby records itself in
- * PREFIX:watch:standbys; both add their counters. Returns 1 when Redis
- * took it, 0 when not due or not connected (or the lease was lost:
- * r->leader is then false), -1 on a fault or a refusal (err).
+ * PREFIX:watch:standbys; both add their counters. With sentinels, it
+ * then asks them whether the primary moved. Returns 1 when Redis took
+ * it, 0 when not due or not connected (or the lease was lost: r->leader
+ * is then false), -1 on a fault, a refusal or a failover (err).
  */
 int watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
     size_t errlen);
