@@ -186,24 +186,30 @@ watch_mongo_position(const struct watch_mongo *m)
 /*
  * The id of a resync published at the stream's opening time: the last
  * value of that cluster time, above every change up to it and below
- * every later one. Without that time, the last value after the log's
- * last entry.
+ * every later one; without that time, the last value of the log's last
+ * change. Never at or below the log's last id, which an older watcher
+ * may have taken from a clock ahead of MongoDB's.
  */
 static void
 resync_id(const struct watch_mongo *m, char *id, size_t idlen)
 {
+	unsigned long long ms = 0, seq = 1;
 	uint32_t t = m->open_t, i = m->open_i;
 
 	if (t == 0 && m->have_prev) {
 		t = m->prev_t;
 		i = m->prev_i;
 	}
-	if (t == 0) {
-		snprintf(id, idlen, "0-1");
-		return;
+	if (t != 0) {
+		ms = (unsigned long long)t * 1000;
+		seq = ((unsigned long long)i << 16) | WATCH_SEQ_LAST;
 	}
-	snprintf(id, idlen, "%llu-%llu", (unsigned long long)t * 1000,
-	    ((unsigned long long)i << 16) | WATCH_SEQ_LAST);
+	if (m->have_last && (ms < m->last_ms ||
+	    (ms == m->last_ms && seq <= m->last_seq))) {
+		ms = m->last_ms;
+		seq = m->last_seq + 1;
+	}
+	snprintf(id, idlen, "%llu-%llu", ms, seq);
 }
 
 /* History is gone: tell every client to reload, continue from now. */
@@ -285,29 +291,41 @@ client_new(struct watch_mongo *m, bson_error_t *err)
 /*
  * Where the log ends: the cluster time and index of the change behind
  * its last id, so a change later in the same transaction continues its
- * count. An id not of that form (no entry yet) leaves no position.
+ * count. False when the id is not of that form: an id an older watcher
+ * took from Redis' clock, which the ids of the changes after it may
+ * not pass.
  */
-static void
+static bool
 adopt_last_id(struct watch_mongo *m, const char *last_id)
 {
 	unsigned long long ms, seq;
 	char *end;
 
 	m->have_prev = false;
+	m->have_last = false;
 	if (last_id == NULL || last_id[0] == '\0')
-		return;
+		return true;
 	errno = 0;
 	ms = strtoull(last_id, &end, 10);
-	if (errno != 0 || *end != '-' || ms % 1000 != 0 ||
-	    ms / 1000 > UINT32_MAX)
-		return;
+	if (errno != 0 || *end != '-')
+		return false;
 	seq = strtoull(end + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || (seq >> 16) > UINT32_MAX)
-		return;
+	if (errno != 0 || *end != '\0')
+		return false;
+	m->last_ms = ms;
+	m->last_seq = seq;
+	m->have_last = true;
+	if (ms % 1000 != 0 || ms / 1000 > UINT32_MAX ||
+	    (seq >> 16) > UINT32_MAX)
+		return false;
+	/* Increments start at 1; "0-1" is a resync made without a time. */
+	if (seq >> 16 == 0)
+		return ms == 0 && seq == 1;
 	m->prev_t = (uint32_t)(ms / 1000);
 	m->prev_i = (uint32_t)(seq >> 16);
 	m->prev_index = (uint32_t)((seq >> 1) & WATCH_INDEX_MAX);
 	m->have_prev = true;
+	return true;
 }
 
 /* Open the stream after the token, or from now (and resync) without. */
@@ -322,8 +340,14 @@ watch_mongo_open(struct watch_mongo *m, const char *token,
 	m->batch_left = 0;
 	m->open_t = 0;
 	m->open_i = 0;
-	adopt_last_id(m, last_id);
-	if (token == NULL && m->start_after == NULL) {
+	if (!adopt_last_id(m, last_id)) {
+		log_warnx("the log ends with %s, an id not taken from a "
+		    "change's position; starting from now and publishing %s",
+		    last_id, OC_EVENT_RESYNC);
+		m->total->resets++;
+		m->stream = open_with(m, NULL, true, err);
+		resync = true;
+	} else if (token == NULL && m->start_after == NULL) {
 		/*
 		 * Redis holds no position: a first start, or a Redis that
 		 * lost its data. Either way what came before is unknown.

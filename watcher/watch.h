@@ -112,6 +112,9 @@ struct watch_mongo {
 	/* The position of the last event queued: clusterTime, index. */
 	bool have_prev;
 	uint32_t prev_t, prev_i, prev_index;
+	/* The log's last id when the stream opened. */
+	bool have_last;
+	unsigned long long last_ms, last_seq;
 	/* operationTime of the aggregate that opened the stream. */
 	uint32_t open_t, open_i;
 };
