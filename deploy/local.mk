@@ -23,7 +23,8 @@ deploylighttpd_DATA = deploy/lighttpd/ordercast.conf \
 	deploy/lighttpd/ordercast-spawn.conf
 deployapache_DATA = deploy/apache/ordercast.conf \
 	deploy/apache/ordercast-fcgid.conf
-dist_deployredis_DATA = deploy/redis/ordercast.conf
+dist_deployredis_DATA = deploy/redis/ordercast.conf \
+	deploy/redis/ordercast-ha.conf deploy/redis/sentinel.conf
 systemdsystemunit_DATA = deploy/systemd/ordercast-api.service \
 	deploy/systemd/ordercast-sse.service \
 	deploy/systemd/ordercast-watch.service

@@ -182,12 +182,35 @@ oc_redis_connect(const struct oc_config *cfg, long timeout_ms, char *err,
 	return c;
 }
 
+/* A failover the server itself may not know of yet. */
+bool
+oc_redis_primary_moved(const struct oc_config *cfg, const redisContext *c,
+    long timeout_ms)
+{
+	char host[256], err[256];
+	size_t i, same = 0, other = 0;
+	int port;
+
+	if (cfg->nsentinels == 0 || c == NULL || c->tcp.host == NULL)
+		return false;
+	for (i = 0; i < cfg->nsentinels; i++) {
+		if (!oc_redis_sentinel_ask(cfg, i, timeout_ms, host,
+		    sizeof(host), &port, err, sizeof(err)))
+			continue;
+		if (port == c->tcp.port && strcmp(host, c->tcp.host) == 0)
+			same++;
+		else
+			other++;
+	}
+	return other > same;
+}
+
 /* Errors after which the connection must find the primary again. */
 bool
 oc_redis_reply_moved(const redisReply *r)
 {
 	static const char *const codes[] = { "READONLY", "LOADING",
-	    "MASTERDOWN", "NOAUTH", "WRONGPASS" };
+	    "MASTERDOWN", "NOAUTH", "WRONGPASS", "NOREPLICAS" };
 	size_t i, n;
 
 	if (r == NULL || r->type != REDIS_REPLY_ERROR)

@@ -31,8 +31,18 @@ bool oc_redis_sentinel_ask(const struct oc_config *cfg, size_t i,
     size_t errlen);
 
 /*
+ * With sentinels configured: true when most of the sentinels that answer
+ * within timeout_ms each name another primary than the server c is
+ * connected to, so a failover happened even if that server still takes
+ * writes. False without sentinels or answers.
+ */
+bool oc_redis_primary_moved(const struct oc_config *cfg,
+    const redisContext *c, long timeout_ms);
+
+/*
  * True for an error reply that means this server is no longer the one to
- * use (READONLY after a failover, LOADING, MASTERDOWN, lost AUTH): drop
+ * use (READONLY after a failover, LOADING, MASTERDOWN, NOREPLICAS from a
+ * primary cut off from its replicas, lost AUTH): drop
  * the connection and connect again, which finds the primary anew.
  */
 bool oc_redis_reply_moved(const redisReply *r);

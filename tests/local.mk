@@ -34,6 +34,7 @@ OC_UNIT_TESTS = tests/unit/test-lib tests/unit/test-event \
 OC_SUITES = \
 	tests/standin.bats tests/filter-agree.bats \
 	tests/watch.bats tests/watch-recovery.bats tests/watch-resync.bats \
+	tests/ha-watch.bats \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats tests/api-config.bats tests/api-auth.bats \
 	tests/api-http.bats tests/api-filter.bats \
@@ -48,12 +49,14 @@ TESTS += $(OC_UNIT_TESTS) $(OC_SUITES)
 # Helpers the suites load, and the browser driver.
 EXTRA_DIST += $(OC_SUITES) tests/run tests/lib/callgraph \
 	tests/lib/stack.bash tests/lib/stack.sh tests/lib/smoke.bash \
+	tests/lib/netns.bash \
 	tests/api-common.bash tests/watch-common.bash \
 	tests/browser/dashboard.mjs tests/lib/openapi-check.mjs
 
 # Benchmarks: commands of their own, not part of make check. Each is a
 # script in tests/bench with its C helpers beside it.
 dist_noinst_SCRIPTS += tests/bench/api tests/bench/sse tests/bench/watch \
+	tests/bench/failover \
 	tests/bench/filter tests/bench/soak
 EXTRA_DIST += tests/bench/api-bare.c tests/bench/sse-load.c \
 	tests/bench/filter-bench.c tests/bench/soak-read.c \

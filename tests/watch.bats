@@ -162,8 +162,10 @@ def fresh():
     return a.get("lastEventId") == evs[-1]["id"]
 wait_for(fresh, 10)
 alive = json.loads(rcmd("GET", PREFIX + ":watch:alive"))
-assert set(alive) == {"pid", "at", "lagMs", "events", "errors",
-                      "lastEventId"}, alive
+assert set(alive) >= {"pid", "at", "lagMs", "events", "errors",
+                      "lastEventId", "leader", "standbys"}, alive
+assert alive["leader"].endswith(":%d" % alive["pid"]), alive
+assert alive["standbys"] == [], alive
 assert alive["events"] >= 1 and alive["lagMs"] >= 0
 ttl = rcmd("TTL", PREFIX + ":watch:alive")
 assert 0 < ttl <= 5, ttl

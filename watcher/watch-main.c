@@ -23,6 +23,8 @@
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
+/* Lower for Redis, so the watcher finds a new primary soon after it. */
+#define REDIS_BACKOFF_MAX_MS 2000
 /* Longest sleep of a backoff wait, so the heartbeat keeps its period. */
 #define BACKOFF_SLICE_MS 250
 
@@ -37,6 +39,7 @@ struct watch {
 	/* A fault was logged and no real work succeeded since. */
 	bool mongo_down;
 	bool redis_down;
+	bool leading;		/* the loop acts on the lease it holds */
 	struct oc_backoff mongo_backoff;
 	struct oc_backoff redis_backoff;
 };
@@ -57,10 +60,31 @@ tune_malloc(void)
 #endif
 }
 
+/* What the log calls Redis: the address, or the Sentinel master name. */
+static const char *
+redis_name(const struct watch *w)
+{
+	const struct oc_config *cfg = w->redis.cfg;
+
+	return cfg->nsentinels > 0 ? cfg->redis_master : cfg->redis;
+}
+
 /*
- * A Redis fault: log it once per outage, then start both sides over so
- * that the stream resumes from the token Redis really holds; what was
- * queued is read again from MongoDB.
+ * Stop publishing: what was queued is read again from MongoDB by
+ * whoever leads next, from the token Redis really holds.
+ */
+static void
+stop_publishing(struct watch *w)
+{
+	watch_queue_drop(&w->queue);
+	watch_mongo_close_stream(&w->mongo);
+	w->leading = false;
+}
+
+/*
+ * A Redis fault: log it once per outage, then start both sides over.
+ * The next connection finds the primary again (through the sentinels
+ * when configured) and takes the lease again if it is still free.
  */
 static void
 redis_fault(struct watch *w, const char *what)
@@ -68,14 +92,22 @@ redis_fault(struct watch *w, const char *what)
 	w->total.errors++;
 	if (!w->redis_down)
 		log_warnx("redis %s: %s; retrying with backoff",
-		    w->redis.cfg->redis, what);
+		    redis_name(w), what);
 	else
-		log_debug("redis %s: %s (still down)", w->redis.cfg->redis,
-		    what);
+		log_debug("redis %s: %s (still down)", redis_name(w), what);
 	w->redis_down = true;
 	watch_redis_close(&w->redis);
-	watch_queue_drop(&w->queue);
-	watch_mongo_close_stream(&w->mongo);
+	stop_publishing(w);
+}
+
+/* The lease went to another watcher (or Redis lost it): stand by. */
+static void
+check_lease(struct watch *w)
+{
+	if (!w->leading || w->redis.leader)
+		return;
+	log_warnx("redis %s: the lease is lost; standing by", redis_name(w));
+	stop_publishing(w);
 }
 
 /* A MongoDB fault: log it once per outage; the loop reopens later. */
@@ -97,7 +129,7 @@ static void
 redis_works(struct watch *w)
 {
 	if (w->redis_down) {
-		log_info("redis %s: connected again", w->redis.cfg->redis);
+		log_info("redis %s: connected again", redis_name(w));
 		w->total.reconnects++;
 	}
 	w->redis_down = false;
@@ -128,6 +160,7 @@ heartbeat(struct watch *w, bool force)
 		redis_fault(w, err);
 	else if (sent > 0)
 		redis_works(w);
+	check_lease(w);
 }
 
 /*
@@ -163,32 +196,53 @@ redis_open(struct watch *w)
 		redis_fault(w, err);
 		return false;
 	}
-	/* Resume from the token just read, not from the old position. */
-	watch_mongo_close_stream(&w->mongo);
-	log_debug("redis %s: ready, token %s", w->redis.cfg->redis,
-	    w->redis.token != NULL ? w->redis.token : "(none)");
+	log_debug("redis %s: connected", redis_name(w));
 	return true;
 }
 
 /*
- * With no token yet, keep the position the stream opened at, so that a
- * crash before the first event resumes here and not from a later "now".
+ * True when this watcher holds the lease. Taking it starts the stream
+ * over from the token Redis holds, whoever stored it.
  */
 static bool
-store_start(struct watch *w)
+lead(struct watch *w)
 {
 	char err[256];
-	char *tok;
+	int res;
 
-	tok = watch_mongo_position(&w->mongo);
-	if (tok == NULL)
-		return true;
-	if (!watch_redis_set_token(&w->redis, tok, err, sizeof(err))) {
-		free(tok);
+	res = watch_redis_lead(&w->redis, err, sizeof(err));
+	if (res < 0) {
 		redis_fault(w, err);
 		return false;
 	}
+	if (res == 0)
+		return false;
+	if (!w->leading) {
+		log_info("redis %s: leading (lease %s), token %s",
+		    redis_name(w), w->redis.fence,
+		    w->redis.token != NULL ? w->redis.token : "(none)");
+		stop_publishing(w);
+		w->leading = true;
+	}
 	return true;
+}
+
+/* A standby beats and waits for its next try at the lease. */
+static void
+standby_wait(struct watch *w)
+{
+	int64_t until = oc_mono_ms() + WATCH_STANDBY_TRY_MS;
+	long left;
+
+	heartbeat(w, false);
+	while (w->redis.rc != NULL && !oc_daemon_handle_signals()) {
+		left = (long)(until - oc_mono_ms());
+		if (left <= 0)
+			break;
+		oc_daemon_sleep(left < BACKOFF_SLICE_MS ? left :
+		    BACKOFF_SLICE_MS);
+		heartbeat(w, false);
+	}
 }
 
 /* Open the stream after the token Redis holds. */
@@ -197,12 +251,11 @@ stream_open(struct watch *w)
 {
 	bson_error_t err;
 
-	if (!watch_mongo_open(&w->mongo, w->redis.token, &w->queue, &err)) {
+	if (!watch_mongo_open(&w->mongo, w->redis.token, w->redis.last_id,
+	    &w->queue, &err)) {
 		mongo_fault(w, &err);
 		return false;
 	}
-	if (w->redis.token == NULL && !store_start(w))
-		return false;
 	log_debug("mongodb: change stream open after %s",
 	    w->redis.token != NULL ? w->redis.token : "(now)");
 	return true;
@@ -213,15 +266,49 @@ static bool
 flush(struct watch *w)
 {
 	char err[512];
+	int res;
 
 	if (w->queue.n == 0)
 		return true;
-	if (!watch_redis_flush(&w->redis, &w->queue, err, sizeof(err))) {
+	res = watch_redis_flush(&w->redis, &w->queue, err, sizeof(err));
+	if (res < 0) {
 		redis_fault(w, err);
+		return false;
+	}
+	if (res == 0) {
+		check_lease(w);
 		return false;
 	}
 	redis_works(w);
 	return true;
+}
+
+/*
+ * After a whole batch, empty ones included, store the stream's
+ * post-batch token, so the stored position keeps up with MongoDB's
+ * history even while nothing we watch changes.
+ */
+static void
+store_position(struct watch *w)
+{
+	char err[256];
+	char *tok;
+	int res;
+
+	tok = watch_mongo_position(&w->mongo);
+	if (tok == NULL || (w->redis.token != NULL &&
+	    strcmp(tok, w->redis.token) == 0)) {
+		free(tok);
+		return;
+	}
+	res = watch_redis_set_token(&w->redis, tok, err, sizeof(err));
+	if (res == 1)
+		return;
+	free(tok);
+	if (res < 0)
+		redis_fault(w, err);
+	else
+		check_lease(w);
 }
 
 /* One read of the stream, published, then what the read ended with. */
@@ -238,6 +325,8 @@ step(struct watch *w)
 	case WATCH_READ_BATCH:
 	case WATCH_READ_IDLE:
 		mongo_works(w);
+		if (res == WATCH_READ_IDLE || w->mongo.batch_left == 0)
+			store_position(w);
 		break;
 	case WATCH_READ_REOPEN:
 		watch_mongo_close_stream(&w->mongo);
@@ -263,6 +352,10 @@ watch_run(struct watch *w)
 			if (oc_daemon_stopping() || !redis_open(w))
 				continue;
 		}
+		if (!lead(w)) {
+			standby_wait(w);
+			continue;
+		}
 		if (w->mongo.stream == NULL) {
 			if (w->mongo_down)
 				backoff_wait(w, &w->mongo_backoff);
@@ -272,8 +365,10 @@ watch_run(struct watch *w)
 		step(w);
 		heartbeat(w, false);
 	}
-	if (w->redis.rc != NULL)
+	if (w->redis.rc != NULL) {
 		heartbeat(w, true);
+		watch_redis_resign(&w->redis);
+	}
 }
 
 /*
@@ -357,13 +452,13 @@ main(int argc, char *argv[])
 	if (!oc_daemon_write_pidfile(&d))
 		goto done;
 	seed = (uint64_t)oc_wall_ms() ^ ((uint64_t)getpid() << 20);
-	oc_backoff_init(&w.redis_backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS,
-	    seed);
+	oc_backoff_init(&w.redis_backoff, BACKOFF_MIN_MS,
+	    REDIS_BACKOFF_MAX_MS, seed);
 	oc_backoff_init(&w.mongo_backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS,
 	    ~seed);
 	tune_malloc();
-	log_info("watching %s in %s; publishing to %s", cfg.db, cfg.redis,
-	    w.redis.k_log);
+	log_info("watching database %s; publishing to %s in redis %s as %s",
+	    cfg.db, w.redis.k_log, redis_name(&w), w.redis.self);
 	watch_run(&w);
 	log_info("stopping: %lld events published", w.total.events);
 	status = 0;

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,21 @@
 #define ERR_CHANGE_STREAM_FATAL	280
 #define ERR_CAPPED_POSITION_LOST 136
 
+/* The operationTime of a reply, kept as the time the stream opened at. */
+static void
+note_open_time(struct watch_mongo *m, const bson_t *reply)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, reply, "operationTime") &&
+	    BSON_ITER_HOLDS_TIMESTAMP(&it))
+		bson_iter_timestamp(&it, &m->open_t, &m->open_i);
+}
+
 /*
  * Count the documents of each batch the cursor receives, so the loop
- * knows when the next read would wait on the server and publishes first.
+ * knows when the next read would wait on the server and publishes first;
+ * and keep the time the stream opened at, for a resync's id.
  */
 static void
 command_succeeded(const mongoc_apm_command_succeeded_t *event)
@@ -38,6 +51,8 @@ command_succeeded(const mongoc_apm_command_succeeded_t *event)
 	if (strcmp(name, "aggregate") != 0 && strcmp(name, "getMore") != 0)
 		return;
 	reply = mongoc_apm_command_succeeded_get_reply(event);
+	if (strcmp(name, "aggregate") == 0)
+		note_open_time(m, reply);
 	if (!bson_iter_init(&it, reply))
 		return;
 	if (!bson_iter_find_descendant(&it, "cursor.firstBatch", &child)) {
@@ -168,23 +183,51 @@ watch_mongo_position(const struct watch_mongo *m)
 	return s;
 }
 
+/*
+ * The id of a resync published at the stream's opening time: the last
+ * value of that cluster time, above every change up to it and below
+ * every later one; without that time, the last value of the log's last
+ * change. Never at or below the log's last id, which an older watcher
+ * may have taken from a clock ahead of MongoDB's.
+ */
+static void
+resync_id(const struct watch_mongo *m, char *id, size_t idlen)
+{
+	unsigned long long ms = 0, seq = 1;
+	uint32_t t = m->open_t, i = m->open_i;
+
+	if (t == 0 && m->have_prev) {
+		t = m->prev_t;
+		i = m->prev_i;
+	}
+	if (t != 0) {
+		ms = (unsigned long long)t * 1000;
+		seq = ((unsigned long long)i << 16) | WATCH_SEQ_LAST;
+	}
+	if (m->have_last && (ms < m->last_ms ||
+	    (ms == m->last_ms && seq <= m->last_seq))) {
+		ms = m->last_ms;
+		seq = m->last_seq + 1;
+	}
+	snprintf(id, idlen, "%llu-%llu", ms, seq);
+}
+
 /* History is gone: tell every client to reload, continue from now. */
 static void
-history_lost(struct watch_mongo *m, struct watch_queue *q)
+queue_resync(struct watch_mongo *m, struct watch_queue *q)
 {
 	json_object *ev;
+	char id[48];
 	char *tok;
 
-	log_errorx("mongodb: the stored resume token is older than the "
-	    "change history; changes were missed, publishing %s",
-	    OC_EVENT_RESYNC);
-	m->total->resyncs++;
 	tok = watch_mongo_position(m);
+	resync_id(m, id, sizeof(id));
 	ev = oc_event_new(OC_EVENT_RESYNC, NULL, NULL, NULL, NULL, NULL,
 	    NULL, oc_wall_ms());
-	watch_queue_push(q, ev, tok, NULL, false, "", NULL, 0);
+	watch_queue_push(q, ev, tok, NULL, false, "", NULL, 0, id, NULL);
 	json_object_put(ev);
 	free(tok);
+	m->have_prev = false;
 }
 
 /* Open the stream with the given options; NULL and err on failure. */
@@ -245,22 +288,90 @@ client_new(struct watch_mongo *m, bson_error_t *err)
 	return true;
 }
 
-/* Open the stream after the token, or from now without one. */
+/*
+ * Where the log ends: the cluster time and index of the change behind
+ * its last id, so a change later in the same transaction continues its
+ * count. False when the id is not of that form: an id an older watcher
+ * took from Redis' clock, which the ids of the changes after it may
+ * not pass.
+ */
+static bool
+adopt_last_id(struct watch_mongo *m, const char *last_id)
+{
+	unsigned long long ms, seq;
+	char *end;
+
+	m->have_prev = false;
+	m->have_last = false;
+	if (last_id == NULL || last_id[0] == '\0')
+		return true;
+	errno = 0;
+	ms = strtoull(last_id, &end, 10);
+	if (errno != 0 || *end != '-')
+		return false;
+	seq = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	m->last_ms = ms;
+	m->last_seq = seq;
+	m->have_last = true;
+	if (ms % 1000 != 0 || ms / 1000 > UINT32_MAX ||
+	    (seq >> 16) > UINT32_MAX)
+		return false;
+	/* Increments start at 1; "0-1" is a resync made without a time. */
+	if (seq >> 16 == 0)
+		return ms == 0 && seq == 1;
+	m->prev_t = (uint32_t)(ms / 1000);
+	m->prev_i = (uint32_t)(seq >> 16);
+	m->prev_index = (uint32_t)((seq >> 1) & WATCH_INDEX_MAX);
+	m->have_prev = true;
+	return true;
+}
+
+/* Open the stream after the token, or from now (and resync) without. */
 bool
 watch_mongo_open(struct watch_mongo *m, const char *token,
-    struct watch_queue *q, bson_error_t *err)
+    const char *last_id, struct watch_queue *q, bson_error_t *err)
 {
+	bool resync = false;
+
 	if (m->client == NULL && !client_new(m, err))
 		return false;
 	m->batch_left = 0;
-	m->stream = open_with(m, token, false, err);
-	if (m->stream == NULL && is_history_lost(err)) {
-		m->stream = open_with(m, token, true, err);
-		if (m->stream != NULL)
-			history_lost(m, q);
+	m->open_t = 0;
+	m->open_i = 0;
+	if (!adopt_last_id(m, last_id)) {
+		log_warnx("the log ends with %s, an id not taken from a "
+		    "change's position; starting from now and publishing %s",
+		    last_id, OC_EVENT_RESYNC);
+		m->total->resets++;
+		m->stream = open_with(m, NULL, true, err);
+		resync = true;
+	} else if (token == NULL && m->start_after == NULL) {
+		/*
+		 * Redis holds no position: a first start, or a Redis that
+		 * lost its data. Either way what came before is unknown.
+		 */
+		log_warnx("redis holds no resume token; starting from now "
+		    "and publishing %s", OC_EVENT_RESYNC);
+		m->total->resets++;
+		m->stream = open_with(m, NULL, true, err);
+		resync = true;
+	} else {
+		m->stream = open_with(m, token, false, err);
+		if (m->stream == NULL && is_history_lost(err)) {
+			log_errorx("mongodb: the stored resume token is older "
+			    "than the change history; changes were missed, "
+			    "publishing %s", OC_EVENT_RESYNC);
+			m->total->resyncs++;
+			m->stream = open_with(m, token, true, err);
+			resync = true;
+		}
 	}
 	if (m->stream == NULL)
 		return false;
+	if (resync)
+		queue_resync(m, q);
 	free(m->start_after);
 	m->start_after = NULL;
 	return true;
@@ -277,6 +388,44 @@ stock_state(const struct watch_mongo *m, const struct oc_change *c)
 	return c->stock < m->cfg->low_stock ? "low" : "ok";
 }
 
+/*
+ * The ids of a change from its clusterTime and its index among the
+ * changes of its transaction that this stream publishes (changes of one
+ * transaction share one clusterTime and come together). False when the
+ * change has no clusterTime or its transaction too many changes.
+ */
+static bool
+change_ids(struct watch_mongo *m, const bson_t *doc, char *id, size_t idlen,
+    char *alert_id, size_t alertlen)
+{
+	unsigned long long seq;
+	bson_iter_t it;
+	uint32_t t, i, index = 0;
+
+	if (!bson_iter_init_find(&it, doc, "clusterTime") ||
+	    !BSON_ITER_HOLDS_TIMESTAMP(&it)) {
+		log_errorx("change skipped: no clusterTime");
+		return false;
+	}
+	bson_iter_timestamp(&it, &t, &i);
+	if (m->have_prev && t == m->prev_t && i == m->prev_i)
+		index = m->prev_index + 1;
+	if (index > WATCH_INDEX_MAX) {
+		log_errorx("change skipped: more than %d changes in one "
+		    "transaction", WATCH_INDEX_MAX + 1);
+		return false;
+	}
+	m->have_prev = true;
+	m->prev_t = t;
+	m->prev_i = i;
+	m->prev_index = index;
+	seq = ((unsigned long long)i << 16) | ((unsigned long long)index << 1);
+	snprintf(id, idlen, "%llu-%llu", (unsigned long long)t * 1000, seq);
+	snprintf(alert_id, alertlen, "%llu-%llu",
+	    (unsigned long long)t * 1000, seq | 1);
+	return true;
+}
+
 /* Turn one change document into a queued event. */
 static void
 handle_change(struct watch_mongo *m, struct watch_queue *q,
@@ -285,10 +434,10 @@ handle_change(struct watch_mongo *m, struct watch_queue *q,
 	struct oc_change c;
 	json_object *alert = NULL;
 	bson_iter_t it;
-	bson_t id;
+	bson_t token;
 	const uint8_t *data;
 	uint32_t len;
-	char err[256];
+	char err[256], id[48], alert_id[48];
 	char *tok = NULL;
 	const char *stock = "";
 	bool product;
@@ -301,8 +450,8 @@ handle_change(struct watch_mongo *m, struct watch_queue *q,
 	if (bson_iter_init_find(&it, doc, "_id") &&
 	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		bson_iter_document(&it, &len, &data);
-		if (bson_init_static(&id, data, len))
-			tok = bson_as_canonical_extended_json(&id, NULL);
+		if (bson_init_static(&token, data, len))
+			tok = bson_as_canonical_extended_json(&token, NULL);
 	}
 	if (strcmp(c.op, "invalidate") == 0 && tok != NULL) {
 		log_info("mongodb: change stream invalidated; starting after "
@@ -313,6 +462,10 @@ handle_change(struct watch_mongo *m, struct watch_queue *q,
 	}
 	if (c.type == NULL)
 		goto done;
+	if (!change_ids(m, doc, id, sizeof(id), alert_id, sizeof(alert_id))) {
+		m->total->errors++;
+		goto done;
+	}
 	product = strncmp(c.type, "product.", 8) == 0;
 	if (product) {
 		stock = stock_state(m, &c);
@@ -320,7 +473,7 @@ handle_change(struct watch_mongo *m, struct watch_queue *q,
 			alert = oc_event_low_stock(&c);
 	}
 	watch_queue_push(q, c.event, tok, c.key, product, stock, alert,
-	    c.cluster_ms);
+	    c.cluster_ms, id, alert_id);
 done:
 	if (alert != NULL)
 		json_object_put(alert);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,8 @@ event_body(json_object *event)
 void
 watch_queue_push(struct watch_queue *q, json_object *event,
     const char *token, const char *key, bool product, const char *stock,
-    json_object *alert, int64_t cluster_ms)
+    json_object *alert, int64_t cluster_ms, const char *id,
+    const char *alert_id)
 {
 	struct watch_event *ev;
 
@@ -41,6 +43,9 @@ watch_queue_push(struct watch_queue *q, json_object *event,
 	ev->alert = alert != NULL ? event_body(alert) : NULL;
 	ev->stock = stock;
 	ev->cluster_ms = cluster_ms;
+	snprintf(ev->id, sizeof(ev->id), "%s", id);
+	snprintf(ev->alert_id, sizeof(ev->alert_id), "%s",
+	    alert_id != NULL ? alert_id : "");
 }
 
 /* The reader stops here and lets the loop publish. */

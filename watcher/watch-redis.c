@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,62 +17,165 @@
 #include "watch.h"
 
 /*
- * One event, atomically: drop the product cache (and bump its generation,
- * so an API reader that missed before this change cannot store what it
- * read), append the event to the
- * log with its stream id inside, publish the same text, store the resume
- * token, and keep the low-stock state so an alert follows the product
- * event once per crossing.
+ * One event, atomically, and only for the lease holder: append it to the
+ * log under the id the watcher derived from the change's position
+ * (XADD refuses an id not above the stream's last: then the log already
+ * holds the change and nothing else happens; any other error of XADD,
+ * such as OOM, is the script's error), publish the same text,
+ * store the resume token, drop the product cache (and bump its
+ * generation, so an API reader that missed before this change cannot
+ * store what it read), and keep the low-stock state so an alert follows
+ * the product event once per crossing.
  *
- * KEYS: log, token, low-stock set
+ * KEYS: log, token, low-stock set, leader
  *       [, cache:products, cache:product:<id>, cache:gen]
- * ARGV: channel, body, token ("" deletes it), maxlen, stock ("low",
- *       "ok" or ""), alert body, product id
- * Returns {last id, publishedAt}.
- *
- * The stream id is chosen here as XADD would ("<ms>-<seq>", above the
- * stream's last generated id, even if that entry was deleted) so that
- * the event can carry it.
+ * ARGV: channel, body, token ("" keeps it), maxlen, stock ("low", "ok"
+ *       or ""), alert body, product id, id, alert id, fencing value
+ * Returns {id, publishedAt}, id "" when the log refused the event, or
+ * the error NOTLEADER when the lease is not ours.
  */
 static const char watch_script[] =
-"local log = KEYS[1]\n"
-"if #KEYS >= 6 then\n"
-"  redis.call('DEL', KEYS[4], KEYS[5])\n"
-"  redis.call('INCR', KEYS[6])\n"
+"if redis.call('GET', KEYS[4]) ~= ARGV[10] then\n"
+"  return redis.error_reply('NOTLEADER the lease is not ours')\n"
 "end\n"
 "local t = redis.call('TIME')\n"
-"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-"local ms, seq = now, 0\n"
-"if redis.call('EXISTS', log) == 1 then\n"
-"  local info = redis.call('XINFO', 'STREAM', log)\n"
-"  for i = 1, #info, 2 do\n"
-"    if info[i] == 'last-generated-id' then\n"
-"      local lms, lseq = string.match(info[i + 1], '^(%d+)-(%d+)$')\n"
-"      lms = tonumber(lms)\n"
-"      if lms >= ms then ms = lms; seq = tonumber(lseq) + 1 end\n"
-"    end\n"
-"  end\n"
-"end\n"
-"local nowtext = string.format('%d', now)\n"
-"local lastid\n"
-"local function emit(body)\n"
-"  local id = string.format('%d-%d', ms, seq)\n"
+"local now = string.format('%d',\n"
+"  tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
+"local function emit(id, body)\n"
 "  local text = '{\"id\":\"' .. id .. '\",' .. body ..\n"
-"    ',\"publishedAt\":' .. nowtext .. '}'\n"
-"  redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], id, 'event', text)\n"
+"    ',\"publishedAt\":' .. now .. '}'\n"
+"  local r = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], id,\n"
+"    'event', text)\n"
+"  if type(r) == 'table' and r.err then\n"
+"    if string.find(r.err, 'equal or smaller', 1, true) then\n"
+"      return false\n"
+"    end\n"
+"    error(r)\n"
+"  end\n"
 "  redis.call('PUBLISH', ARGV[1], text)\n"
-"  seq = seq + 1\n"
-"  lastid = id\n"
+"  return true\n"
 "end\n"
-"emit(ARGV[2])\n"
-"if ARGV[3] == '' then redis.call('DEL', KEYS[2])\n"
-"else redis.call('SET', KEYS[2], ARGV[3]) end\n"
+"if not emit(ARGV[8], ARGV[2]) then return {'', now} end\n"
+"local last = ARGV[8]\n"
+"if #KEYS >= 7 then\n"
+"  redis.call('DEL', KEYS[5], KEYS[6])\n"
+"  redis.call('INCR', KEYS[7])\n"
+"end\n"
+"if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]) end\n"
 "if ARGV[5] == 'low' then\n"
-"  if redis.call('SADD', KEYS[3], ARGV[7]) == 1 then emit(ARGV[6]) end\n"
+"  if redis.call('SADD', KEYS[3], ARGV[7]) == 1 and\n"
+"    emit(ARGV[9], ARGV[6]) then last = ARGV[9] end\n"
 "elseif ARGV[5] == 'ok' then\n"
 "  redis.call('SREM', KEYS[3], ARGV[7])\n"
 "end\n"
-"return {lastid, nowtext}\n";
+"return {last, now}\n";
+
+/*
+ * A position without an event (the post-batch token), under the lease.
+ * KEYS: leader, token. ARGV: fencing value, token. Returns 1, or 0 when
+ * the lease is not ours.
+ */
+static const char token_script[] =
+"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+"redis.call('SET', KEYS[2], ARGV[2])\n"
+"return 1\n";
+
+/*
+ * The leader's beat: renew the lease, forget standbys not seen lately,
+ * and write the heartbeat with the standbys still there.
+ * KEYS: leader, alive, standbys. ARGV: fencing value, lease ms, the
+ * heartbeat JSON without its closing brace, standby TTL ms, alive TTL s.
+ * Returns 1, or 0 when the lease is not ours (nothing written).
+ */
+static const char leader_beat_script[] =
+"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+"redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+"local t = redis.call('TIME')\n"
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf',\n"
+"  string.format('%d', now - tonumber(ARGV[4])))\n"
+"local s = redis.call('ZRANGE', KEYS[3], 0, -1)\n"
+"local list = {}\n"
+"for k = 1, #s do list[k] = '\"' .. s[k] .. '\"' end\n"
+"redis.call('SET', KEYS[2], ARGV[3] .. ',\"standbys\":[' ..\n"
+"  table.concat(list, ',') .. ']}', 'EX', ARGV[5])\n"
+"return 1\n";
+
+/*
+ * A standby's beat: record it by Redis' clock. KEYS: standbys.
+ * ARGV: this watcher's name.
+ */
+static const char standby_beat_script[] =
+"local t = redis.call('TIME')\n"
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])\n"
+"return 1\n";
+
+/*
+ * Take the lease when free, or keep it when it is already ours (after a
+ * reconnect, or on a new primary that has it by replication).
+ * KEYS: leader. ARGV: fencing value, lease ms. Returns 1 or 0.
+ */
+static const char lead_script[] =
+"local v = redis.call('GET', KEYS[1])\n"
+"if v == false then\n"
+"  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+"  return 1\n"
+"end\n"
+"if v == ARGV[1] then\n"
+"  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+"  return 1\n"
+"end\n"
+"return 0\n";
+
+/* Give the lease back if it is ours. KEYS: leader. ARGV: fence. */
+static const char resign_script[] =
+"if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+"  return redis.call('DEL', KEYS[1])\n"
+"end\n"
+"return 0\n";
+
+/* This host's name, kept to characters a JSON string takes as is. */
+static void
+host_name(char *out, size_t outlen)
+{
+	char host[256];
+	size_t i, n = 0;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] != '\0' && n + 1 < outlen; i++) {
+		if (isalnum((unsigned char)host[i]) || host[i] == '.' ||
+		    host[i] == '-' || host[i] == '_')
+			out[n++] = host[i];
+	}
+	if (n == 0 && outlen > 1)
+		out[n++] = '?';
+	out[n] = '\0';
+}
+
+/*
+ * The name and the fencing value of this watcher: "host:pid", and that
+ * with random bits, so no two leases ever hold the same value.
+ */
+static void
+make_identity(struct watch_redis *r)
+{
+	char host[64];
+	uint64_t rnd = 0;
+	FILE *f;
+
+	host_name(host, sizeof(host));
+	snprintf(r->self, sizeof(r->self), "%s:%ld", host, (long)getpid());
+	f = fopen("/dev/urandom", "rb");
+	if (f == NULL || fread(&rnd, sizeof(rnd), 1, f) != 1)
+		rnd = (uint64_t)oc_wall_ms() ^ ((uint64_t)getpid() << 32);
+	if (f != NULL)
+		fclose(f);
+	snprintf(r->fence, sizeof(r->fence), "%s:%016llx", r->self,
+	    (unsigned long long)rnd);
+}
 
 /* Key names under the prefix, built once. */
 void
@@ -90,15 +194,23 @@ watch_redis_init(struct watch_redis *r, const struct oc_config *cfg,
 	r->k_cache_products = oc_config_key(cfg, "cache:products");
 	r->k_cache_product = oc_config_key(cfg, "cache:product:");
 	r->k_cache_gen = oc_config_key(cfg, "cache:gen");
+	r->k_leader = oc_config_key(cfg, "watch:leader");
+	r->k_standbys = oc_config_key(cfg, "watch:standbys");
+	make_identity(r);
 }
 
-/* Close the connection; the caller reopens it with backoff. */
+/*
+ * Close the connection; the caller reopens it with backoff. The lease is
+ * given up with it: the next connection takes it again if still free.
+ */
 void
 watch_redis_close(struct watch_redis *r)
 {
 	if (r->rc != NULL)
 		redisFree(r->rc);
 	r->rc = NULL;
+	r->leader = false;
+	r->next_try = 0;
 }
 
 /* Everything watch_redis_init() and the connection hold. */
@@ -116,7 +228,27 @@ watch_redis_free(struct watch_redis *r)
 	free(r->k_cache_products);
 	free(r->k_cache_product);
 	free(r->k_cache_gen);
+	free(r->k_leader);
+	free(r->k_standbys);
 	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * The message of a failed command: the connection's error, or the
+ * error reply. Frees reply.
+ */
+static void
+command_error(struct watch_redis *r, redisReply *reply, const char *what,
+    char *err, size_t errlen)
+{
+	if (reply == NULL)
+		snprintf(err, errlen, "%s: %s", what, r->rc->errstr);
+	else if (reply->type == REDIS_REPLY_ERROR)
+		snprintf(err, errlen, "%s: %s", what, reply->str);
+	else
+		snprintf(err, errlen, "%s: unexpected reply", what);
+	if (reply != NULL)
+		freeReplyObject(reply);
 }
 
 /* Load the script and keep its SHA; false on any fault. */
@@ -124,60 +256,59 @@ static bool
 load_script(struct watch_redis *r, char *err, size_t errlen)
 {
 	redisReply *reply;
-	bool ok = false;
 
 	reply = redisCommand(r->rc, "SCRIPT LOAD %s", watch_script);
-	if (reply == NULL) {
-		snprintf(err, errlen, "%s", r->rc->errstr);
-		goto done;
-	}
-	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
-		snprintf(err, errlen, "SCRIPT LOAD: %s",
-		    reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "bad reply");
-		goto done;
+	if (reply == NULL || reply->type != REDIS_REPLY_STRING ||
+	    reply->len != 40) {
+		command_error(r, reply, "SCRIPT LOAD", err, errlen);
+		return false;
 	}
 	memcpy(r->sha, reply->str, 40);
 	r->sha[40] = '\0';
-	ok = true;
-done:
-	if (reply != NULL)
-		freeReplyObject(reply);
-	return ok;
+	freeReplyObject(reply);
+	return true;
 }
 
 /*
- * Adopt the token Redis holds: it belongs to the last event in the log,
- * whatever happened while the connection was down.
+ * Adopt the token Redis holds and the id of the log's last entry: they
+ * belong together, whatever happened while this watcher did not lead.
  */
 static bool
-read_token(struct watch_redis *r, char *err, size_t errlen)
+read_state(struct watch_redis *r, char *err, size_t errlen)
 {
 	redisReply *reply;
-	bool ok = false;
+	redisReply *entry;
 
 	reply = redisCommand(r->rc, "GET %s", r->k_token);
-	if (reply == NULL) {
-		snprintf(err, errlen, "%s", r->rc->errstr);
-		goto done;
+	if (reply == NULL || (reply->type != REDIS_REPLY_STRING &&
+	    reply->type != REDIS_REPLY_NIL)) {
+		command_error(r, reply, "GET token", err, errlen);
+		return false;
 	}
-	if (reply->type == REDIS_REPLY_STRING) {
-		free(r->token);
+	free(r->token);
+	r->token = NULL;
+	if (reply->type == REDIS_REPLY_STRING)
 		r->token = xstrndup(reply->str, reply->len);
-	} else if (reply->type != REDIS_REPLY_NIL) {
-		snprintf(err, errlen, "GET %s: %s", r->k_token,
-		    reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "not a string");
-		goto done;
+	freeReplyObject(reply);
+	reply = redisCommand(r->rc, "XREVRANGE %s + - COUNT 1", r->k_log);
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		command_error(r, reply, "XREVRANGE log", err, errlen);
+		return false;
 	}
-	ok = true;
-done:
-	if (reply != NULL)
-		freeReplyObject(reply);
-	return ok;
+	r->last_id[0] = '\0';
+	if (reply->elements == 1 &&
+	    reply->element[0]->type == REDIS_REPLY_ARRAY &&
+	    reply->element[0]->elements >= 1) {
+		entry = reply->element[0]->element[0];
+		if (entry->type == REDIS_REPLY_STRING)
+			snprintf(r->last_id, sizeof(r->last_id), "%s",
+			    entry->str);
+	}
+	freeReplyObject(reply);
+	return true;
 }
 
-/* (Re)connect, load the script and adopt the stored token. */
+/* (Re)connect and load the script; the lease comes after. */
 bool
 watch_redis_open(struct watch_redis *r, char *err, size_t errlen)
 {
@@ -185,49 +316,101 @@ watch_redis_open(struct watch_redis *r, char *err, size_t errlen)
 	r->rc = oc_redis_connect(r->cfg, r->cfg->timeout_ms, err, errlen);
 	if (r->rc == NULL)
 		return false;
-	if (!load_script(r, err, errlen) || !read_token(r, err, errlen)) {
+	if (!load_script(r, err, errlen)) {
 		watch_redis_close(r);
 		return false;
 	}
 	return true;
 }
 
-/* The start position, stored before any event can carry a token. */
-bool
+/* Try for the lease (SET NX PX in effect), every WATCH_STANDBY_TRY_MS. */
+int
+watch_redis_lead(struct watch_redis *r, char *err, size_t errlen)
+{
+	redisReply *reply;
+	int64_t now = oc_mono_ms();
+
+	if (r->rc == NULL)
+		return 0;
+	if (r->leader)
+		return 1;
+	if (now < r->next_try)
+		return 0;
+	r->next_try = now + WATCH_STANDBY_TRY_MS;
+	reply = redisCommand(r->rc, "EVAL %s 1 %s %s %d", lead_script,
+	    r->k_leader, r->fence, WATCH_LEASE_MS);
+	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+		command_error(r, reply, "lease", err, errlen);
+		return -1;
+	}
+	if (reply->integer != 1) {
+		freeReplyObject(reply);
+		return 0;
+	}
+	freeReplyObject(reply);
+	reply = redisCommand(r->rc, "ZREM %s %s", r->k_standbys, r->self);
+	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+		command_error(r, reply, "ZREM standbys", err, errlen);
+		return -1;
+	}
+	freeReplyObject(reply);
+	if (!read_state(r, err, errlen))
+		return -1;
+	r->leader = true;
+	r->total->takeovers++;
+	return 1;
+}
+
+/* At exit: a standby need not wait for the lease to expire. */
+void
+watch_redis_resign(struct watch_redis *r)
+{
+	redisReply *reply;
+
+	if (r->rc == NULL || !r->leader)
+		return;
+	reply = redisCommand(r->rc, "EVAL %s 1 %s %s", resign_script,
+	    r->k_leader, r->fence);
+	if (reply != NULL)
+		freeReplyObject(reply);
+	r->leader = false;
+}
+
+/* The start or post-batch position, under the lease. */
+int
 watch_redis_set_token(struct watch_redis *r, char *token, char *err,
     size_t errlen)
 {
 	redisReply *reply;
-	bool ok = false;
 
-	if (r->rc == NULL) {
-		snprintf(err, errlen, "not connected");
-		return false;
+	if (r->rc == NULL || !r->leader) {
+		snprintf(err, errlen, "not leading");
+		return 0;
 	}
-	/* NX: never move back a token a newer event stored meanwhile. */
-	reply = redisCommand(r->rc, "SET %s %s NX", r->k_token, token);
-	if (reply == NULL) {
-		snprintf(err, errlen, "%s", r->rc->errstr);
-		return false;
+	reply = redisCommand(r->rc, "EVAL %s 2 %s %s %s %s", token_script,
+	    r->k_leader, r->k_token, r->fence, token);
+	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+		command_error(r, reply, "store token", err, errlen);
+		return -1;
 	}
-	if (reply->type == REDIS_REPLY_ERROR) {
-		snprintf(err, errlen, "%s", reply->str);
-		goto done;
+	if (reply->integer != 1) {
+		freeReplyObject(reply);
+		r->leader = false;
+		snprintf(err, errlen, "the lease is lost");
+		return 0;
 	}
+	freeReplyObject(reply);
 	free(r->token);
 	r->token = token;
-	ok = true;
-done:
-	freeReplyObject(reply);
-	return ok;
+	return 1;
 }
 
 /* Queue one EVALSHA of the script for ev on the connection. */
 static void
 append_event(struct watch_redis *r, const struct watch_event *ev)
 {
-	const char *argv[16];
-	size_t len[16];
+	const char *argv[20];
+	size_t len[20];
 	char *cache_key = NULL;
 	int argc = 0, i;
 
@@ -235,10 +418,11 @@ append_event(struct watch_redis *r, const struct watch_event *ev)
 		cache_key = xasprintf("%s%s", r->k_cache_product, ev->key);
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = r->sha;
-	argv[argc++] = cache_key != NULL ? "6" : "3";
+	argv[argc++] = cache_key != NULL ? "7" : "4";
 	argv[argc++] = r->k_log;
 	argv[argc++] = r->k_token;
 	argv[argc++] = r->k_low;
+	argv[argc++] = r->k_leader;
 	if (cache_key != NULL) {
 		argv[argc++] = r->k_cache_products;
 		argv[argc++] = cache_key;
@@ -251,46 +435,63 @@ append_event(struct watch_redis *r, const struct watch_event *ev)
 	argv[argc++] = ev->stock;
 	argv[argc++] = ev->alert != NULL ? ev->alert : "";
 	argv[argc++] = ev->key != NULL ? ev->key : "";
+	argv[argc++] = ev->id;
+	argv[argc++] = ev->alert_id;
+	argv[argc++] = r->fence;
 	for (i = 0; i < argc; i++)
 		len[i] = strlen(argv[i]);
 	redisAppendCommandArgv(r->rc, argc, argv, len);
 	free(cache_key);
 }
 
-/* Note a published event: its token is now the one Redis holds. */
+/*
+ * Note a published event: its token is now the one Redis holds. An
+ * empty id means the log already held it: counted, nothing moves.
+ */
 static void
 event_done(struct watch_redis *r, struct watch_event *ev,
     const redisReply *reply)
 {
 	long long published = 0;
 
-	free(r->token);
-	r->token = ev->token;
-	ev->token = NULL;
-	r->total->events++;
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-	    reply->element[0]->type == REDIS_REPLY_STRING &&
-	    reply->element[1]->type == REDIS_REPLY_STRING) {
-		snprintf(r->last_id, sizeof(r->last_id), "%s",
-		    reply->element[0]->str);
-		published = strtoll(reply->element[1]->str, NULL, 10);
-		if (ev->cluster_ms > 0)
-			r->lag_ms = published - ev->cluster_ms;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_STRING)
+		return;
+	if (reply->element[0]->len == 0) {
+		r->total->refused++;
+		log_debug("redis: the log already holds %s", ev->id);
+		return;
 	}
+	if (ev->token != NULL) {
+		free(r->token);
+		r->token = ev->token;
+		ev->token = NULL;
+	}
+	r->total->events++;
+	snprintf(r->last_id, sizeof(r->last_id), "%s",
+	    reply->element[0]->str);
+	published = strtoll(reply->element[1]->str, NULL, 10);
+	if (ev->cluster_ms > 0)
+		r->lag_ms = published - ev->cluster_ms;
 }
+
+#define SEND_FAULT	(-1)
+#define SEND_LOST	(-2)
 
 /*
  * Send events [from, npending) in one pipeline and read every reply.
  * Returns the index of the first event the script cache did not know
- * (NOSCRIPT), npending when all were published, or -1 on a fault (err).
+ * (NOSCRIPT), npending when all were published, SEND_LOST when the lease
+ * is not ours, or SEND_FAULT (err).
  */
 static long
 send_pipeline(struct watch_redis *r, struct watch_queue *q, size_t from,
     char *err, size_t errlen)
 {
-	redisReply *reply = NULL;
+	redisReply *reply;
 	long noscript = -1;
-	long result = -1;
+	bool lost = false, failed = false;
 	size_t i;
 
 	for (i = from; i < q->n; i++)
@@ -298,31 +499,31 @@ send_pipeline(struct watch_redis *r, struct watch_queue *q, size_t from,
 	for (i = from; i < q->n; i++) {
 		if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK) {
 			snprintf(err, errlen, "%s", r->rc->errstr);
-			reply = NULL;
-			goto done;
+			return SEND_FAULT;
 		}
-		if (reply->type == REDIS_REPLY_ERROR &&
-		    strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+		if (reply->type != REDIS_REPLY_ERROR) {
+			if (noscript == -1 && !lost && !failed)
+				event_done(r, &q->ev[i], reply);
+		} else if (strncmp(reply->str, "NOSCRIPT", 8) == 0) {
 			if (noscript == -1)
 				noscript = (long)i;
-		} else if (reply->type == REDIS_REPLY_ERROR) {
+		} else if (strncmp(reply->str, "NOTLEADER", 9) == 0) {
+			lost = true;
+		} else if (!failed) {
 			snprintf(err, errlen, "script: %s", reply->str);
-			goto done;
-		} else if (noscript == -1) {
-			event_done(r, &q->ev[i], reply);
+			failed = true;
 		}
 		freeReplyObject(reply);
-		reply = NULL;
 	}
-	result = noscript != -1 ? noscript : (long)q->n;
-done:
-	if (reply != NULL)
-		freeReplyObject(reply);
-	return result;
+	if (failed)
+		return SEND_FAULT;
+	if (lost)
+		return SEND_LOST;
+	return noscript != -1 ? noscript : (long)q->n;
 }
 
-/* Publish the queued events as one pipeline; false after a fault. */
-bool
+/* Publish the queued events as one pipeline. */
+int
 watch_redis_flush(struct watch_redis *r, struct watch_queue *q, char *err,
     size_t errlen)
 {
@@ -331,30 +532,35 @@ watch_redis_flush(struct watch_redis *r, struct watch_queue *q, char *err,
 	int tries;
 
 	if (q->n == 0)
-		return true;
+		return 1;
 	if (r->rc == NULL) {
 		snprintf(err, errlen, "not connected");
-		return false;
+		return -1;
 	}
 	for (tries = 0; tries < 2; tries++) {
 		next = send_pipeline(r, q, from, err, errlen);
+		if (next == SEND_LOST) {
+			r->leader = false;
+			snprintf(err, errlen, "the lease is lost");
+			return 0;
+		}
 		if (next < 0)
-			return false;
+			return -1;
 		if ((size_t)next == q->n)
 			break;
 		/* Someone flushed the script cache: load it again. */
 		log_info("redis: script cache flushed; loading it again");
 		if (!load_script(r, err, errlen))
-			return false;
+			return -1;
 		from = (size_t)next;
 	}
 	if (tries == 2) {
 		snprintf(err, errlen, "script keeps disappearing");
-		return false;
+		return -1;
 	}
 	r->total->batches++;
 	watch_queue_drop(q);
-	return true;
+	return 1;
 }
 
 /* Append one HINCRBY for a counter that grew since the last beat. */
@@ -369,10 +575,40 @@ append_counter(struct watch_redis *r, const char *field, long long now,
 	return 1;
 }
 
+/* Queue the beat proper: the leader's heartbeat, or a standby's mark. */
+static int
+append_beat(struct watch_redis *r)
+{
+	struct watch_counters *t = r->total;
+	char alive[512], ttl_ms[16], lease[16], sttl[16];
+
+	if (!r->leader) {
+		redisAppendCommand(r->rc, "EVAL %s 1 %s %s",
+		    standby_beat_script, r->k_standbys, r->self);
+		return 1;
+	}
+	/* The script closes the object after "standbys". */
+	snprintf(alive, sizeof(alive), "{\"pid\":%ld,\"at\":%lld,"
+	    "\"lagMs\":%lld,\"events\":%lld,\"errors\":%lld,"
+	    "\"lastEventId\":\"%s\",\"role\":\"leader\","
+	    "\"leader\":\"%s\",\"refused\":%lld,\"takeovers\":%lld",
+	    (long)getpid(), (long long)oc_wall_ms(), r->lag_ms, t->events,
+	    t->errors, r->last_id, r->self, t->refused, t->takeovers);
+	snprintf(lease, sizeof(lease), "%d", WATCH_LEASE_MS);
+	snprintf(sttl, sizeof(sttl), "%d", WATCH_STANDBY_TTL_MS);
+	snprintf(ttl_ms, sizeof(ttl_ms), "%s", WATCH_ALIVE_TTL);
+	redisAppendCommand(r->rc, "EVAL %s 3 %s %s %s %s %s %s %s %s",
+	    leader_beat_script, r->k_leader, r->k_alive, r->k_standbys,
+	    r->fence, lease, alive, sttl, ttl_ms);
+	redisAppendCommand(r->rc, "HSET %s lag_ms %lld", r->k_metrics,
+	    r->lag_ms);
+	return 2;
+}
+
 /*
- * PREFIX:watch:alive for the health check, and the counters that grew
- * since the last beat into PREFIX:metrics:watch. Sent when due, or now
- * when force is set (at exit).
+ * The beat and the counters that grew since the last one. Every reply
+ * is checked: an error reply is a fault like a lost connection, so a
+ * Redis that refuses writes is retried with backoff.
  */
 int
 watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
@@ -380,38 +616,50 @@ watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
 {
 	struct watch_counters *t = r->total, *s = &r->sent;
 	redisReply *reply = NULL;
-	char alive[256];
 	int64_t now = oc_mono_ms();
-	bool refused = false;
-	int n = 2, i;
+	bool kept = true, failed = false;
+	int n, i;
 
 	if (r->rc == NULL || (!force && now < r->next_beat))
 		return 0;
 	r->next_beat = now + WATCH_BEAT_MS;
-	snprintf(alive, sizeof(alive), "{\"pid\":%ld,\"at\":%lld,"
-	    "\"lagMs\":%lld,\"events\":%lld,\"errors\":%lld,"
-	    "\"lastEventId\":\"%s\"}", (long)getpid(),
-	    (long long)oc_wall_ms(), r->lag_ms, t->events, t->errors,
-	    r->last_id);
-	redisAppendCommand(r->rc, "SET %s %s EX " WATCH_ALIVE_TTL,
-	    r->k_alive, alive);
-	redisAppendCommand(r->rc, "HSET %s lag_ms %lld", r->k_metrics,
-	    r->lag_ms);
+	n = append_beat(r);
 	n += append_counter(r, "events", t->events, &s->events);
 	n += append_counter(r, "batches", t->batches, &s->batches);
 	n += append_counter(r, "errors", t->errors, &s->errors);
 	n += append_counter(r, "resyncs", t->resyncs, &s->resyncs);
+	n += append_counter(r, "resets", t->resets, &s->resets);
 	n += append_counter(r, "reconnects", t->reconnects,
 	    &s->reconnects);
+	n += append_counter(r, "refused", t->refused, &s->refused);
+	n += append_counter(r, "takeovers", t->takeovers, &s->takeovers);
 	for (i = 0; i < n; i++) {
 		if (redisGetReply(r->rc, (void **)&reply) != REDIS_OK) {
-			snprintf(err, errlen, "%s", r->rc->errstr);
+			snprintf(err, errlen, "heartbeat: %s",
+			    r->rc->errstr);
 			return -1;
 		}
-		if (reply->type == REDIS_REPLY_ERROR)
-			refused = true;
+		if (reply->type == REDIS_REPLY_ERROR && !failed) {
+			snprintf(err, errlen, "heartbeat: %s", reply->str);
+			failed = true;
+		}
+		/* The leader's beat answers 0 when the lease is gone. */
+		if (i == 0 && r->leader &&
+		    reply->type == REDIS_REPLY_INTEGER && reply->integer != 1)
+			kept = false;
 		freeReplyObject(reply);
 	}
+	if (failed)
+		return -1;
 	*s = *t;
-	return refused ? 0 : 1;
+	if (!kept) {
+		r->leader = false;
+		return 0;
+	}
+	/* The old primary may take writes for seconds after a failover. */
+	if (oc_redis_primary_moved(r->cfg, r->rc, WATCH_SENTINEL_ASK_MS)) {
+		snprintf(err, errlen, "the sentinels name another primary");
+		return -1;
+	}
+	return 1;
 }

@@ -7,7 +7,8 @@
  *                  MongoDB fault drops the client; both back off)
  *   watch-mongo.c  reads the change stream and fills the queue
  *   watch-redis.c  drains the queue into Redis, one Lua script per event,
- *                  and sends the heartbeat
+ *                  holds the lease that lets one watcher publish, and
+ *                  sends the heartbeat
  *   watch-queue.c  the events read but not yet published
  *
  * The MongoDB and Redis sides never call each other: they report faults
@@ -36,6 +37,24 @@
 /* Heartbeat period and the TTL of PREFIX:watch:alive. */
 #define WATCH_BEAT_MS		1000
 #define WATCH_ALIVE_TTL		"5"
+/*
+ * The lease of the publishing watcher (PREFIX:watch:leader): its TTL,
+ * renewed with every beat, and how often a standby tries to take it.
+ */
+#define WATCH_LEASE_MS		4000
+#define WATCH_STANDBY_TRY_MS	500
+/* Each beat asks the sentinels, this long each, if the primary moved. */
+#define WATCH_SENTINEL_ASK_MS	250
+/* A standby not seen for this long leaves the heartbeat's list. */
+#define WATCH_STANDBY_TTL_MS	5000
+/*
+ * Event ids (docs/architecture.md, "Events"): clusterTime (t, i) and the
+ * change's index in its transaction give "<t * 1000>-<i << 16 | index
+ * << 1>"; an alert takes the odd value after its change, a resync the
+ * last value of its cluster time.
+ */
+#define WATCH_INDEX_MAX		0x7fff
+#define WATCH_SEQ_LAST		0xffff
 
 /* Counters since start; the heartbeat sends what is new to Redis. */
 struct watch_counters {
@@ -43,7 +62,10 @@ struct watch_counters {
 	long long batches;
 	long long errors;
 	long long resyncs;
+	long long resets;	/* Redis had lost the token: resync */
 	long long reconnects;
+	long long refused;	/* events the log already held */
+	long long takeovers;	/* leases taken */
 };
 
 /* watch-queue.c: one event ready for the Redis script, all owned. */
@@ -55,6 +77,8 @@ struct watch_event {
 	const char *stock;	/* "low", "ok" or "" (static) */
 	bool product;		/* drop the product's cache entry */
 	int64_t cluster_ms;
+	char id[48];		/* stream id, from the change's position */
+	char alert_id[48];	/* the id of its alert */
 };
 
 /* Filled by the MongoDB side, drained by the Redis side. */
@@ -69,7 +93,8 @@ struct watch_queue {
  */
 void watch_queue_push(struct watch_queue *q, json_object *event,
     const char *token, const char *key, bool product, const char *stock,
-    json_object *alert, int64_t cluster_ms);
+    json_object *alert, int64_t cluster_ms, const char *id,
+    const char *alert_id);
 bool watch_queue_full(const struct watch_queue *q);
 /* Release every event, published or not. */
 void watch_queue_drop(struct watch_queue *q);
@@ -83,6 +108,15 @@ struct watch_mongo {
 	mongoc_change_stream_t *stream;
 	long batch_left;	/* documents left in the cursor's batch */
 	char *start_after;	/* token of an invalidate to start after */
+
+	/* The position of the last event queued: clusterTime, index. */
+	bool have_prev;
+	uint32_t prev_t, prev_i, prev_index;
+	/* The log's last id when the stream opened. */
+	bool have_last;
+	unsigned long long last_ms, last_seq;
+	/* operationTime of the aggregate that opened the stream. */
+	uint32_t open_t, open_i;
 };
 
 /* What one read of the stream ended with. */
@@ -97,13 +131,17 @@ enum watch_read {
 bool watch_mongo_setup(struct watch_mongo *m, const struct oc_config *cfg,
     struct watch_counters *total, char *err, size_t errlen);
 /*
- * Open the stream after token (from now when NULL). When the token has
- * left the history, open from now and queue system.resync in q.
- * False with err on a fault.
+ * Open the stream after token, last_id being the id of the last entry
+ * in the log ("" when none). Without a token, or when the token has left
+ * the history, open from now and queue system.resync in q. False with
+ * err on a fault.
  */
 bool watch_mongo_open(struct watch_mongo *m, const char *token,
-    struct watch_queue *q, bson_error_t *err);
-/* The stream's resume token as text, or NULL. Caller frees. */
+    const char *last_id, struct watch_queue *q, bson_error_t *err);
+/*
+ * The stream's resume token as text, or NULL; after a whole batch it is
+ * the post-batch token. Caller frees.
+ */
 char *watch_mongo_position(const struct watch_mongo *m);
 /* Queue what the stream has ready, up to the end of its batch. */
 enum watch_read watch_mongo_read(struct watch_mongo *m,
@@ -128,10 +166,16 @@ struct watch_redis {
 	char *k_cache_products;
 	char *k_cache_product;	/* prefix of one product's cache key */
 	char *k_cache_gen;	/* bumped with every product change */
+	char *k_leader;		/* the lease, holding its fencing value */
+	char *k_standbys;	/* sorted set of standbys, by last beat */
 
 	redisContext *rc;
 	char sha[41];
 	char *token;		/* token of the last event in Redis */
+	char self[96];		/* "host:pid", as the heartbeat shows it */
+	char fence[160];	/* this watcher's lease value */
+	bool leader;		/* the lease is ours */
+	int64_t next_try;	/* monotonic ms of a standby's next try */
 
 	struct watch_counters sent;	/* what the last beat reported */
 	long long lag_ms;
@@ -145,23 +189,36 @@ void watch_redis_init(struct watch_redis *r, const struct oc_config *cfg,
 bool watch_redis_open(struct watch_redis *r, char *err, size_t errlen);
 void watch_redis_close(struct watch_redis *r);
 /*
- * Store token as the start position unless Redis holds one (NX). On
- * success r->token takes ownership of token; on a fault (err) the
- * caller keeps it.
+ * Take the lease when free (or ours). Returns 1 when this watcher leads
+ * (then r->token and r->last_id hold what Redis has), 0 when another
+ * does, -1 on a fault (err).
  */
-bool watch_redis_set_token(struct watch_redis *r, char *token, char *err,
+int watch_redis_lead(struct watch_redis *r, char *err, size_t errlen);
+/* Give the lease back, if ours, so a standby takes over at once. */
+void watch_redis_resign(struct watch_redis *r);
+/*
+ * Store token (a start or post-batch position) under the lease. On
+ * success r->token takes ownership of token; otherwise the caller keeps
+ * it. Returns 1 on success, 0 when the lease is lost, -1 on a fault.
+ */
+int watch_redis_set_token(struct watch_redis *r, char *token, char *err,
     size_t errlen);
 /*
- * Publish every queued event as one pipeline and empty the queue. On a
- * fault (err) the events published so far have moved the token and the
- * rest stay queued.
+ * Publish every queued event as one pipeline and empty the queue. An
+ * event whose id the log has passed is refused and counted. Returns 1
+ * on success; 0 when the lease was lost (r->leader is then false);
+ * -1 on a fault (err), the events published so far having moved the
+ * token and the rest staying queued.
  */
-bool watch_redis_flush(struct watch_redis *r, struct watch_queue *q,
+int watch_redis_flush(struct watch_redis *r, struct watch_queue *q,
     char *err, size_t errlen);
 /*
- * PREFIX:watch:alive and the counters, when due or when force is set.
- * Returns 1 when Redis took it, 0 when not due, not connected or
- * refused (a beat is best effort), -1 on a connection fault (err).
+ * The beat, when due or when force is set: the leader renews its lease
+ * and writes PREFIX:watch:alive, a standby records itself in
+ * PREFIX:watch:standbys; both add their counters. With sentinels, it
+ * then asks them whether the primary moved. Returns 1 when Redis took
+ * it, 0 when not due or not connected (or the lease was lost: r->leader
+ * is then false), -1 on a fault, a refusal or a failover (err).
  */
 int watch_redis_heartbeat(struct watch_redis *r, bool force, char *err,
     size_t errlen);

@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 #
 # Functions that start and stop a complete ordercast stack on loopback:
-# a private Redis on a unix socket, MongoDB (the test stand-in unless
-# ORDERCAST_MONGODB_URI names a real replica set), ordercast-watch,
-# ordercast-api and ordercast-sse as FastCGI daemons on unix sockets, and
-# lighttpd in front. Sourced by deploy/up and by the test helper.
+# a private Redis on a unix socket (unless OC_REAL_REDIS or
+# OC_REAL_REDIS_SENTINELS name an external one), MongoDB (the test
+# stand-in unless ORDERCAST_MONGODB_URI names a real replica set),
+# ordercast-watch, ordercast-api and ordercast-sse as FastCGI daemons on
+# unix sockets, and lighttpd in front. Sourced by deploy/up and by the test helper.
 #
 # Inputs (set before calling stack_up):
 #   OC_SRCDIR    source tree (www/, deploy/, tests/mongod-standin/)
@@ -159,8 +160,43 @@ stack_spawn() {
 	echo "$OC_WAIT_PID" >"$OC_STATE/run/$name.pid"
 }
 
+# An external Redis instead of our own: OC_REAL_REDIS (ORDERCAST_REDIS as
+# the user gave it) or OC_REAL_REDIS_SENTINELS, set by deploy/up.
+stack_external_redis() {
+	[ -n "${OC_REAL_REDIS:-}${OC_REAL_REDIS_SENTINELS:-}" ]
+}
+
+# redis-cli options for the external Redis: the primary the first
+# answering sentinel names, or ORDERCAST_REDIS (host:port or a socket).
+stack_redis_where() {
+	local s addr
+	if [ -n "${OC_REAL_REDIS_SENTINELS:-}" ]; then
+		for s in ${OC_REAL_REDIS_SENTINELS//,/ }; do
+			addr=$(redis-cli -h "${s%:*}" -p "${s##*:}" sentinel \
+				get-master-addr-by-name "$ORDERCAST_REDIS_MASTER" \
+				2>/dev/null | paste -sd' ') || continue
+			[ -n "$addr" ] || continue
+			echo "-h ${addr% *} -p ${addr#* }"
+			return 0
+		done
+		return 1
+	fi
+	case $OC_REAL_REDIS in
+	/* | .*) echo "-s $OC_REAL_REDIS" ;;
+	*) echo "-h ${OC_REAL_REDIS%:*} -p ${OC_REAL_REDIS##*:}" ;;
+	esac
+}
+
 stack_redis_cli() {
-	redis-cli -s "$OC_STATE/run/redis.sock" "$@"
+	local where
+	if ! stack_external_redis; then
+		redis-cli -s "$OC_STATE/run/redis.sock" "$@"
+		return
+	fi
+	where=$(stack_redis_where) || return 1
+	# shellcheck disable=SC2086
+	REDISCLI_AUTH=${ORDERCAST_REDIS_PASSWORD:-} redis-cli $where \
+		${ORDERCAST_REDIS_USER:+--user "$ORDERCAST_REDIS_USER"} "$@"
 }
 
 stack_redis_ready() {
@@ -168,6 +204,12 @@ stack_redis_ready() {
 }
 
 stack_start_redis() {
+	if stack_external_redis; then
+		OC_WAIT_PID=
+		stack_wait redis 20 stack_redis_ready ||
+			stack_die "the external Redis does not answer"
+		return
+	fi
 	mkdir -p "$OC_STATE/redis"
 	stack_spawn redis redis-server --port 0 \
 		--unixsocket "$OC_STATE/run/redis.sock" --unixsocketperm 700 \
@@ -278,7 +320,14 @@ stack_start_lighttpd() {
 
 # The environment every ordercast program of this stack reads.
 stack_export_env() {
-	export ORDERCAST_REDIS="$OC_STATE/run/redis.sock"
+	if [ -n "${OC_REAL_REDIS_SENTINELS:-}" ]; then
+		export ORDERCAST_REDIS_SENTINELS=$OC_REAL_REDIS_SENTINELS
+		[ -n "${OC_REAL_REDIS:-}" ] && export ORDERCAST_REDIS=$OC_REAL_REDIS
+	elif [ -n "${OC_REAL_REDIS:-}" ]; then
+		export ORDERCAST_REDIS=$OC_REAL_REDIS
+	else
+		export ORDERCAST_REDIS="$OC_STATE/run/redis.sock"
+	fi
 	export ORDERCAST_PREFIX="${ORDERCAST_PREFIX:-ordercast}"
 	export ORDERCAST_DB="${ORDERCAST_DB:-ordercast}"
 }
