@@ -5,7 +5,7 @@
 # Unit tests of lib/.
 check_PROGRAMS += tests/unit/test-lib tests/unit/test-event \
 	tests/unit/test-daemon tests/unit/test-filter tests/unit/test-auth
-tests_unit_test_lib_SOURCES = tests/unit/test-lib.c
+tests_unit_test_lib_SOURCES = tests/unit/test-lib.c tests/unit/tap.h
 tests_unit_test_lib_CFLAGS = $(OC_CFLAGS)
 tests_unit_test_lib_LDADD = $(OC_LIBS)
 tests_unit_test_event_SOURCES = tests/unit/test-event.c

@@ -11,19 +11,8 @@
 
 #include "oc-auth.h"
 #include "oc-xmalloc.h"
+#include "tap.h"
 
-static int test_no;
-static int failures;
-
-/* Record one TAP result. */
-static void
-ok(int cond, const char *what)
-{
-	test_no++;
-	if (!cond)
-		failures++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", test_no, what);
-}
 
 /* Hash and verify, and the length rules. */
 static void
@@ -141,6 +130,5 @@ main(void)
 	test_tokens();
 	test_headers();
 	test_records();
-	printf("1..%d\n", test_no);
-	return failures == 0 ? 0 : 1;
+	return tap_done();
 }

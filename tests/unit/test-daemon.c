@@ -25,22 +25,11 @@
 #include "oc-log.h"
 #include "oc-util.h"
 #include "oc-xmalloc.h"
+#include "tap.h"
 
 #define OPT_THREADS	(OC_DAEMON_OPT_OWN + 1)
 
-static int test_no;
-static int failures;
 static char tmpdir[] = "/tmp/test-daemon.XXXXXX";
-
-/* Record one TAP result. */
-static void
-ok(int cond, const char *what)
-{
-	test_no++;
-	if (!cond)
-		failures++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", test_no, what);
-}
 
 /* A path inside the private temporary folder. Caller frees. */
 static char *
@@ -458,6 +447,5 @@ main(void)
 	test_listen();
 	test_pidfile();
 	rmdir(tmpdir);
-	printf("1..%d\n", test_no);
-	return failures == 0 ? 0 : 1;
+	return tap_done();
 }

@@ -11,19 +11,8 @@
 #include "oc-event.h"
 #include "oc-json.h"
 #include "oc-model.h"
+#include "tap.h"
 
-static int test_no;
-static int failures;
-
-/* Record one TAP result. */
-static void
-ok(int cond, const char *what)
-{
-	test_no++;
-	if (!cond)
-		failures++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", test_no, what);
-}
 
 /* Compare a string that may be NULL with want (NULL for none). */
 static void
@@ -217,6 +206,5 @@ main(void)
 	test_types();
 	test_update();
 	test_others();
-	printf("1..%d\n", test_no);
-	return failures == 0 ? 0 : 1;
+	return tap_done();
 }

@@ -12,24 +12,13 @@
 #include "oc-filter.h"
 #include "oc-json.h"
 #include "oc-util.h"
+#include "tap.h"
 
-static int test_no;
-static int failures;
 
 #define ALL	OC_FILTER_SEE_ALL
 #define CUST	(OC_FILTER_SEE_ORDERS | OC_FILTER_SEE_PRODUCTS)
 #define OID_A	"65f0c0ffee0000000000000a"
 #define OID_B	"65f0c0ffee0000000000000b"
-
-/* Record one TAP result. */
-static void
-ok(int cond, const char *what)
-{
-	test_no++;
-	if (!cond)
-		failures++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", test_no, what);
-}
 
 /* Parse text (NUL-terminated) or say why not. */
 static struct oc_filter *
@@ -582,6 +571,5 @@ main(void)
 	test_bson();
 	test_eval();
 	test_like();
-	printf("1..%d\n", test_no);
-	return failures == 0 ? 0 : 1;
+	return tap_done();
 }

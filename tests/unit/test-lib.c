@@ -18,19 +18,8 @@
 #include "oc-log.h"
 #include "oc-query.h"
 #include "oc-xmalloc.h"
+#include "tap.h"
 
-static int test_no;
-static int failures;
-
-/* Record one TAP result. */
-static void
-ok(int cond, const char *what)
-{
-	test_no++;
-	if (!cond)
-		failures++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", test_no, what);
-}
 
 /* Compare the compact JSON of obj with want. */
 static void
@@ -556,6 +545,5 @@ main(void)
 	test_query();
 	test_errbody();
 	test_log_lines();
-	printf("1..%d\n", test_no);
-	return failures == 0 ? 0 : 1;
+	return tap_done();
 }
