@@ -50,7 +50,7 @@ TESTS += $(OC_UNIT_TESTS) $(OC_SUITES)
 EXTRA_DIST += $(OC_SUITES) tests/run tests/lib/callgraph \
 	tests/lib/stack.bash tests/lib/stack.sh tests/lib/smoke.bash \
 	tests/lib/netns.bash \
-	tests/api-common.bash tests/watch-common.bash \
+	tests/api-common.bash tests/watch-common.bash tests/sse-common.bash \
 	tests/browser/dashboard.mjs tests/lib/openapi-check.mjs
 
 # Benchmarks: commands of their own, not part of make check. Each is a

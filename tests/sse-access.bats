@@ -17,24 +17,7 @@ setup_file() {
 	export A_TOKEN B_TOKEN A_ID B_ID PRODUCT
 }
 
-teardown_file() {
-	load lib/stack
-	stack_stop
-}
-
-setup() {
-	load lib/stack
-	bats_load_library bats-support
-	bats_load_library bats-assert
-	CURLS=()
-}
-
-teardown() {
-	local p
-	for p in "${CURLS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-}
+load sse-common
 
 # status TOKEN QUERY: the HTTP status of opening the stream (a bearer
 # token, or - for none); the body goes to $BATS_TEST_TMPDIR/body.

@@ -43,24 +43,7 @@ setup_file() {
 		'[ "$(stack_redis pubsub numsub "$ORDERCAST_PREFIX:events" | tail -n 1)" -ge 1 ]'
 }
 
-teardown_file() {
-	load lib/stack
-	stack_stop
-}
-
-setup() {
-	load lib/stack
-	bats_load_library bats-support
-	bats_load_library bats-assert
-	CURLS=()
-}
-
-teardown() {
-	local p
-	for p in "${CURLS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-}
+load sse-common
 
 # pub JSON: the event with "__ID__" for its id; prints the id.
 pub() {

@@ -41,27 +41,10 @@ setup_file() {
 	export SSE_ADMIN
 }
 
-teardown_file() {
-	load lib/stack
-	stack_stop
-}
-
 # Every wait of this suite also fails at once when the relay dies.
 export OC_WAIT_PROG=ordercast-sse
 
-setup() {
-	load lib/stack
-	bats_load_library bats-support
-	bats_load_library bats-assert
-	CURLS=()
-}
-
-teardown() {
-	local p
-	for p in "${CURLS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-}
+load sse-common
 
 sse_subscribed() {
 	[ "$(stack_redis pubsub numsub "$PFX:events" | tail -n 1)" -ge 1 ]
