@@ -34,10 +34,12 @@ api_product_key(const struct api_server *server,
 	return oc_keys_product(&server->keys, hex);
 }
 
-/* Read the replies of n pipelined commands; false if the link broke. */
+/*
+ * Read the replies of n pipelined commands. False if the link broke:
+ * the caller asks api_redis_retry() whether to send them again.
+ */
 static bool
-drain_replies(struct api_req *req, redisContext *c, redisReply **out,
-    int n)
+drain_replies(redisContext *c, redisReply **out, int n)
 {
 	void *reply;
 	int i;
@@ -45,16 +47,27 @@ drain_replies(struct api_req *req, redisContext *c, redisReply **out,
 
 	for (i = 0; i < n; i++) {
 		reply = NULL;
-		if (ok && redisGetReply(c, &reply) != REDIS_OK) {
-			api_redis_failed(req);
+		if (ok && redisGetReply(c, &reply) != REDIS_OK)
 			ok = false;
-		}
 		if (out != NULL)
 			out[i] = reply;
 		else if (reply != NULL)
 			freeReplyObject(reply);
 	}
 	return ok;
+}
+
+/* Free the replies of a pipeline and clear their slots. */
+static void
+free_replies(redisReply **r, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (r[i] != NULL)
+			freeReplyObject(r[i]);
+		r[i] = NULL;
+	}
 }
 
 /*
@@ -66,18 +79,24 @@ bool
 api_cache_get(struct api_req *req, const char *key, char **body,
     char **gen)
 {
-	redisContext *c = api_redis_ctx(req);
+	redisContext *c;
 	redisReply *r[2] = { NULL, NULL };
 	bool ok = false;
 
 	*body = NULL;
 	*gen = NULL;
-	if (c == NULL)
-		return false;
-	redisAppendCommand(c, "GET %s", key);
-	redisAppendCommand(c, "GET %s", req->server->keys.cache_gen);
-	if (!drain_replies(req, c, r, 2))
-		goto done;
+	for (;;) {
+		c = api_redis_ctx(req);
+		if (c == NULL)
+			return false;
+		redisAppendCommand(c, "GET %s", key);
+		redisAppendCommand(c, "GET %s", req->server->keys.cache_gen);
+		if (drain_replies(c, r, 2))
+			break;
+		free_replies(r, 2);
+		if (!api_redis_retry(req))
+			goto done;
+	}
 	if (r[0]->type == REDIS_REPLY_STRING) {
 		*body = xstrndup(r[0]->str, r[0]->len);
 		req->cache_hits++;
@@ -125,15 +144,13 @@ api_cache_put(struct api_req *req, const char *key, const char *gen,
 bool
 api_cache_invalidate(struct api_req *req, const bson_oid_t *ids, size_t n)
 {
-	redisContext *c = api_redis_ctx(req);
+	redisContext *c;
 	const char **argv = NULL;
 	char **keys = NULL;
 	redisReply *r[2] = { NULL, NULL };
 	size_t i;
-	bool ok = false;
+	bool ok = false, moved;
 
-	if (c == NULL)
-		return false;
 	keys = xcalloc(n + 1, sizeof(*keys));
 	argv = xcalloc(n + 2, sizeof(*argv));
 	argv[0] = "DEL";
@@ -142,19 +159,32 @@ api_cache_invalidate(struct api_req *req, const bson_oid_t *ids, size_t n)
 		keys[i] = api_product_key(req->server, &ids[i]);
 		argv[i + 2] = keys[i];
 	}
-	redisAppendCommand(c, "INCR %s", req->server->keys.cache_gen);
-	redisAppendCommandArgv(c, (int)(n + 2), argv, NULL);
-	if (!drain_replies(req, c, r, 2))
-		goto done;
+	/* Once more on a fresh connection if a kept one is stale or moved. */
+	for (;;) {
+		c = api_redis_ctx(req);
+		if (c == NULL)
+			goto done;
+		redisAppendCommand(c, "INCR %s", req->server->keys.cache_gen);
+		redisAppendCommandArgv(c, (int)(n + 2), argv, NULL);
+		if (!drain_replies(c, r, 2)) {
+			free_replies(r, 2);
+			if (!api_redis_retry(req))
+				goto done;
+			continue;
+		}
+		moved = api_redis_moved(req, r[0]);
+		if (!moved || req->redis_retried)
+			break;
+		req->redis_retried = true;
+		free_replies(r, 2);
+	}
 	ok = r[0]->type != REDIS_REPLY_ERROR &&
 	    r[1]->type != REDIS_REPLY_ERROR;
 	if (!ok)
 		log_warnx("cache invalidate: %s", r[0]->type ==
 		    REDIS_REPLY_ERROR ? r[0]->str : r[1]->str);
 done:
-	for (i = 0; i < 2; i++)
-		if (r[i] != NULL)
-			freeReplyObject(r[i]);
+	free_replies(r, 2);
 	for (i = 0; keys != NULL && i < n; i++)
 		free(keys[i]);
 	free(keys);

@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "oc-json.h"
@@ -126,4 +128,121 @@ api_find_by_id(struct api_req *req, const char *coll, const bson_oid_t *id,
 	bson_destroy(filter);
 	bson_destroy(opts);
 	return ok;
+}
+
+/* Everything api_txn_run() needs between the driver's calls of body. */
+struct txn_run {
+	struct api_txn	*txn;
+	api_txn_body	 body;
+};
+
+/*
+ * One attempt of a transaction body. A later attempt (after a write
+ * conflict or a lost commit) first waits a few random milliseconds, so
+ * that racing requests do not retry in lockstep; past the request's
+ * deadline it gives up with an error that is not retried.
+ */
+static bool
+txn_attempt(mongoc_client_session_t *session, void *arg, bson_t **reply,
+    bson_error_t *err)
+{
+	struct txn_run *run = arg;
+	struct api_txn *t = run->txn;
+	struct timespec ts;
+	long ms;
+
+	t->session = session;
+	if (t->attempts > 0) {
+		if (oc_mono_ms() > t->deadline) {
+			bson_set_error(err, MONGOC_ERROR_SERVER_SELECTION,
+			    MONGOC_ERROR_SERVER_SELECTION_FAILURE,
+			    "transaction still conflicting at the deadline");
+			t->attempts++;
+			return false;
+		}
+		ms = 1 + (long)(oc_mono_us() % (unsigned)(5 * t->attempts));
+		ts.tv_sec = 0;
+		ts.tv_nsec = (ms > 50 ? 50 : ms) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	t->attempts++;
+	return run->body(t, reply, err);
+}
+
+/* Run body as one transaction, write concern majority; see api.h. */
+bool
+api_txn_run(struct api_req *req, api_txn_body body, void *arg,
+    bson_error_t *err)
+{
+	struct api_txn t;
+	struct txn_run run;
+	mongoc_client_t *client = api_mongo(req);
+	mongoc_client_session_t *session = NULL;
+	mongoc_transaction_opt_t *topts = NULL;
+	mongoc_write_concern_t *wc = NULL;
+	bool ok = false;
+
+	memset(&t, 0, sizeof(t));
+	memset(err, 0, sizeof(*err));
+	if (client == NULL)
+		return false;
+	t.req = req;
+	t.arg = arg;
+	t.deadline = oc_mono_ms() + req->server->cfg.timeout_ms;
+	run.txn = &t;
+	run.body = body;
+	session = mongoc_client_start_session(client, NULL, err);
+	if (session == NULL) {
+		api_mongo_error(req, err, "start session");
+		goto done;
+	}
+	wc = mongoc_write_concern_new();
+	mongoc_write_concern_set_wmajority(wc,
+	    (int32_t)req->server->cfg.timeout_ms);
+	topts = mongoc_transaction_opts_new();
+	mongoc_transaction_opts_set_write_concern(topts, wc);
+	ok = mongoc_client_session_with_transaction(session, txn_attempt,
+	    topts, &run, NULL, err);
+done:
+	mongoc_transaction_opts_destroy(topts);
+	mongoc_write_concern_destroy(wc);
+	mongoc_client_session_destroy(session);
+	return ok;
+}
+
+/*
+ * Options of a write inside the transaction t (its session), plus what
+ * base holds. Caller destroys. NULL with err when the session cannot
+ * be named.
+ */
+bson_t *
+api_txn_opts(struct api_txn *t, const bson_t *base, bson_error_t *err)
+{
+	bson_t *opts = base != NULL ? bson_copy(base) : bson_new();
+
+	if (!mongoc_client_session_append(t->session, opts, err)) {
+		bson_destroy(opts);
+		return NULL;
+	}
+	return opts;
+}
+
+/*
+ * Hand the reply of a failed write to the driver, which reads its
+ * error labels to decide whether to retry. Returns false.
+ */
+bool
+api_txn_failed(bson_t **reply, const bson_t *r)
+{
+	if (reply != NULL && r != NULL)
+		*reply = bson_copy(r);
+	return false;
+}
+
+/* The options of a write outside transactions: write concern majority. */
+bson_t *
+api_majority_opts(struct api_req *req)
+{
+	return BCON_NEW("writeConcern", "{", "w", BCON_UTF8("majority"),
+	    "wtimeout", BCON_INT64(req->server->cfg.timeout_ms), "}");
 }

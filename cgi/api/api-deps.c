@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,12 +121,51 @@ api_mongo_ping(struct api_req *req, char *err, size_t errlen)
 	return ok;
 }
 
-/* This thread's Redis connection, connecting when needed; NULL if down. */
+/*
+ * Has the server closed a connection kept from an earlier request (a
+ * restart, a failover, CLIENT KILL, an idle timeout)? Nothing is due on
+ * an idle connection, so anything readable (EOF included) says it is
+ * stale. Costs one poll(), no round trip.
+ */
+static bool
+redis_stale(redisContext *c)
+{
+	struct pollfd pfd;
+
+	if (c->err != 0)
+		return true;
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) != 0;
+}
+
+/* Drop the thread's connection without blaming Redis: a retry follows. */
+static void
+redis_drop(struct api_req *req, const char *why)
+{
+	if (req->thr->redis == NULL)
+		return;
+	log_info("redis: %s; connecting again", why);
+	redisFree(req->thr->redis);
+	req->thr->redis = NULL;
+}
+
+/*
+ * This thread's Redis connection, connecting when needed; NULL if down.
+ * A connection kept from an earlier request is checked once per request
+ * and replaced when the server closed it.
+ */
 redisContext *
 api_redis_ctx(struct api_req *req)
 {
 	char err[256];
 
+	if (req->thr->redis != NULL && !req->redis_checked) {
+		req->redis_checked = true;
+		if (redis_stale(req->thr->redis))
+			redis_drop(req, "connection closed by the server");
+	}
 	if (req->thr->redis != NULL)
 		return req->thr->redis;
 	if (!api_breaker_allow(&req->server->redis_breaker))
@@ -137,6 +177,8 @@ api_redis_ctx(struct api_req *req)
 		api_breaker_report(&req->server->redis_breaker, false);
 		return NULL;
 	}
+	req->redis_checked = true;
+	req->redis_fresh = true;
 	api_breaker_report(&req->server->redis_breaker, true);
 	return req->thr->redis;
 }
@@ -156,23 +198,75 @@ api_redis_failed(struct api_req *req)
 }
 
 /*
- * One Redis command. Returns the reply (caller frees with
- * freeReplyObject) or NULL when Redis cannot be reached.
+ * A command failed on this thread's connection (no reply). Returns true
+ * when it may be sent again on a fresh connection: the connection was
+ * kept from an earlier request and this request has not retried yet.
+ * Otherwise the failure is reported (api_redis_failed) and false is
+ * returned.
+ */
+bool
+api_redis_retry(struct api_req *req)
+{
+	if (req->redis_fresh || req->redis_retried) {
+		api_redis_failed(req);
+		return false;
+	}
+	req->redis_retried = true;
+	redis_drop(req, req->thr->redis != NULL &&
+	    req->thr->redis->errstr[0] != '\0' ? req->thr->redis->errstr :
+	    "connection lost");
+	return true;
+}
+
+/*
+ * An error reply that says this server is not the one to use now
+ * (READONLY after a failover, LOADING, MASTERDOWN...): the connection is
+ * dropped so that the next one finds the primary again. Returns true
+ * when it was such a reply.
+ */
+bool
+api_redis_moved(struct api_req *req, const redisReply *r)
+{
+	if (r == NULL || !oc_redis_reply_moved(r))
+		return false;
+	log_warnx("redis: %.*s", (int)r->len, r->str);
+	redis_drop(req, "the server is not the primary");
+	return true;
+}
+
+/*
+ * One Redis command, sent again once on a fresh connection when a kept
+ * connection turns out stale or the server is no longer the primary.
+ * Returns the reply (caller frees with freeReplyObject) or NULL when
+ * Redis cannot be reached.
  */
 redisReply *
 api_redis_command(struct api_req *req, const char *fmt, ...)
 {
-	redisContext *c = api_redis_ctx(req);
-	redisReply *r;
+	redisContext *c;
+	redisReply *r = NULL;
 	va_list ap;
+	int attempt;
 
-	if (c == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	if (r == NULL)
-		api_redis_failed(req);
+	for (attempt = 0; attempt < 2; attempt++) {
+		c = api_redis_ctx(req);
+		if (c == NULL)
+			return NULL;
+		va_start(ap, fmt);
+		r = redisvCommand(c, fmt, ap);
+		va_end(ap);
+		if (r == NULL) {
+			if (!api_redis_retry(req))
+				return NULL;
+			continue;
+		}
+		if (attempt == 0 && api_redis_moved(req, r)) {
+			freeReplyObject(r);
+			r = NULL;
+			continue;
+		}
+		break;
+	}
 	return r;
 }
 

@@ -1,8 +1,10 @@
 /*
  * Layer: a new order, a domain module. The customer and the products
- * must exist; stock is taken item by item with conditional updates
- * (MongoDB transactions are not assumed) and given back when an item is
- * short; an Idempotency-Key makes a retry return the first order.
+ * must exist; the Idempotency-Key claim, the stock of every line (each
+ * a conditional update that cannot go below zero) and the order are one
+ * MongoDB transaction with write concern majority, so a crash at any
+ * point leaves all or nothing; a retry of the key returns the first
+ * order.
  * Calls api-stock.c, api-idem.c, api-db.c, api-cache.c, api-reply.c and
  * lib/.
  */
@@ -12,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include "api.h"
 #include "oc-json.h"
@@ -26,7 +29,6 @@ struct line {
 	char		*name;
 	int64_t		 price;
 	bool		 found;
-	bool		 taken;
 };
 
 /* Fill sku, name and price of each line from the products collection. */
@@ -190,25 +192,123 @@ same_items(json_object *order, const struct api_item *items, size_t n)
 	return true;
 }
 
+/* What the transaction of a new order works on. */
+struct create_txn {
+	struct line		*lines;
+	size_t			 n;
+	const bson_t		*order;		/* the document to insert */
+	const bson_oid_t	*order_id;
+	const char		*claim_id;	/* or NULL */
+	ssize_t			 short_line;	/* -1, or the line short */
+};
+
 /*
- * Create an order: the customer and products must exist, stock is taken
- * line by line and given back if any line is short. With idem_key a
- * repeat returns the first order (*repeat true) and takes nothing.
- * Returns the order in *out, or false after answering.
+ * The transaction of a new order: the idempotency claim, the stock of
+ * every line, the order. A short line aborts it (short_line set, err of
+ * domain 0); a failed write aborts it with the write's reply, whose
+ * labels tell the driver whether to run it again.
+ */
+static bool
+create_body(struct api_txn *t, bson_t **reply, bson_error_t *err)
+{
+	struct create_txn *ct = t->arg;
+	struct api_req *req = t->req;
+	mongoc_collection_t *products, *orders;
+	bson_t *opts;
+	bson_t r;
+	size_t i;
+	bool ok = false;
+	int rc;
+
+	ct->short_line = -1;
+	products = mongoc_client_get_collection(req->client,
+	    req->server->cfg.db, "products");
+	orders = mongoc_client_get_collection(req->client,
+	    req->server->cfg.db, "orders");
+	opts = api_txn_opts(t, NULL, err);
+	if (opts == NULL)
+		goto done;
+	if (ct->claim_id != NULL && !api_idem_claim(t, ct->claim_id,
+	    ct->order_id, reply, err))
+		goto done;
+	for (i = 0; i < ct->n; i++) {
+		rc = api_stock_take(products, &ct->lines[i].id,
+		    ct->lines[i].qty, opts, &r, err);
+		if (rc < 0)
+			api_txn_failed(reply, &r);
+		bson_destroy(&r);
+		if (rc < 0)
+			goto done;
+		if (rc == 0) {
+			ct->short_line = (ssize_t)i;
+			bson_set_error(err, 0, 0, "not enough stock");
+			goto done;
+		}
+	}
+	if (!mongoc_collection_insert_one(orders, ct->order, opts, &r, err)) {
+		api_txn_failed(reply, &r);
+		bson_destroy(&r);
+		goto done;
+	}
+	bson_destroy(&r);
+	ok = true;
+done:
+	bson_destroy(opts);
+	mongoc_collection_destroy(products);
+	mongoc_collection_destroy(orders);
+	return ok;
+}
+
+/*
+ * The order made under an Idempotency-Key already: a repeat of the same
+ * lines is returned (*repeat true), other lines answer 422. Returns 1
+ * when there is no such order, 0 when answered or returned, -1 after
+ * an error.
+ */
+static int
+find_repeat(struct api_req *req, const bson_oid_t *customer,
+    const struct api_item *items, size_t n, const char *idem_key,
+    json_object **out, bool *repeat)
+{
+	int rc;
+
+	rc = api_idem_find(req, customer, idem_key, out);
+	if (rc != 0)
+		return rc;
+	if (!same_items(*out, items, n)) {
+		json_object_put(*out);
+		*out = NULL;
+		api_error(req, 422, "idempotency_mismatch",
+		    "this Idempotency-Key was used for another "
+		    "order; use a new key for a new order");
+		return -1;
+	}
+	*repeat = true;
+	return 0;
+}
+
+/*
+ * Create an order: the customer and products must exist; the claim of
+ * idem_key, the stock of every line and the order are one transaction,
+ * so a crash anywhere leaves all of them or none. A repeat of idem_key
+ * returns the first order (*repeat true) and takes nothing. Returns the
+ * order in *out, or false after answering.
  */
 bool
 api_order_create(struct api_req *req, const bson_oid_t *customer,
     const struct api_item *items, size_t n, const char *idem_key,
     json_object **out, bool *repeat)
 {
-	mongoc_collection_t *products = NULL, *orders = NULL;
 	struct line *lines = xcalloc(n, sizeof(*lines));
 	bson_oid_t *ids = xcalloc(n, sizeof(*ids));
+	struct create_txn ct;
 	bson_t *doc = NULL;
 	bson_oid_t oid;
 	bson_error_t err;
-	bool ok = false, claimed = false;
-	char hex[25];
+	int64_t deadline = oc_mono_ms() + req->server->cfg.timeout_ms;
+	char hex[25], *claim_id = NULL;
+	const struct line *sl;
+	bool ok = false;
 	size_t i;
 	int rc;
 
@@ -223,74 +323,66 @@ api_order_create(struct api_req *req, const bson_oid_t *customer,
 	    !load_products(req, lines, n))
 		goto done;
 	if (idem_key != NULL) {
-		rc = api_idem_claim(req, customer, idem_key, out);
-		if (rc < 0)
-			goto done;
-		if (rc == 0) {
-			if (!same_items(*out, items, n)) {
-				json_object_put(*out);
-				*out = NULL;
-				api_error(req, 422, "idempotency_mismatch",
-				    "this Idempotency-Key was used for another "
-				    "order; use a new key for a new order");
-				goto done;
-			}
-			*repeat = true;
-			ok = true;
+		rc = find_repeat(req, customer, items, n, idem_key, out,
+		    repeat);
+		if (rc <= 0) {
+			ok = rc == 0;
 			goto done;
 		}
-		claimed = true;
+		claim_id = api_idem_claim_id(customer, idem_key);
 	}
 	if (!api_cache_invalidate(req, ids, n)) {
 		api_unavailable(req, "Redis");
 		goto done;
 	}
-	products = api_collection(req, "products");
-	orders = api_collection(req, "orders");
-	if (products == NULL || orders == NULL)
-		goto done;
-	for (i = 0; i < n; i++) {
-		rc = api_stock_take(products, &lines[i].id, lines[i].qty, &err);
-		if (rc == 1) {
-			lines[i].taken = true;
-			continue;
-		}
-		if (rc < 0) {
-			api_mongo_error(req, &err, "take stock");
-			goto done;
-		}
-		bson_oid_to_string(&lines[i].id, hex);
-		api_error(req, 409, "insufficient_stock", "not enough stock "
-		    "of product %s (%s)", hex, lines[i].name != NULL ?
-		    lines[i].name : "");
-		goto done;
-	}
 	bson_oid_init(&oid, NULL);
 	doc = order_doc(&oid, customer, lines, n, idem_key,
 	    req->caller.user_id);
-	if (!mongoc_collection_insert_one(orders, doc, NULL, NULL, &err)) {
-		api_mongo_error(req, &err, "insert order");
-		goto done;
+	memset(&ct, 0, sizeof(ct));
+	ct.lines = lines;
+	ct.n = n;
+	ct.order = doc;
+	ct.order_id = &oid;
+	ct.claim_id = claim_id;
+	for (;;) {
+		if (api_txn_run(req, create_body, &ct, &err))
+			break;
+		if (req->status != 0)
+			goto done;
+		if (ct.short_line >= 0) {
+			sl = &lines[ct.short_line];
+			bson_oid_to_string(&sl->id, hex);
+			api_error(req, 409, "insufficient_stock", "not enough "
+			    "stock of product %s (%s)", hex, sl->name != NULL ?
+			    sl->name : "");
+			goto done;
+		}
+		if (claim_id == NULL || !api_is_dup_key(&err)) {
+			api_mongo_error(req, &err, "new order");
+			goto done;
+		}
+		/* The key was claimed first by another request. */
+		rc = find_repeat(req, customer, items, n, idem_key, out,
+		    repeat);
+		if (rc <= 0) {
+			ok = rc == 0;
+			goto done;
+		}
+		if (api_idem_wait(req, claim_id, deadline) < 0)
+			goto done;
 	}
 	if (!api_cache_invalidate(req, ids, n))
 		log_warnx("order: cache not cleared after the write");
 	*out = oc_bson_to_json(doc);
 	ok = true;
 done:
-	for (i = 0; !ok && i < n; i++)
-		if (lines[i].taken)
-			api_stock_give_back(products, &lines[i].id,
-			    lines[i].qty);
-	if (!ok && claimed)
-		api_idem_release(req, customer, idem_key);
 	for (i = 0; i < n; i++) {
 		free(lines[i].sku);
 		free(lines[i].name);
 	}
 	free(lines);
 	free(ids);
+	free(claim_id);
 	bson_destroy(doc);
-	mongoc_collection_destroy(products);
-	mongoc_collection_destroy(orders);
 	return ok;
 }

@@ -1,7 +1,8 @@
 /*
  * Layer: stock, a domain module. Units are taken from a product with a
- * conditional update that cannot go below zero, given back when an
- * order is refused or cancelled, and set or changed by an amount.
+ * conditional update that cannot go below zero and given back when an
+ * order is cancelled, inside the order's transaction; and set or
+ * changed by an amount, with write concern majority.
  * Calls api-db.c, api-cache.c, api-reply.c and lib/.
  */
 #include "config.h"
@@ -24,69 +25,77 @@ reply_count(const bson_t *reply, const char *field)
 }
 
 /*
- * Add qty back to a product's stock (a refused or cancelled order).
- * Best effort: a failure is logged, there is nobody else to tell.
+ * Add qty back to a product's stock (a cancelled order), with opts (a
+ * transaction's session). The server's reply goes to reply when given
+ * (initialised always). False with err when the write failed.
  */
-void
+bool
 api_stock_give_back(mongoc_collection_t *products, const bson_oid_t *id,
-    int64_t qty)
+    int64_t qty, const bson_t *opts, bson_t *reply, bson_error_t *err)
 {
 	bson_t *sel = BCON_NEW("_id", BCON_OID(id));
 	bson_t *upd = BCON_NEW("$inc", "{", "stock", BCON_INT64(qty), "}",
-	    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
-	bson_error_t err;
-	char hex[25];
+	    "$currentDate", "{", "updatedAt", BCON_BOOL(true), "}");
+	bool ok;
 
-	if (!mongoc_collection_update_one(products, sel, upd, NULL, NULL,
-	    &err)) {
-		bson_oid_to_string(id, hex);
-		log_warnx("could not return %lld to the stock of %s: %s",
-		    (long long)qty, hex, err.message);
-	}
+	ok = mongoc_collection_update_one(products, sel, upd, opts, reply,
+	    err);
 	bson_destroy(sel);
 	bson_destroy(upd);
+	return ok;
 }
 
 /*
- * Take qty from a product's stock unless that would go below zero.
+ * Take qty from a product's stock unless that would go below zero, with
+ * opts (a transaction's session); reply as for api_stock_give_back.
  * Returns 1 taken, 0 short, -1 database error (err filled).
  */
 int
 api_stock_take(mongoc_collection_t *products, const bson_oid_t *id,
-    int64_t qty, bson_error_t *err)
+    int64_t qty, const bson_t *opts, bson_t *reply, bson_error_t *err)
 {
 	bson_t *sel = BCON_NEW("_id", BCON_OID(id), "stock", "{", "$gte",
 	    BCON_INT64(qty), "}");
 	bson_t *upd = BCON_NEW("$inc", "{", "stock", BCON_INT64(-qty), "}",
-	    "$set", "{", "updatedAt", BCON_DATE_TIME(oc_wall_ms()), "}");
-	bson_t reply;
+	    "$currentDate", "{", "updatedAt", BCON_BOOL(true), "}");
+	bson_t local;
 	int rc = -1;
 
-	if (mongoc_collection_update_one(products, sel, upd, NULL, &reply,
+	if (reply == NULL)
+		reply = &local;
+	if (mongoc_collection_update_one(products, sel, upd, opts, reply,
 	    err))
-		rc = reply_count(&reply, "modifiedCount") > 0 ? 1 : 0;
-	bson_destroy(&reply);
+		rc = reply_count(reply, "modifiedCount") > 0 ? 1 : 0;
+	if (reply == &local)
+		bson_destroy(&local);
 	bson_destroy(sel);
 	bson_destroy(upd);
 	return rc;
 }
 
-/* Put the items of a cancelled order back into stock. */
-void
-api_stock_return_order(struct api_req *req, mongoc_collection_t *products,
-    const bson_t *order)
+/*
+ * Put the items of a cancelled order back into stock, with opts (a
+ * transaction's session). The products are listed in ids (room for
+ * API_ORDER_MAX_ITEMS), *n of them, for the cache. On failure the
+ * reply of the failed write is in reply (which the caller destroys) and
+ * false returns with err.
+ */
+bool
+api_stock_return_order(mongoc_collection_t *products, const bson_t *order,
+    const bson_t *opts, bson_oid_t *ids, size_t *n, bson_t *reply,
+    bson_error_t *err)
 {
 	bson_iter_t it, items, item;
-	bson_oid_t ids[API_ORDER_MAX_ITEMS];
 	bson_oid_t pid;
 	int64_t qty;
-	size_t n = 0;
 	bool have_id;
 
+	*n = 0;
+	bson_init(reply);
 	if (!bson_iter_init_find(&it, order, "items") ||
 	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &items))
-		return;
-	while (bson_iter_next(&items) && n < API_ORDER_MAX_ITEMS) {
+		return true;
+	while (bson_iter_next(&items) && *n < API_ORDER_MAX_ITEMS) {
 		if (!BSON_ITER_HOLDS_DOCUMENT(&items) ||
 		    !bson_iter_recurse(&items, &item))
 			continue;
@@ -103,11 +112,13 @@ api_stock_return_order(struct api_req *req, mongoc_collection_t *products,
 		}
 		if (!have_id || qty <= 0)
 			continue;
-		api_stock_give_back(products, &pid, qty);
-		ids[n++] = pid;
+		bson_destroy(reply);
+		if (!api_stock_give_back(products, &pid, qty, opts, reply,
+		    err))
+			return false;
+		ids[(*n)++] = pid;
 	}
-	if (!api_cache_invalidate(req, ids, n))
-		log_warnx("cancel: cache not cleared after the write");
+	return true;
 }
 
 /*
@@ -123,7 +134,7 @@ api_stock_change(struct api_req *req, const bson_oid_t *id, bool is_set,
 {
 	mongoc_collection_t *c = NULL;
 	mongoc_find_and_modify_opts_t *fam = NULL;
-	bson_t *query = NULL, *update = NULL;
+	bson_t *query = NULL, *update = NULL, *wc = NULL;
 	bson_t reply = BSON_INITIALIZER;
 	bson_error_t err;
 	bson_iter_t it;
@@ -161,6 +172,8 @@ api_stock_change(struct api_req *req, const bson_oid_t *id, bool is_set,
 		    "}");
 	}
 	fam = mongoc_find_and_modify_opts_new();
+	wc = api_majority_opts(req);
+	mongoc_find_and_modify_opts_append(fam, wc);
 	mongoc_find_and_modify_opts_set_update(fam, update);
 	mongoc_find_and_modify_opts_set_flags(fam,
 	    MONGOC_FIND_AND_MODIFY_RETURN_NEW);
@@ -203,6 +216,7 @@ done:
 	bson_destroy(&reply);
 	bson_destroy(query);
 	bson_destroy(update);
+	bson_destroy(wc);
 	mongoc_find_and_modify_opts_destroy(fam);
 	mongoc_collection_destroy(c);
 	return ok;

@@ -126,6 +126,9 @@ struct api_req {
 	mongoc_client_t		*client;	/* from the pool, lazily */
 	bool			 mongo_down;	/* saw the database fail */
 	bool			 redis_down;	/* saw Redis fail */
+	bool			 redis_checked;	/* kept connection checked */
+	bool			 redis_fresh;	/* connected in this request */
+	bool			 redis_retried;	/* used its one retry */
 
 	int			 status;
 	char			*out;
@@ -194,6 +197,8 @@ bool		 api_mongo_ping(struct api_req *, char *, size_t);
 redisReply	*api_redis_command(struct api_req *, const char *, ...);
 redisContext	*api_redis_ctx(struct api_req *);
 void		 api_redis_failed(struct api_req *);
+bool		 api_redis_retry(struct api_req *);
+bool		 api_redis_moved(struct api_req *, const redisReply *);
 void		 api_request_done(struct api_req *);
 
 /* api-db.c: collections and generic queries. */
@@ -205,6 +210,32 @@ bool		 api_find_json(struct api_req *, const char *, const bson_t *,
 		    const bson_t *, json_object **);
 bool		 api_find_by_id(struct api_req *, const char *,
 		    const bson_oid_t *, json_object **);
+
+/*
+ * A transaction: api_txn_run() starts a session and runs body through
+ * mongoc_client_session_with_transaction (write concern majority), which
+ * runs it again after a TransientTransactionError and commits again
+ * after an UnknownTransactionCommitResult, until the request's deadline.
+ * The body writes with api_txn_opts(), hands a failed write's reply to
+ * api_txn_failed() so the driver sees its labels, and returns false with
+ * err to abort. api_txn_run returns false with err after an abort or a
+ * failed commit (it answers only when no session can start: err then
+ * has domain 0).
+ */
+struct api_txn {
+	struct api_req		*req;
+	mongoc_client_session_t	*session;
+	void			*arg;
+	int64_t			 deadline;	/* ms, monotonic */
+	int			 attempts;
+};
+typedef bool	(*api_txn_body)(struct api_txn *, bson_t **, bson_error_t *);
+bool		 api_txn_run(struct api_req *, api_txn_body, void *,
+		    bson_error_t *);
+bson_t		*api_txn_opts(struct api_txn *, const bson_t *,
+		    bson_error_t *);
+bool		 api_txn_failed(bson_t **, const bson_t *);
+bson_t		*api_majority_opts(struct api_req *);
 
 /* api-cache.c: the product read-through cache. */
 char		*api_product_key(const struct api_server *,
@@ -222,23 +253,29 @@ void		 api_metrics_flush(struct api_thread *);
 bool		 api_metrics_start(struct api_server *);
 void		 api_metrics_stop(void);
 
-/* api-stock.c: stock taken, given back and changed. */
+/*
+ * api-stock.c: stock taken, given back and changed. The opts of take,
+ * give back and return order name a transaction's session.
+ */
 int		 api_stock_take(mongoc_collection_t *, const bson_oid_t *,
-		    int64_t, bson_error_t *);
-void		 api_stock_give_back(mongoc_collection_t *,
-		    const bson_oid_t *, int64_t);
-void		 api_stock_return_order(struct api_req *,
-		    mongoc_collection_t *, const bson_t *);
+		    int64_t, const bson_t *, bson_t *, bson_error_t *);
+bool		 api_stock_give_back(mongoc_collection_t *,
+		    const bson_oid_t *, int64_t, const bson_t *, bson_t *,
+		    bson_error_t *);
+bool		 api_stock_return_order(mongoc_collection_t *,
+		    const bson_t *, const bson_t *, bson_oid_t *, size_t *,
+		    bson_t *, bson_error_t *);
 bool		 api_stock_change(struct api_req *, const bson_oid_t *, bool,
 		    int64_t, json_object **);
 
 /* api-idem.c: idempotency claims. */
 bool		 api_idem_key_valid(const char *);
-int		 api_idem_claim(struct api_req *, const bson_oid_t *,
-		    const char *,
-		    json_object **);
-void		 api_idem_release(struct api_req *, const bson_oid_t *,
-		    const char *);
+char		*api_idem_claim_id(const bson_oid_t *, const char *);
+int		 api_idem_find(struct api_req *, const bson_oid_t *,
+		    const char *, json_object **);
+bool		 api_idem_claim(struct api_txn *, const char *,
+		    const bson_oid_t *, bson_t **, bson_error_t *);
+int		 api_idem_wait(struct api_req *, const char *, int64_t);
 
 /*
  * api-list.c: a list filtered by ?where=, sorted by ?sort=, paged by
