@@ -8,8 +8,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "oc-daemon.h"
 #include "oc-log.h"
 #include "oc-xmalloc.h"
 
@@ -28,23 +29,108 @@ static volatile sig_atomic_t stopping;
 
 extern char **environ;
 
-/* Printed for --help and for bad options. */
-static void
-usage(FILE *fp)
+/* What the program's own options asked for. */
+struct api_opts {
+	long		 nthreads;
+	bool		 init;
+	bool		 sample;
+	const char	*add_user;
+	const char	*name;
+	const char	*role;
+	const char	*set_password;
+	const char	*set_role;
+};
+
+enum {
+	OPT_THREADS = OC_DAEMON_OPT_OWN,
+	OPT_INIT,
+	OPT_SAMPLE,
+	OPT_ADD_USER,
+	OPT_NAME,
+	OPT_ROLE,
+	OPT_SET_PASSWORD,
+	OPT_SET_ROLE
+};
+
+static const struct option own_options[] = {
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "init", no_argument, NULL, OPT_INIT },
+	{ "sample-data", no_argument, NULL, OPT_SAMPLE },
+	{ "add-user", required_argument, NULL, OPT_ADD_USER },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "role", required_argument, NULL, OPT_ROLE },
+	{ "set-password", required_argument, NULL, OPT_SET_PASSWORD },
+	{ "set-role", required_argument, NULL, OPT_SET_ROLE },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* One of the program's own options (lib/oc-daemon calls it). */
+static bool
+own_option(void *arg, int val, const char *optarg, char *err,
+    size_t errlen)
 {
-	fprintf(fp,
-	    "usage: ordercast-api [--listen unix:PATH|HOST:PORT] "
-	    "[--threads N] [--pidfile FILE]\n"
-	    "       ordercast-api --init [--sample-data] | -n|--check | --help\n"
-	    "       ordercast-api --add-user EMAIL --name NAME --role "
-	    "admin|customer\n"
-	    "       ordercast-api --set-password EMAIL\n"
-	    "       ordercast-api --set-role EMAIL --role admin|customer\n"
-	    "Passwords are read from standard input (at least 10 "
-	    "characters).\n"
-	    "Without --listen it serves FastCGI on fd 0, or one request as\n"
-	    "plain CGI when fd 0 is not a FastCGI socket.\n");
+	struct api_opts *o = arg;
+
+	switch (val) {
+	case OPT_THREADS:
+		if (!oc_parse_long(optarg, 1, MAX_THREADS, &o->nthreads)) {
+			snprintf(err, errlen, "--threads: expected 1 to %d",
+			    MAX_THREADS);
+			return false;
+		}
+		return true;
+	case OPT_INIT:
+		o->init = true;
+		return true;
+	case OPT_SAMPLE:
+		o->sample = true;
+		return true;
+	case OPT_ADD_USER:
+		o->add_user = optarg;
+		return true;
+	case OPT_NAME:
+		o->name = optarg;
+		return true;
+	case OPT_ROLE:
+		o->role = optarg;
+		return true;
+	case OPT_SET_PASSWORD:
+		o->set_password = optarg;
+		return true;
+	case OPT_SET_ROLE:
+		o->set_role = optarg;
+		return true;
+	}
+	snprintf(err, errlen, "unknown option");
+	return false;
 }
+
+static struct api_opts opts = { .nthreads = 8 };
+
+static const struct oc_daemon_spec spec = {
+	.prog = "ordercast-api",
+	.listen = true,
+	.synopsis = "[--threads N] | --init [--sample-data]\n"
+	    "       | --add-user EMAIL --name NAME --role admin|customer\n"
+	    "       | --set-password EMAIL | --set-role EMAIL --role ROLE",
+	.help = "  --threads N           worker threads (1 to 256, default 8)\n"
+	    "  --init                create the indexes, then exit\n"
+	    "  --sample-data         with --init: sample accounts, products "
+	    "and orders\n"
+	    "                        on an empty database (password\n"
+	    "                        ORDERCAST_DEMO_PASSWORD, default "
+	    "ordercast-demo)\n"
+	    "  --add-user EMAIL      add an account (with --name and --role)\n"
+	    "  --set-password EMAIL  change a password; ends its sessions\n"
+	    "  --set-role EMAIL      change a role (with --role); ends its "
+	    "sessions\n",
+	.about = "Passwords are read from standard input (at least 10 "
+	    "characters).\nWithout --listen it serves FastCGI on fd 0, or "
+	    "one request as plain CGI\nwhen fd 0 is not a FastCGI socket.",
+	.options = own_options,
+	.option = own_option,
+	.arg = &opts,
+};
 
 /* Serve requests on one thread until the listener closes; arg: server. */
 static void *
@@ -96,23 +182,22 @@ serve_cgi(struct api_server *server)
 }
 
 /*
- * Waits for SIGTERM/SIGINT (blocked in every other thread), then stops
- * the accepting threads: in-flight requests still finish.
+ * Waits for SIGTERM/SIGINT (lib/oc-daemon's self-pipe; SIGHUP reopens
+ * the log), then stops the accepting threads: in-flight requests still
+ * finish.
  */
 static void *
 signal_main(void *arg)
 {
-	sigset_t *set = arg;
-	int sig = 0;
+	struct pollfd pfd = { .fd = oc_daemon_signal_fd(), .events = POLLIN };
 
-	for (;;) {
-		if (sigwait(set, &sig) != 0)
-			continue;
-		if (sig == SIGTERM || sig == SIGINT || sig == SIGUSR2)
+	(void)arg;
+	while (!oc_daemon_handle_signals()) {
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 			break;
 	}
-	if (sig != SIGUSR2)
-		log_info("signal %d: finishing requests and exiting", sig);
+	if (!stopping)
+		log_info("finishing requests and exiting");
 	stopping = 1;
 	/*
 	 * Not FCGX_ShutdownPending(): after it libfcgi refuses every read
@@ -185,41 +270,14 @@ open_pool(struct api_server *server, long nthreads, char *err,
 	return server->health_pool != NULL;
 }
 
-/* Turn "unix:PATH" or "HOST:PORT" into what FCGX_OpenSocket takes. */
-static int
-open_listener(const char *spec)
-{
-	int fd;
-
-	if (strncmp(spec, "unix:", 5) == 0) {
-		spec += 5;
-		if (*spec == '\0')
-			return -1;
-		unlink(spec);
-	} else if (strchr(spec, ':') == NULL) {
-		return -1;
-	}
-	fd = FCGX_OpenSocket(spec, 1024);
-	if (fd >= 0)
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return fd;
-}
-
 /* Run the worker threads until a signal stops them. */
 static int
 serve_fastcgi(struct api_server *server, long nthreads)
 {
 	pthread_t threads[MAX_THREADS], sigthr;
-	sigset_t set;
 	long i, started = 0;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR2);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&sigthr, NULL, signal_main, &set) != 0)
+	if (pthread_create(&sigthr, NULL, signal_main, NULL) != 0)
 		fatalx("cannot start the signal thread");
 	if (!api_metrics_start(server))
 		fatalx("cannot start the metrics thread");
@@ -236,8 +294,10 @@ serve_fastcgi(struct api_server *server, long nthreads)
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	api_metrics_stop();
-	if (!stopping)
-		pthread_kill(sigthr, SIGUSR2);
+	if (!stopping) {
+		stopping = 1;
+		oc_daemon_stop();
+	}
 	pthread_join(sigthr, NULL);
 	return 0;
 }
@@ -254,92 +314,80 @@ server_free(struct api_server *server)
 	oc_config_clear(&server->cfg);
 }
 
+/* --add-user, --set-password or --set-role; exit status. */
+static int
+run_account_command(const struct oc_config *cfg)
+{
+	char err[1024];
+	bool ok;
+
+	if (opts.add_user != NULL)
+		ok = api_account_add(cfg, opts.add_user, opts.name, opts.role,
+		    err, sizeof(err));
+	else if (opts.set_password != NULL)
+		ok = api_account_set_password(cfg, opts.set_password, err,
+		    sizeof(err));
+	else
+		ok = api_account_set_role(cfg, opts.set_role, opts.role, err,
+		    sizeof(err));
+	if (!ok)
+		log_errorx("%s", err);
+	return ok ? 0 : 1;
+}
+
+/* --init [--sample-data]; exit status. */
+static int
+run_init(const struct oc_config *cfg)
+{
+	const char *pw = NULL;
+	char err[1024];
+
+	if (opts.sample) {
+		/* The local demo's password, read here at start only. */
+		pw = getenv("ORDERCAST_DEMO_PASSWORD");
+		if (pw == NULL || pw[0] == '\0')
+			pw = "ordercast-demo";
+	}
+	if (!api_init_database(cfg, pw, err, sizeof(err))) {
+		log_errorx("init: %s", err);
+		return 1;
+	}
+	log_info("%s", err);
+	return 0;
+}
+
+/* Options that only make sense together. */
+static bool
+opts_consistent(void)
+{
+	if (opts.sample && !opts.init)
+		return false;
+	if ((opts.name != NULL || opts.role != NULL) &&
+	    opts.add_user == NULL && opts.set_role == NULL)
+		return false;
+	return true;
+}
+
 /* Parse options, load the configuration and run in the chosen mode. */
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "pidfile", required_argument, NULL, 'p' },
-		{ "init", no_argument, NULL, 'i' },
-		{ "sample-data", no_argument, NULL, 'S' },
-		{ "add-user", required_argument, NULL, 'A' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "role", required_argument, NULL, 'R' },
-		{ "set-password", required_argument, NULL, 'P' },
-		{ "set-role", required_argument, NULL, 'E' },
-		{ "check", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *listen_spec = NULL, *pidfile = NULL;
-	const char *add_user = NULL, *name = NULL, *role = NULL;
-	const char *set_password = NULL, *set_role = NULL;
-	bool sample = false;
-	long nthreads = 8;
 	struct api_server server;
-	bool check = false, init = false, cgi;
+	struct oc_daemon d;
+	bool cgi;
 	char err[1024];
-	int ch, rc = 1;
+	int rc = 1, status;
 
 	memset(&server, 0, sizeof(server));
-
-	while ((ch = getopt_long(argc, argv, "nh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			listen_spec = optarg;
-			break;
-		case 't':
-			if (!oc_parse_long(optarg, 1, MAX_THREADS,
-			    &nthreads)) {
-				fprintf(stderr, "ordercast-api: --threads: "
-				    "expected 1 to %d\n", MAX_THREADS);
-				return 1;
-			}
-			break;
-		case 'p':
-			pidfile = optarg;
-			break;
-		case 'i':
-			init = true;
-			break;
-		case 'S':
-			sample = true;
-			break;
-		case 'A':
-			add_user = optarg;
-			break;
-		case 'N':
-			name = optarg;
-			break;
-		case 'R':
-			role = optarg;
-			break;
-		case 'P':
-			set_password = optarg;
-			break;
-		case 'E':
-			set_role = optarg;
-			break;
-		case 'n':
-			check = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind != argc || (sample && !init) ||
-	    ((name != NULL || role != NULL) && add_user == NULL &&
-	    set_role == NULL)) {
-		usage(stderr);
-		return 1;
+	if (!oc_daemon_parse(&d, &spec, argc, argv, &status))
+		return status;
+	if (!opts_consistent()) {
+		oc_daemon_usage(&spec, stderr);
+		return OC_EXIT_USAGE;
 	}
 	log_init("ordercast-api", OC_LOG_INFO, false);
+	if (!oc_daemon_open_log(&d))
+		return 1;
 	if (!oc_config_load(&server.cfg, err, sizeof(err))) {
 		log_errorx("%s", err);
 		oc_config_clear(&server.cfg);
@@ -347,53 +395,30 @@ main(int argc, char **argv)
 	}
 	log_set_level(server.cfg.log_level);
 	oc_config_log(&server.cfg);
-	if (check) {
-		log_info("configuration is valid");
+	if (d.check) {
+		oc_daemon_print_check(&d, &server.cfg, stdout);
 		oc_config_clear(&server.cfg);
 		return 0;
 	}
 	if (!oc_auth_init()) {
 		log_errorx("libsodium does not start");
-		goto done_early;
+		oc_config_clear(&server.cfg);
+		return 1;
 	}
 	mongoc_init();
-	if (add_user != NULL || set_password != NULL || set_role != NULL) {
-		bool ok;
-
-		if (add_user != NULL)
-			ok = api_account_add(&server.cfg, add_user, name, role,
-			    err, sizeof(err));
-		else if (set_password != NULL)
-			ok = api_account_set_password(&server.cfg,
-			    set_password, err, sizeof(err));
-		else
-			ok = api_account_set_role(&server.cfg, set_role, role,
-			    err, sizeof(err));
-		if (!ok)
-			log_errorx("%s", err);
-		rc = ok ? 0 : 1;
+	if (opts.add_user != NULL || opts.set_password != NULL ||
+	    opts.set_role != NULL) {
+		rc = run_account_command(&server.cfg);
 		goto done;
 	}
-	if (init) {
-		const char *pw = NULL;
-
-		if (sample) {
-			pw = getenv("ORDERCAST_DEMO_PASSWORD");
-			if (pw == NULL || pw[0] == '\0')
-				pw = "ordercast-demo";
-		}
-		if (api_init_database(&server.cfg, pw, err, sizeof(err))) {
-			log_info("%s", err);
-			rc = 0;
-		} else {
-			log_errorx("init: %s", err);
-		}
+	if (opts.init) {
+		rc = run_init(&server.cfg);
 		goto done;
 	}
 	oc_keys_init(&server.keys, server.cfg.prefix);
 	api_breaker_init(&server.mongo_breaker);
 	api_breaker_init(&server.redis_breaker);
-	if (!open_pool(&server, nthreads, err, sizeof(err))) {
+	if (!open_pool(&server, opts.nthreads, err, sizeof(err))) {
 		log_errorx("%s", err);
 		goto done;
 	}
@@ -401,38 +426,34 @@ main(int argc, char **argv)
 		log_errorx("FCGX_Init failed");
 		goto done;
 	}
-	if (listen_spec != NULL) {
-		listen_fd = open_listener(listen_spec);
-		if (listen_fd < 0) {
-			log_errorx("--listen %s: cannot listen (expected "
-			    "unix:PATH or HOST:PORT)", listen_spec);
-			goto done;
-		}
-		cgi = false;
-	} else {
-		cgi = FCGX_IsCGI();
-	}
-	if (pidfile != NULL && !oc_pidfile_write(pidfile)) {
-		log_warn("pidfile %s", pidfile);
+	listen_fd = oc_daemon_listen(&d, 1024, err, sizeof(err));
+	if (listen_fd == -1) {
+		log_errorx("%s", err);
 		goto done;
 	}
+	cgi = false;
+	if (listen_fd == -2) {
+		listen_fd = 0;
+		cgi = FCGX_IsCGI();
+	}
+	/* After FCGX_Init, which installs handlers of its own. */
+	if (!oc_daemon_signals(err, sizeof(err))) {
+		log_errorx("%s", err);
+		goto done;
+	}
+	if (!oc_daemon_write_pidfile(&d))
+		goto done;
 	if (cgi) {
 		rc = serve_cgi(&server);
 		goto done;
 	}
 	log_info("serving FastCGI on %s with %ld threads",
-	    listen_spec != NULL ? listen_spec : "fd 0", nthreads);
-	rc = serve_fastcgi(&server, nthreads);
-	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
-		unlink(listen_spec + 5);
-	if (pidfile != NULL)
-		unlink(pidfile);
+	    d.listen != NULL ? d.listen : "fd 0", opts.nthreads);
+	rc = serve_fastcgi(&server, opts.nthreads);
 	log_info("stopped");
 done:
+	oc_daemon_cleanup(&d);
 	server_free(&server);
 	mongoc_cleanup();
-	return rc;
-done_early:
-	server_free(&server);
 	return rc;
 }
