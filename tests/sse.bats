@@ -13,17 +13,24 @@ OTHER=65f0c0ffee65f0c0ffee0002
 # Append an event to the log and publish it in one step; prints its id.
 # ARGV[1] is the event with __ID__ where the id goes; ARGV[2] "nopub"
 # only appends (what pub/sub loses while the relay is away).
+# The watcher's way of choosing ids (docs/architecture.md, "Events"):
+# ms is the change's cluster time in whole seconds times 1000, and seq
+# its increment shifted left by 16 (the low bits number the events of one
+# transaction and the alerts). Redis' clock stands in for MongoDB's.
 LUA='
 local t = redis.call("TIME")
-local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local seq = 0
+local ms = tonumber(t[1]) * 1000
+local inc = 1
 local l = redis.call("XREVRANGE", KEYS[1], "+", "-", "COUNT", 1)
 if #l > 0 then
 	local lms, lseq = string.match(l[1][1], "(%d+)-(%d+)")
 	lms = tonumber(lms)
-	if lms >= ms then ms = lms; seq = tonumber(lseq) + 1 end
+	if lms >= ms then
+		ms = lms
+		inc = math.floor(tonumber(lseq) / 65536) + 1
+	end
 end
-local id = string.format("%d-%d", ms, seq)
+local id = string.format("%d-%d", ms, inc * 65536)
 local ev = string.gsub(ARGV[1], "__ID__", id)
 redis.call("XADD", KEYS[1], id, "event", ev)
 if ARGV[2] ~= "nopub" then redis.call("PUBLISH", KEYS[2], ev) end
