@@ -2,7 +2,7 @@
 // system health. Orders and counts move with events; health, cache and
 // traffic figures are read from /api/health and /api/metrics.
 
-import { el, setText } from './dom.js';
+import { el, setText, perFrame } from './dom.js';
 import { cents, centsShort, time, millis, statusLabel }
     from './format.js';
 import * as store from './store.js';
@@ -262,9 +262,10 @@ export function initLive() {
 		}, POLL_MS);
 	}
 
-	store.on('stats', renderStats);
-	store.on('products', () => renderTop(store.state.stats.topProducts ||
-	    []));
+	// Events redraw once a frame, however many arrive.
+	store.on('stats', perFrame(renderStats));
+	store.on('products', perFrame(() =>
+	    renderTop(store.state.stats.topProducts || [])));
 	// The per-minute window moves on with the clock.
 	setInterval(() => {
 		if (store.tickMinutes())

@@ -2,7 +2,8 @@
 // the order, follow the orders as they move. A customer orders for
 // themselves; an admin picks the customer to order for.
 
-import { el, reconcile, emptyLine, setText, flash } from './dom.js';
+import { el, reconcile, emptyLine, setText, flash, perFrame }
+    from './dom.js';
 import { get, post, randomKey } from './api.js';
 import { cents, dateTime, shortId, statusLabel } from './format.js';
 import * as store from './store.js';
@@ -123,7 +124,8 @@ export function initPortal() {
 		qty.disabled = level === 'out';
 		add.disabled = level === 'out';
 		qty.setAttribute('aria-label', 'Quantity of ' + p.name);
-		add.setAttribute('aria-label', 'Add ' + p.name + ' to cart');
+		// The name starts with the words shown (WCAG label in name).
+		add.setAttribute('aria-label', 'Add to cart: ' + p.name);
 	}
 
 	function renderProducts() {
@@ -297,13 +299,15 @@ export function initPortal() {
 		    { behavior: 'smooth', block: 'center' });
 		placeButton.focus({ preventScroll: true });
 	});
+	// Events redraw once a frame, however many arrive.
+	const ordersSoon = perFrame(renderOrders);
 	store.on('users', renderCustomers);
-	store.on('products', () => {
+	store.on('products', perFrame(() => {
 		renderProducts();
 		renderCart();
-	});
+	}));
 	store.on('orders', (event) => {
-		renderOrders();
+		ordersSoon();
 		if (event)
 			notify(event);
 	});
