@@ -287,3 +287,11 @@ need_filters() {
 @test "www: the low-stock panel lists the products under the threshold now, sold out first" {
 	browser low-stock
 }
+
+@test "www: the cart tells of an item that ran short and offers what is left; a refusal names the product and clears with its cause" {
+	browser cart-short
+}
+
+@test "www: the charts show the values under the pointer; the traffic figures say what they count" {
+	browser chart-tip
+}

@@ -1198,6 +1198,79 @@ Object.assign(checks, {
 			fail('focus did not return to the order');
 	},
 
+	// The cart tells when an item ran short and offers what is left; a
+	// refusal names the product in words and goes once its cause has.
+	async 'cart-short'(context) {
+		const product = await pickProduct(0);
+		const setStock = n => api('PUT', 'products/' + product.id +
+		    '/stock', { stock: n });
+		await setStock(5);
+		const portal = await openPage(context, '#portal');
+		const card = portal.locator('#product-list li[data-key="' +
+		    product.id + '"]');
+		await within(portal, LIVE_MS, 'stock 5 shown', sel =>
+		    document.querySelector(sel).dataset.stock === '5',
+		    '#product-list li[data-key="' + product.id + '"]');
+		await card.locator('input.qty').fill('3');
+		await card.locator('button').click();
+		const item = '#cart li[data-key="' + product.id + '"]';
+		await setStock(2);
+		await within(portal, LIVE_MS, 'the cart saying only 2 are left',
+		    ([sel, name]) => {
+			const li = document.querySelector(sel);
+			const fix = li && li.querySelector('.cart-fix');
+			return fix && !fix.hidden &&
+			    fix.textContent === 'Order 2 instead' &&
+			    li.textContent.includes('Only 2 left of ' + name);
+		    }, [item, product.name]);
+		await portal.click(item + ' .cart-fix');
+		await within(portal, LIVE_MS, 'the cart holding 2', sel => {
+			const li = document.querySelector(sel);
+			return li.querySelector('.cart-qty').textContent === '× 2' &&
+			    li.querySelector('.cart-fix').hidden;
+		}, item);
+		// Short again, ordered anyway: refused in words.
+		await setStock(1);
+		await within(portal, LIVE_MS, 'the cart warning again', sel =>
+		    !document.querySelector(sel + ' .cart-fix').hidden, item);
+		await portal.click('#place-order');
+		await portal.waitForSelector('#order-error:not(:empty)',
+		    { timeout: LOAD_MS });
+		const text = await portal.textContent('#order-error');
+		log('refused: ' + text);
+		if (!text.includes(product.name) || /[0-9a-f]{24}/i.test(text))
+			fail('the refusal does not name the product in words: ' + text);
+		await setStock(10);
+		await within(portal, LIVE_MS, 'the error gone with its cause',
+		    () => document.getElementById('order-error').textContent === '');
+		await portal.click('#place-order');
+		await portal.waitForSelector('#order-ok:not(:empty)',
+		    { timeout: LOAD_MS });
+		await setStock(product.stock);
+		for (let i = problems.length - 1; i >= 0; i--)
+			if (/status of 409/.test(problems[i]))
+				problems.splice(i, 1);
+	},
+
+	// The charts say the values under the pointer; the traffic figures
+	// say what they count.
+	async 'chart-tip'(context) {
+		const page = await openPage(context, '#live');
+		await page.waitForSelector('#chart-orders canvas');
+		const box = await page.locator('#chart-orders .u-over').boundingBox();
+		await page.mouse.move(box.x + box.width - 4, box.y + box.height / 2);
+		await within(page, LOAD_MS, 'a tooltip with the minute\'s orders',
+		    () => {
+			const tip = document.querySelector('#chart-orders .chart-tip');
+			return tip && !tip.hidden &&
+			    /^\d\d:\d\d( [AP]M)? · Orders: \d+$/.test(tip.textContent);
+		    });
+		log('tooltip: ' + await page.textContent('#chart-orders .chart-tip'));
+		await within(page, LOAD_MS, 'the cache ratio\'s window and scope',
+		    () => /all API processes, last \d+ s/.test(
+		    document.getElementById('traffic').textContent));
+	},
+
 	// The low-stock panel shows the products under the threshold now,
 	// sold out first, and follows the stock.
 	async 'low-stock'(context) {
