@@ -1,10 +1,13 @@
 #!/usr/bin/env bats
 # The dashboard (www/) in headless chromium on a private stack: signing
 # in and out, the views of each role, live updates between pages, stock,
-# charts, markup in data, keyboard, the connection indicator, and
-# screenshots of every view. The browser side is
-# tests/browser/dashboard.mjs (playwright-core from npm); its pages sign
-# in as the sample admin unless a test says otherwise.
+# charts, markup in data, keyboard, the connection indicator, the admin's
+# order queries against the API's, one stream shared by many tabs, the
+# pill while the watcher is down, a 30 s burst of events, export, detail,
+# low stock, the cart, axe-core and screenshots of every view. The
+# browser side is tests/browser/dashboard.mjs (playwright-core from
+# npm); its pages sign in as the sample admin unless a test says
+# otherwise.
 
 bats_load_library bats-support
 bats_load_library bats-assert
@@ -294,4 +297,8 @@ need_filters() {
 
 @test "www: the charts show the values under the pointer; the traffic figures say what they count" {
 	browser chart-tip
+}
+
+@test "www: a status move made with the keyboard says what happened and keeps focus in the row" {
+	browser move-focus
 }

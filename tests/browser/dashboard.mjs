@@ -1271,6 +1271,34 @@ Object.assign(checks, {
 		    document.getElementById('traffic').textContent));
 	},
 
+	// A status move made with the keyboard says what happened and keeps
+	// the focus in the order's row.
+	async 'move-focus'(context) {
+		const product = await pickProduct(2);
+		const customer = (await api('GET', 'users?role=customer')).data[0];
+		const order = await api('POST', 'orders', { customerId: customer.id,
+		    items: [{ productId: product.id, qty: 1 }] });
+		const page = await openPage(context, '#admin');
+		const row = '#orders-body tr[data-key="' + order.id + '"]';
+		await page.waitForSelector(row, { timeout: LOAD_MS });
+		const short = order.id.slice(-6);
+		for (const [button, status] of [['move', 'Processing'],
+		    ['move', 'Shipped'], ['move', 'Delivered']]) {
+			await page.focus(row + ' [data-action=' + button + ']');
+			await page.keyboard.press('Enter');
+			await within(page, LIVE_MS, 'the page saying ' + status,
+			    ([id, s]) => document.getElementById('admin-status')
+			    .textContent === 'Order #' + id + ' is now ' + s + '.',
+			    [short, status]);
+			await within(page, LIVE_MS, 'focus in the row', sel =>
+			    document.querySelector(sel).contains(
+			    document.activeElement) &&
+			    document.activeElement !== document.body, row);
+		}
+		log('focus stayed on ' + await page.evaluate(() =>
+		    document.activeElement.getAttribute('aria-label')));
+	},
+
 	// The low-stock panel shows the products under the threshold now,
 	// sold out first, and follows the stock.
 	async 'low-stock'(context) {

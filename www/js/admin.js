@@ -91,6 +91,10 @@ export function initAdmin() {
 	async function moveOrder(id, status, tr) {
 		adminError.textContent = '';
 		const buttons = tr.querySelectorAll('.actions button');
+		// A disabled button loses the focus: the row gets it back when
+		// it has been redrawn.
+		if (tr.contains(document.activeElement))
+			tr.dataset.refocus = 'true';
 		for (const b of buttons)
 			b.disabled = true;
 		try {
@@ -105,7 +109,19 @@ export function initAdmin() {
 			    e.message;
 			for (const b of buttons)
 				b.disabled = b.hidden;
+			refocus(tr);
 		}
+	}
+
+	// Give the row the focus back if a move took it away, unless the
+	// user has gone elsewhere meanwhile.
+	function refocus(tr) {
+		if (tr.dataset.refocus !== 'true')
+			return;
+		delete tr.dataset.refocus;
+		const a = document.activeElement;
+		if (!a || a === document.body || tr.contains(a))
+			focusRow(tr);
 	}
 
 	// Cancel only once the admin confirmed, naming the order.
@@ -204,6 +220,7 @@ export function initAdmin() {
 		tr.title = gone ? 'No longer matches the search' : '';
 		if (hadFocus && !tr.contains(document.activeElement))
 			focusRow(tr);
+		refocus(tr);
 	}
 
 	function renderCount() {
@@ -240,7 +257,8 @@ export function initAdmin() {
 		from.value = query.from;
 		to.value = query.to;
 		limitSelect.value = String(query.limit);
-		for (const th of document.querySelectorAll('#orders-head th[data-sort]')) {
+		const heads = document.querySelectorAll('#orders-head th[data-sort]');
+		for (const th of heads) {
 			const key = th.dataset.sort;
 			const s = query.sort === key ? 'ascending' :
 			    query.sort === '-' + key ? 'descending' : null;
