@@ -1,10 +1,13 @@
 #!/usr/bin/env bats
 # The dashboard (www/) in headless chromium on a private stack: signing
 # in and out, the views of each role, live updates between pages, stock,
-# charts, markup in data, keyboard, the connection indicator, and
-# screenshots of every view. The browser side is
-# tests/browser/dashboard.mjs (playwright-core from npm); its pages sign
-# in as the sample admin unless a test says otherwise.
+# charts, markup in data, keyboard, the connection indicator, the admin's
+# order queries against the API's, one stream shared by many tabs, the
+# pill while the watcher is down, a 30 s burst of events, export, detail,
+# low stock, the cart, axe-core and screenshots of every view. The
+# browser side is tests/browser/dashboard.mjs (playwright-core from
+# npm); its pages sign in as the sample admin unless a test says
+# otherwise.
 
 bats_load_library bats-support
 bats_load_library bats-assert
@@ -41,6 +44,12 @@ browser() {
 		"$WWW_OUT"
 	echo "$output"
 	assert_success
+}
+
+# The same, and show what it measured (its "# " lines) in the report.
+browser_measured() {
+	browser "$1"
+	grep '^# ' <<<"$output" | grep -v '^# saved ' >&3 || true
 }
 
 @test "www: the page and its modules are served, vendor files too" {
@@ -147,10 +156,14 @@ SH
 	assert_output ''
 }
 
-@test "www: screenshots of every view at 1920 and 375 px, no sideways scrolling" {
+@test "www: screenshots of every view at 375, 1024, 1280 and 1920 px, no sideways scrolling, no serious axe-core violation" {
+	[ -f "$OC_SRCDIR/node_modules/axe-core/axe.min.js" ] || {
+		echo "axe-core is missing: run npm ci in $OC_SRCDIR" >&2
+		return 1
+	}
 	browser screenshots
 	for f in signin portal admin live; do
-		for w in 1920 375; do
+		for w in 1920 1280 1024 375; do
 			[ -s "$WWW_OUT/$f-$w.png" ]
 		done
 	done
@@ -215,4 +228,77 @@ print(db.orders.insert_one(o).inserted_id)" >"$id_file.tmp"
 		\"publishedAt\":0}" >/dev/null
 	browser_finish
 	stack_start_prog ordercast-watch
+}
+
+# Skip a test of the order queries when the API has no filters yet.
+need_filters() {
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' \
+		-H "Authorization: Bearer $OC_ADMIN_TOKEN" \
+		"$STACK_URL/api/orders/count")
+	[ "$code" = 200 ] || skip "the API answers /api/orders/count with $code"
+}
+
+@test "www: the admin's filters, search, dates and sort give the API's results and counts; the address keeps the query" {
+	need_filters
+	browser orders-query
+}
+
+@test "www: paging reaches the oldest order, every order once" {
+	need_filters
+	browser_measured orders-paging
+}
+
+@test "www: ten tabs of one browser share one connection and all receive an order placed in an eleventh" {
+	browser_measured tabs
+}
+
+@test "www: closing the tab that holds the connection hands it over within 2 s, with no event lost" {
+	browser_measured handover
+}
+
+@test "www: the pill reads degraded within 5 s of stopping the watcher, and live again after it returns" {
+	local deadline
+	export OC_WATCH_STOPPED=$BATS_TEST_TMPDIR/watch-stopped
+	browser_start degraded
+	stack_stop_prog ordercast-watch || true
+	touch "$OC_WATCH_STOPPED"
+	deadline=$((SECONDS + 30))
+	until grep -qE '^# degraded:|^FAIL' "$BROWSER_OUT"; do
+		kill -0 "$BROWSER_PID" 2>/dev/null || break
+		[ "$SECONDS" -lt "$deadline" ] || break
+		sleep 0.05
+	done
+	stack_start_prog ordercast-watch
+	browser_finish
+	grep '^# ' "$BROWSER_OUT" >&3 || true
+}
+
+@test "www: a burst of 20 events a second for 30 s leaves no main-thread task of 100 ms or more" {
+	browser_measured burst
+}
+
+@test "www: the CSV export holds every order of the query, with a header row, and says how many" {
+	need_filters
+	browser_measured export
+}
+
+@test "www: an order's detail shows its items, customer and who moved it when" {
+	browser detail
+}
+
+@test "www: the low-stock panel lists the products under the threshold now, sold out first" {
+	browser low-stock
+}
+
+@test "www: the cart tells of an item that ran short and offers what is left; a refusal names the product and clears with its cause" {
+	browser cart-short
+}
+
+@test "www: the charts show the values under the pointer; the traffic figures say what they count" {
+	browser chart-tip
+}
+
+@test "www: a status move made with the keyboard says what happened and keeps focus in the row" {
+	browser move-focus
 }

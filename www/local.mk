@@ -12,7 +12,8 @@ dist_wwwjs_DATA = \
 	www/js/main.js www/js/api.js www/js/dom.js www/js/events.js \
 	www/js/format.js www/js/store.js www/js/demo.js www/js/toast.js \
 	www/js/config.js www/js/signin.js \
-	www/js/portal.js www/js/admin.js www/js/live.js
+	www/js/portal.js www/js/admin.js www/js/live.js \
+	www/js/health.js www/js/query.js
 
 # The sample accounts for the sign-in view of the local demo: shipped in
 # the tarball, served from the source tree by the local stack

@@ -236,8 +236,15 @@ const checks = {
 			const tr = document.querySelector(sel);
 			return tr && tr.dataset.status === 'processing';
 		    }, rowSel);
-		// Cancel from the admin page too.
+		// Cancel from the admin page too, after a confirmation that
+		// names the order; focus goes back where it was.
 		await admin.locator(rowSel + ' [data-action=cancel]').click();
+		await admin.waitForSelector('#confirm-cancel[open]',
+		    { timeout: LOAD_MS });
+		const question = await admin.textContent('#confirm-cancel-text');
+		if (!question.includes(order.id.slice(-6)))
+			fail('the confirmation does not name the order: ' + question);
+		await admin.click('#confirm-cancel-yes');
 		await within(portal, LIVE_MS, 'status cancelled in the portal',
 		    id => {
 			const li = document.querySelector('#my-orders li[data-key="' +
@@ -406,7 +413,9 @@ const checks = {
 	async 'screenshots'(context) {
 		const signin = await newPage(context);
 		await signin.waitForSelector('#demo-accounts:not([hidden])');
-		for (const [w, h] of [[1920, 1080], [375, 812]]) {
+		const widths = [[1920, 1080], [1280, 800], [1024, 768], [375, 812]];
+		const violations = [];
+		for (const [w, h] of widths) {
 			await signin.setViewportSize({ width: w, height: h });
 			const file = path.join(outDir, 'signin-' + w + '.png');
 			await signin.screenshot({ path: file, fullPage: true });
@@ -417,10 +426,12 @@ const checks = {
 			if (overflow > 0)
 				fail('sign-in at ' + w + ' px scrolls sideways by ' +
 				    overflow + ' px');
+			for (const v of await axeProblems(signin))
+				violations.push('sign-in at ' + w + ' px: ' + v);
 		}
 		await signin.close();
 		const page = await openPage(context, '#portal');
-		for (const [w, h] of [[1920, 1080], [375, 812]]) {
+		for (const [w, h] of widths) {
 			await page.setViewportSize({ width: w, height: h });
 			for (const view of ['portal', 'admin', 'live']) {
 				await page.evaluate(v => { location.hash = v; }, view);
@@ -437,8 +448,14 @@ const checks = {
 				if (overflow > 0)
 					fail(view + ' at ' + w + ' px scrolls sideways by ' +
 					    overflow + ' px');
+				for (const v of await axeProblems(page))
+					violations.push(view + ' at ' + w + ' px: ' + v);
 			}
 		}
+		if (violations.length)
+			fail('axe-core:\n' + violations.join('\n'));
+		log('axe-core: no serious or critical violation in any view at ' +
+		    widths.map(x => x[0]).join(', ') + ' px');
 	},
 
 	// The tabs, demo controls and view controls are reachable with the
@@ -745,6 +762,579 @@ const checks = {
 		problems.length = 0;
 	}
 };
+
+// The ids and count the API gives for a filter, as the admin.
+async function apiOrders(where, sort, limit) {
+	const p = new URLSearchParams({ sort, limit: String(limit) });
+	if (where)
+		p.set('where', where);
+	const list = await api('GET', 'orders?' + p);
+	const count = await api('GET', 'orders/count?' +
+	    new URLSearchParams(where ? { where } : {}));
+	return { ids: list.data.map(o => o.id), count: count.count };
+}
+
+// The ids of the rows the admin page shows, once it has loaded them.
+async function shownOrders(page) {
+	await page.waitForFunction(() => {
+		const c = document.getElementById('orders-count').textContent;
+		return c && c !== 'Loading…';
+	}, null, { timeout: LOAD_MS });
+	return page.$$eval('#orders-body tr[data-key]',
+	    trs => trs.map(tr => tr.dataset.key));
+}
+
+// The total the admin page's count names ("1–25 of 426").
+async function shownTotal(page) {
+	const text = await page.textContent('#orders-count');
+	if (text === 'No orders')
+		return 0;
+	const m = /of ([\d,]+)$/.exec(text);
+	return m ? Number(m[1].replace(/,/g, '')) : null;
+}
+
+// A filter result of the page must be the API's: same rows, same count.
+async function sameAsApi(page, what, where, sort, limit) {
+	const want = await apiOrders(where, sort, limit);
+	const got = await shownOrders(page);
+	if (JSON.stringify(got) !== JSON.stringify(want.ids))
+		fail(what + ': the page shows ' + got.length + ' orders, the API ' +
+		    want.ids.length + ' (' + where + ')');
+	const total = await shownTotal(page);
+	if (total !== want.count)
+		fail(what + ': the page counts ' + total + ', the API ' +
+		    want.count);
+	log(what + ': ' + got.length + ' rows of ' + total + ', as the API');
+}
+
+// Pages of one context that hold the shared connection.
+async function holders(pages) {
+	const out = [];
+	for (const p of pages)
+		if (await p.evaluate(() =>
+		    document.documentElement.dataset.feedHolder === 'true'))
+			out.push(p);
+	return out;
+}
+
+// Record in the page every stock value of one product that events bring.
+async function recordStock(page, productId) {
+	await page.evaluate((id) => {
+		window.__ocStock = [];
+		window.ordercast.store.on('event', (e) => {
+			if (e.type === 'product.updated' && e.key === id && e.doc)
+				window.__ocStock.push(e.doc.stock);
+		});
+	}, productId);
+}
+
+let axeSource = null;
+
+// Axe-core in the page: serious and critical violations, as text.
+async function axeProblems(page) {
+	// Evaluated, not a script tag: the page's CSP allows no inline
+	// script, rightly.
+	if (!axeSource)
+		axeSource = fs.readFileSync(path.join(path.dirname(
+		    new URL(import.meta.url).pathname), '..', '..', 'node_modules',
+		    'axe-core', 'axe.min.js'), 'utf8');
+	const before = problems.length;
+	if (!await page.evaluate(() => Boolean(window.axe)))
+		await page.evaluate(axeSource);
+	const result = await page.evaluate(() => window.axe.run(document, {
+		runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a',
+		    'wcag21aa', 'best-practice'] }
+	}));
+	// Axe itself tries a style element, which the CSP refuses: that
+	// error is the tool's, not the page's.
+	for (let i = problems.length - 1; i >= before; i--)
+		if (/Applying inline style violates/.test(problems[i]))
+			problems.splice(i, 1);
+	return result.violations.filter(v => v.impact === 'serious' ||
+	    v.impact === 'critical').map(v => v.id + ' (' + v.impact + '): ' +
+	    v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ') +
+	    (v.nodes.length > 3 ? ' and ' + (v.nodes.length - 3) + ' more' :
+	    ''));
+}
+
+Object.assign(checks, {
+	// The admin's filters, search and sort give the API's results for
+	// the same filter, counts included; the address keeps the query.
+	async 'orders-query'() {
+		const page = await openPage(await launch(), '#admin');
+		await sameAsApi(page, 'all orders', '', '-createdAt', 25);
+		await page.selectOption('#admin-status-filter', 'delivered');
+		await page.waitForFunction(() =>
+		    location.hash.includes('status=delivered'));
+		await sameAsApi(page, 'delivered', "status = 'delivered'",
+		    '-createdAt', 25);
+		await page.selectOption('#admin-status-filter', '');
+		// A product word, in another case than the catalog's.
+		const order = (await api('GET', 'orders?limit=1')).data[0];
+		const word = order.items[0].name.split(' ')[0].toLowerCase();
+		await page.fill('#q-text', word);
+		await page.click('#q-submit');
+		await page.waitForFunction(w => location.hash.includes('q=' + w),
+		    encodeURIComponent(word));
+		const like = "'%" + word.replace(/'/g, "''") + "%'";
+		const users = (await api('GET', 'users')).data;
+		const named = users.filter(u => u.role !== 'admin' &&
+		    (u.name.toLowerCase().includes(word) ||
+		    u.email.toLowerCase().includes(word)));
+		const byProduct = 'items.name ILIKE ' + like +
+		    ' OR items.sku ILIKE ' + like;
+		await sameAsApi(page, 'search "' + word + '"', named.length ?
+		    'customerId IN (' + named.map(u => "'" + u.id + "'")
+		    .join(', ') + ') OR ' + byProduct : byProduct, '-createdAt', 25);
+		// A customer by name.
+		const who = users.find(u => u.role === 'customer' &&
+		    !u.name.includes('<'));
+		await page.fill('#q-text', who.name);
+		await page.click('#q-submit');
+		await page.waitForFunction(() => location.hash.includes('q='));
+		const same = users.filter(u => u.role !== 'admin' &&
+		    (u.name.toLowerCase().includes(who.name.toLowerCase()) ||
+		    u.email.toLowerCase().includes(who.name.toLowerCase())));
+		const likeName = "'%" + who.name.replace(/'/g, "''") + "%'";
+		await sameAsApi(page, 'customer "' + who.name + '"',
+		    'customerId IN (' + same.map(u => "'" + u.id + "'")
+		    .join(', ') + ') OR items.name ILIKE ' + likeName +
+		    ' OR items.sku ILIKE ' + likeName, '-createdAt', 25);
+		// A date range: today only, sorted by total, most first.
+		await page.click('#q-clear');
+		const today = new Date().toISOString().slice(0, 10);
+		const tomorrow = new Date(Date.now() + 86400000).toISOString()
+		    .slice(0, 10);
+		await page.fill('#q-from', today);
+		await page.fill('#q-to', today);
+		await page.dispatchEvent('#q-to', 'change');
+		await page.click('#orders-head button[data-sort="totalCents"]');
+		await page.waitForFunction(() =>
+		    location.hash.includes('sort=-totalCents'));
+		const range = "createdAt >= '" + today + "' AND createdAt < '" +
+		    tomorrow + "'";
+		await sameAsApi(page, 'today by total', range, '-totalCents', 25);
+		const sortState = await page.getAttribute(
+		    '#orders-head th[data-sort="totalCents"]', 'aria-sort');
+		if (sortState !== 'descending')
+			fail('the Total column says aria-sort=' + sortState);
+		// The address holds the query: a reload shows the same.
+		const hash = await page.evaluate(() => location.hash);
+		const again = await openPage(await launch(), hash);
+		await sameAsApi(again, 'reloaded ' + hash, range, '-totalCents', 25);
+		if (await again.inputValue('#q-from') !== today)
+			fail('the reloaded page lost its date range');
+	},
+
+	// Page by page the admin reaches the oldest order; the pages hold
+	// every order once.
+	async 'orders-paging'(context) {
+		let count = (await api('GET', 'orders/count')).count;
+		while (count < 60) {
+			await api('POST', 'simulate/new-order', {});
+			count++;
+		}
+		const page = await openPage(context, '#admin');
+		await page.selectOption('#q-limit', '25');
+		const seen = new Set();
+		let pages = 0;
+		for (;;) {
+			const ids = await shownOrders(page);
+			pages++;
+			for (const id of ids)
+				seen.add(id);
+			if (await page.isDisabled('#orders-next'))
+				break;
+			if (pages > 1000)
+				fail('paging does not end');
+			const first = ids[0];
+			await page.click('#orders-next');
+			await page.waitForFunction(f => {
+				const tr = document.querySelector('#orders-body tr[data-key]');
+				return tr && tr.dataset.key !== f;
+			}, first, { timeout: LOAD_MS });
+		}
+		const total = (await api('GET', 'orders/count')).count;
+		const oldest = (await api('GET', 'orders?sort=createdAt&limit=1'))
+		    .data[0];
+		const last = await shownOrders(page);
+		if (last[last.length - 1] !== oldest.id)
+			fail('the last page does not end with the oldest order');
+		if (seen.size !== total)
+			fail('the pages held ' + seen.size + ' orders of ' + total);
+		log(pages + ' pages, ' + seen.size + ' orders, the oldest last');
+		await page.click('#orders-prev');
+		await page.waitForFunction(() => !document.getElementById(
+		    'orders-next').disabled, null, { timeout: LOAD_MS });
+	},
+
+	// Ten tabs of one browser all receive an order placed in an eleventh,
+	// over one connection.
+	async 'tabs'(context) {
+		const pages = [];
+		for (let i = 0; i < 10; i++)
+			pages.push(await openPage(context, i % 2 ? '#live' : '#admin'));
+		const held = await holders(pages);
+		if (held.length !== 1)
+			fail(held.length + ' tabs hold a stream; one should');
+		const product = await pickProduct(2);
+		const portal = await openPage(context, '#portal');
+		for (const p of pages)
+			await p.evaluate(() => {
+				window.__ocOrders = new Set();
+				window.ordercast.store.on('event', (e) => {
+					if (e.type === 'order.created')
+						window.__ocOrders.add(e.key);
+				});
+			});
+		const card = portal.locator('#product-list li[data-key="' +
+		    product.id + '"]');
+		await card.locator('button').click();
+		await portal.locator('#place-order').click();
+		await portal.waitForSelector('#order-ok:not(:empty)',
+		    { timeout: LOAD_MS });
+		const placedAt = Date.now();
+		const customerId = await portal.$eval('#customer-select',
+		    s => s.value);
+		const order = (await api('GET', 'orders?limit=1&customerId=' +
+		    customerId)).data[0];
+		for (let i = 0; i < pages.length; i++)
+			await within(pages[i], LIVE_MS - (Date.now() - placedAt),
+			    'the order in tab ' + (i + 1),
+			    id => window.__ocOrders.has(id), order.id);
+		log('all 10 tabs had the order ' + (Date.now() - placedAt) +
+		    ' ms after the API answered');
+		for (const p of pages.concat(portal))
+			if (await p.$eval('#conn', n => n.dataset.state) !== 'live')
+				fail('a tab is not live');
+	},
+
+	// Closing the tab that holds the connection hands it to another
+	// within 2 s, and the others miss none of the events sent meanwhile.
+	async 'handover'(context) {
+		const pages = [];
+		for (let i = 0; i < 3; i++)
+			pages.push(await openPage(context, '#admin'));
+		const product = await pickProduct(0);
+		for (const p of pages)
+			await recordStock(p, product.id);
+		const [holder] = await holders(pages);
+		if (!holder)
+			fail('no tab holds the stream');
+		const rest = pages.filter(p => p !== holder);
+		const sent = [];
+		let n = 500;
+		const send = async () => {
+			n++;
+			await api('PUT', 'products/' + product.id + '/stock',
+			    { stock: n });
+			sent.push(n);
+		};
+		await send();
+		await holder.close();
+		const closedAt = Date.now();
+		const sending = (async () => {
+			for (let i = 0; i < 10; i++) {
+				await send();
+				await new Promise(r => setTimeout(r, 100));
+			}
+		})();
+		const deadline = closedAt + 2000;
+		let next = [];
+		while (Date.now() < deadline) {
+			next = await holders(rest);
+			if (next.length === 1 && await next[0].$eval('#conn',
+			    n => n.dataset.state) === 'live')
+				break;
+			await new Promise(r => setTimeout(r, 20));
+		}
+		if (next.length !== 1)
+			fail('no tab took the stream over within 2 s');
+		log('handed over in ' + (Date.now() - closedAt) + ' ms');
+		await sending;
+		for (const p of rest)
+			await within(p, LOAD_MS, 'every stock change in a tab',
+			    want => JSON.stringify(window.__ocStock) ===
+			    JSON.stringify(want), sent);
+		log(sent.length + ' events, none lost, none twice');
+		await api('PUT', 'products/' + product.id + '/stock',
+		    { stock: product.stock });
+	},
+
+	// The pill reads degraded while the watcher is down and live when
+	// it is back: tests/www.bats stops the watcher after "ready" and
+	// starts it again after "degraded:".
+	async 'degraded'(context) {
+		const page = await openPage(context, '#portal');
+		const stopped = process.env.OC_WATCH_STOPPED;
+		process.stdout.write('ready\n');
+		const t0 = Date.now();
+		while (!fs.existsSync(stopped)) {
+			if (Date.now() - t0 > LOAD_MS)
+				fail('the watcher was not stopped');
+			await new Promise(r => setTimeout(r, 20));
+		}
+		const ms = await within(page, 5000, 'the pill reading degraded',
+		    () => document.getElementById('conn').dataset.state ===
+		    'degraded');
+		const text = await page.textContent('#conn-text');
+		log('degraded: "' + text + '" ' + ms + ' ms after the watcher ' +
+		    'stopped');
+		if (!/watcher/i.test(text))
+			fail('the pill does not say why: ' + text);
+		const back = await within(page, 30000, 'the pill back to live',
+		    () => document.getElementById('conn').dataset.state === 'live');
+		log('live again ' + back + ' ms later');
+	},
+
+	// A burst of 20 events a second for 30 s: no task of the admin page
+	// takes 100 ms or more.
+	async 'burst'(context) {
+		const page = await openPage(context, '#admin');
+		await page.evaluate(() => {
+			window.__ocLong = [];
+			window.__ocEvents = 0;
+			window.ordercast.store.on('event', () => window.__ocEvents++);
+			new PerformanceObserver((list) => {
+				for (const e of list.getEntries())
+					window.__ocLong.push(e.duration);
+			}).observe({ type: 'longtask', buffered: false });
+		});
+		const products = (await api('GET', 'products')).data
+		    .filter(p => !p.name.includes('<'));
+		const t0 = Date.now();
+		let i = 0;
+		const inflight = [];
+		while (Date.now() - t0 < 30000) {
+			const due = t0 + i * 50;
+			const wait = due - Date.now();
+			if (wait > 0)
+				await new Promise(r => setTimeout(r, wait));
+			const p = products[i % products.length];
+			inflight.push(i % 2 ? api('PUT', 'products/' + p.id + '/stock',
+			    { stock: 200 + (i % 50) }) :
+			    api('POST', 'simulate/new-order', {}));
+			i++;
+			if (inflight.length > 40)
+				await inflight.shift();
+		}
+		await Promise.all(inflight);
+		await page.evaluate(() => new Promise(r => setTimeout(r, 1000)));
+		const { long, events } = await page.evaluate(() =>
+		    ({ long: window.__ocLong, events: window.__ocEvents }));
+		const worst = long.length ? Math.max(...long) : 0;
+		log(i + ' requests in ' + (Date.now() - t0) + ' ms, ' + events +
+		    ' events received, ' + long.length + ' long tasks, longest ' +
+		    Math.round(worst) + ' ms');
+		if (events < 20 * 30)
+			fail('only ' + events + ' events arrived');
+		if (worst >= 100)
+			fail('a task took ' + Math.round(worst) + ' ms');
+		for (const p of products)
+			await api('PUT', 'products/' + p.id + '/stock',
+			    { stock: p.stock });
+	},
+
+	// CSV of every page of the current query, with a header row; the
+	// page says how many rows it wrote.
+	async 'export'(context) {
+		const page = await openPage(context, '#admin?status=pending');
+		await shownOrders(page);
+		const want = (await api('GET', 'orders/count?' +
+		    new URLSearchParams({ where: "status = 'pending'" }))).count;
+		const [download] = await Promise.all([
+			page.waitForEvent('download', { timeout: LOAD_MS }),
+			page.click('#orders-export')
+		]);
+		const file = path.join(outDir, 'orders-pending.csv');
+		await download.saveAs(file);
+		const lines = fs.readFileSync(file, 'utf8').split('\r\n')
+		    .filter(Boolean);
+		if (!/^id,createdAt,customerId,customer,email,status/.test(lines[0]))
+			fail('no header row: ' + lines[0]);
+		if (lines.length - 1 !== want)
+			fail(lines.length - 1 + ' rows written, ' + want + ' pending');
+		if (lines.slice(1).some(l => !l.includes(',pending,')))
+			fail('a row of another status');
+		const said = await page.textContent('#export-status');
+		if (!said.includes(String(want)))
+			fail('the page says: ' + said);
+		log(said);
+	},
+
+	// An order's detail shows its items, total, customer and history.
+	async 'detail'(context) {
+		const product = await pickProduct(2);
+		const customer = (await api('GET', 'users?role=customer')).data
+		    .find(u => !u.name.includes('<'));
+		// Placed by the customer, moved by the admin.
+		const res = await fetch(base + '/api/session', { method: 'POST',
+		    headers: { 'Content-Type': 'application/json' },
+		    body: JSON.stringify({ email: customer.email,
+		    password: PASSWORD }) });
+		const token = (await res.json()).token;
+		const order = await api('POST', 'orders', { customerId: customer.id,
+		    items: [{ productId: product.id, qty: 1 }] }, token);
+		await api('PUT', 'orders/' + order.id + '/status',
+		    { status: 'processing' });
+		const page = await openPage(context, '#admin');
+		const row = '#orders-body tr[data-key="' + order.id + '"]';
+		await page.waitForSelector(row, { timeout: LOAD_MS });
+		await page.click(row + ' .order-link');
+		await page.waitForSelector('#detail-history li:nth-child(2)',
+		    { timeout: LOAD_MS });
+		const text = await page.textContent('#order-detail');
+		const me = (await api('GET', 'session')).user;
+		for (const want of [product.name, customer.name, customer.email,
+		    'Pending', 'Processing', 'by ' + customer.name, 'by ' + me.name])
+			if (!text.includes(want))
+				fail('the detail lacks "' + want + '": ' + text);
+		await page.keyboard.press('Escape');
+		await page.waitForSelector('#order-detail:not([open])',
+		    { state: 'attached' });
+		const focused = await page.evaluate(() =>
+		    document.activeElement.classList.contains('order-link'));
+		if (!focused)
+			fail('focus did not return to the order');
+	},
+
+	// The cart tells when an item ran short and offers what is left; a
+	// refusal names the product in words and goes once its cause has.
+	async 'cart-short'(context) {
+		const product = await pickProduct(0);
+		const setStock = n => api('PUT', 'products/' + product.id +
+		    '/stock', { stock: n });
+		await setStock(5);
+		const portal = await openPage(context, '#portal');
+		const card = portal.locator('#product-list li[data-key="' +
+		    product.id + '"]');
+		await within(portal, LIVE_MS, 'stock 5 shown', sel =>
+		    document.querySelector(sel).dataset.stock === '5',
+		    '#product-list li[data-key="' + product.id + '"]');
+		await card.locator('input.qty').fill('3');
+		await card.locator('button').click();
+		const item = '#cart li[data-key="' + product.id + '"]';
+		await setStock(2);
+		await within(portal, LIVE_MS, 'the cart saying only 2 are left',
+		    ([sel, name]) => {
+			const li = document.querySelector(sel);
+			const fix = li && li.querySelector('.cart-fix');
+			return fix && !fix.hidden &&
+			    fix.textContent === 'Order 2 instead' &&
+			    li.textContent.includes('Only 2 left of ' + name);
+		    }, [item, product.name]);
+		await portal.click(item + ' .cart-fix');
+		await within(portal, LIVE_MS, 'the cart holding 2', sel => {
+			const li = document.querySelector(sel);
+			return li.querySelector('.cart-qty').textContent === '× 2' &&
+			    li.querySelector('.cart-fix').hidden;
+		}, item);
+		// Short again, ordered anyway: refused in words.
+		await setStock(1);
+		await within(portal, LIVE_MS, 'the cart warning again', sel =>
+		    !document.querySelector(sel + ' .cart-fix').hidden, item);
+		await portal.click('#place-order');
+		await portal.waitForSelector('#order-error:not(:empty)',
+		    { timeout: LOAD_MS });
+		const text = await portal.textContent('#order-error');
+		log('refused: ' + text);
+		if (!text.includes(product.name) || /[0-9a-f]{24}/i.test(text))
+			fail('the refusal does not name the product in words: ' + text);
+		await setStock(10);
+		await within(portal, LIVE_MS, 'the error gone with its cause',
+		    () => document.getElementById('order-error').textContent === '');
+		await portal.click('#place-order');
+		await portal.waitForSelector('#order-ok:not(:empty)',
+		    { timeout: LOAD_MS });
+		await setStock(product.stock);
+		for (let i = problems.length - 1; i >= 0; i--)
+			if (/status of 409/.test(problems[i]))
+				problems.splice(i, 1);
+	},
+
+	// The charts say the values under the pointer; the traffic figures
+	// say what they count.
+	async 'chart-tip'(context) {
+		const page = await openPage(context, '#live');
+		await page.waitForSelector('#chart-orders canvas');
+		const box = await page.locator('#chart-orders .u-over').boundingBox();
+		await page.mouse.move(box.x + box.width - 4, box.y + box.height / 2);
+		await within(page, LOAD_MS, 'a tooltip with the minute\'s orders',
+		    () => {
+			const tip = document.querySelector('#chart-orders .chart-tip');
+			return tip && !tip.hidden &&
+			    /^\d\d:\d\d( [AP]M)? · Orders: \d+$/.test(tip.textContent);
+		    });
+		log('tooltip: ' + await page.textContent('#chart-orders .chart-tip'));
+		await within(page, LOAD_MS, 'the cache ratio\'s window and scope',
+		    () => /all API processes, last \d+ s/.test(
+		    document.getElementById('traffic').textContent));
+	},
+
+	// A status move made with the keyboard says what happened and keeps
+	// the focus in the order's row.
+	async 'move-focus'(context) {
+		const product = await pickProduct(2);
+		const customer = (await api('GET', 'users?role=customer')).data[0];
+		const order = await api('POST', 'orders', { customerId: customer.id,
+		    items: [{ productId: product.id, qty: 1 }] });
+		const page = await openPage(context, '#admin');
+		const row = '#orders-body tr[data-key="' + order.id + '"]';
+		await page.waitForSelector(row, { timeout: LOAD_MS });
+		const short = order.id.slice(-6);
+		for (const [button, status] of [['move', 'Processing'],
+		    ['move', 'Shipped'], ['move', 'Delivered']]) {
+			await page.focus(row + ' [data-action=' + button + ']');
+			await page.keyboard.press('Enter');
+			await within(page, LIVE_MS, 'the page saying ' + status,
+			    ([id, s]) => document.getElementById('admin-status')
+			    .textContent === 'Order #' + id + ' is now ' + s + '.',
+			    [short, status]);
+			await within(page, LIVE_MS, 'focus in the row', sel =>
+			    document.querySelector(sel).contains(
+			    document.activeElement) &&
+			    document.activeElement !== document.body, row);
+		}
+		log('focus stayed on ' + await page.evaluate(() =>
+		    document.activeElement.getAttribute('aria-label')));
+	},
+
+	// The low-stock panel shows the products under the threshold now,
+	// sold out first, and follows the stock.
+	async 'low-stock'(context) {
+		const page = await openPage(context, '#admin');
+		const product = await pickProduct(0);
+		await api('PUT', 'products/' + product.id + '/stock', { stock: 0 });
+		await within(page, LIVE_MS, 'the product among the sold out, first',
+		    id => {
+			const lis = [...document.querySelectorAll('#alerts li[data-key]')];
+			const at = lis.findIndex(li => li.dataset.key === id);
+			const out = li => /Sold out/.test(li.textContent);
+			return at >= 0 && lis.slice(0, at + 1).every(out) &&
+			    !lis.slice(at + 1).some((li, i, rest) => out(li) &&
+			    rest.slice(0, i).some(x => !out(x)));
+		    }, product.id);
+		await within(page, LIVE_MS, 'a sold-out alert',
+		    name => document.getElementById('toasts').textContent
+		    .includes(name), product.name);
+		await api('PUT', 'products/' + product.id + '/stock',
+		    { stock: 1000 });
+		await within(page, LIVE_MS, 'the product gone from the panel',
+		    id => !document.querySelector('#alerts li[data-key="' + id +
+		    '"]'), product.id);
+		const listed = await page.$$eval('#alerts li[data-key]',
+		    lis => lis.map(li => li.dataset.key));
+		const threshold = (await api('GET', 'config')).lowStock;
+		const low = (await api('GET', 'products')).data
+		    .filter(p => p.stock < threshold).map(p => p.id);
+		if (listed.length !== low.length || low.some(id =>
+		    !listed.includes(id)))
+			fail('the panel lists ' + listed.length + ' products, ' +
+			    low.length + ' are low');
+		await api('PUT', 'products/' + product.id + '/stock',
+		    { stock: product.stock });
+	}
+});
 
 async function main() {
 	if (!checks[check]) {

@@ -93,9 +93,35 @@ export function emptyLine(container, tag, text) {
 	container.replaceChildren(el(tag, { class: 'empty' }, text));
 }
 
-// Briefly highlight a node that just changed.
+// Briefly highlight a node that just changed. An animation of its own,
+// not a class taken off and put back: that would force a layout per
+// change, which freezes a busy page.
 export function flash(node) {
-	node.classList.remove('flash');
-	void node.offsetWidth;
-	node.classList.add('flash');
+	if (typeof node.animate !== 'function')
+		return;
+	node.animate([{ backgroundColor: '#fff3bf' },
+	    { backgroundColor: 'transparent' }],
+	    { duration: 1200, easing: 'ease-out' });
+}
+
+// Run fn once in the next animation frame however often it is asked
+// for before then: a burst of events costs one redraw per frame. A
+// hidden page gets no frames, so a timer stands in.
+export function perFrame(fn) {
+	let asked = false;
+	const run = () => {
+		if (!asked)
+			return;
+		asked = false;
+		fn();
+	};
+	return () => {
+		if (asked)
+			return;
+		asked = true;
+		if (document.visibilityState === 'visible')
+			requestAnimationFrame(run);
+		else
+			setTimeout(run, 100);
+	};
 }

@@ -135,3 +135,132 @@ export class EventFeed {
 		this.handlers.onEvent(event);
 	}
 }
+
+// One live connection per browser: the tabs of one session elect a
+// holder with a Web Lock; it alone keeps the EventSource and passes every
+// event and status on over a BroadcastChannel. When the holder closes,
+// the lock goes to a waiting tab, which resumes the stream from the last
+// id it was passed, so the server replays what fell in between. Without
+// Web Locks or BroadcastChannel every tab keeps a stream of its own.
+export class SharedFeed {
+	// name: what tabs that may share a stream have in common (the user
+	// and the topics); the rest as for EventFeed.
+	constructor(name, url, types, handlers) {
+		this.name = 'ordercast-feed:' + name;
+		this.url = url;
+		this.types = types;
+		this.handlers = handlers;
+		this.feed = null;
+		this.lastId = null;
+		this.status = null;
+		this.closed = false;
+		this.holder = false;
+		this.release = null;
+		this.channel = null;
+		this.count = 0;
+	}
+
+	static supported() {
+		return typeof BroadcastChannel === 'function' &&
+		    Boolean(navigator.locks && navigator.locks.request);
+	}
+
+	// The EventSource of this tab, when it holds the connection.
+	get source() {
+		return this.feed ? this.feed.source : null;
+	}
+
+	open() {
+		if (this.closed)
+			return;
+		if (!SharedFeed.supported()) {
+			this.lead();
+			return;
+		}
+		this.channel = new BroadcastChannel(this.name);
+		this.channel.onmessage = (msg) => this.hear(msg.data || {});
+		this.setStatus('reconnecting');
+		this.channel.postMessage({ kind: 'hello' });
+		navigator.locks.request(this.name, () => {
+			if (this.closed)
+				return null;
+			this.lead();
+			return new Promise((resolve) => { this.release = resolve; });
+		}).catch(() => {});
+	}
+
+	// This tab holds the connection now: open the stream where the
+	// events passed on so far ended.
+	lead() {
+		this.holder = true;
+		document.documentElement.dataset.feedHolder = 'true';
+		this.feed = new EventFeed(this.url, this.types, {
+			onEvent: (event) => {
+				this.tell({ kind: 'event', event });
+				this.deliver(event);
+			},
+			onStatus: (status) => {
+				this.tell({ kind: 'status', status });
+				this.setStatus(status);
+			},
+			onRestart: () => {
+				this.tell({ kind: 'restart' });
+				this.handlers.onRestart();
+			}
+		});
+		this.feed.lastId = this.lastId;
+		this.feed.open();
+	}
+
+	tell(message) {
+		if (this.channel && !this.closed)
+			this.channel.postMessage(message);
+	}
+
+	// A message of another tab: the holder's events and status, or a new
+	// tab asking for the status.
+	hear(m) {
+		if (this.closed)
+			return;
+		if (m.kind === 'hello' && this.holder && this.feed)
+			this.tell({ kind: 'status', status: this.feed.status });
+		else if (m.kind === 'event' && !this.holder && m.event)
+			this.deliver(m.event);
+		else if (m.kind === 'status' && !this.holder && m.status)
+			this.setStatus(m.status);
+		else if (m.kind === 'restart' && !this.holder)
+			this.handlers.onRestart();
+	}
+
+	// Hand an event on once, in order of its id.
+	deliver(event) {
+		const id = event.id;
+		if (id && this.lastId && compareIds(id, this.lastId) <= 0)
+			return;
+		if (id)
+			this.lastId = id;
+		this.count++;
+		this.handlers.onEvent(event);
+	}
+
+	setStatus(status) {
+		if (!status || status === this.status)
+			return;
+		this.status = status;
+		this.handlers.onStatus(status);
+	}
+
+	// Close for good (sign-out): the lock goes to another tab, if any.
+	close() {
+		this.closed = true;
+		if (this.feed)
+			this.feed.close();
+		if (this.channel)
+			this.channel.close();
+		if (this.release)
+			this.release();
+		this.release = null;
+		this.holder = false;
+		delete document.documentElement.dataset.feedHolder;
+	}
+}

@@ -10,6 +10,9 @@ const moneyShort = new Intl.NumberFormat('en-US', {
 const timeFmt = new Intl.DateTimeFormat(undefined, {
 	hour: '2-digit', minute: '2-digit', second: '2-digit'
 });
+const minuteFmt = new Intl.DateTimeFormat(undefined, {
+	hour: '2-digit', minute: '2-digit'
+});
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
 	month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'
 });
@@ -39,6 +42,12 @@ function toDate(v) {
 export function time(v) {
 	const d = toDate(v);
 	return d && !isNaN(d) ? timeFmt.format(d) : '';
+}
+
+// The minute of a time, for a chart's per-minute values.
+export function minute(v) {
+	const d = toDate(v);
+	return d && !isNaN(d) ? minuteFmt.format(d) : '';
 }
 
 export function dateTime(v) {

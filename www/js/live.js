@@ -2,8 +2,8 @@
 // system health. Orders and counts move with events; health, cache and
 // traffic figures are read from /api/health and /api/metrics.
 
-import { el, setText } from './dom.js';
-import { cents, centsShort, time, millis, statusLabel }
+import { el, setText, perFrame } from './dom.js';
+import { cents, centsShort, time, minute, millis, statusLabel }
     from './format.js';
 import * as store from './store.js';
 import { config } from './config.js';
@@ -19,7 +19,12 @@ async function fetchJson(path) {
 	    { headers: { Accept: 'application/json' } });
 	if (res.status === 401)
 		sessionEnded(null);
-	return { status: res.status, body: await res.json().catch(() => null) };
+	const body = await res.json().catch(() => null);
+	// The server's clock, to age the watcher's heartbeat by.
+	const date = Date.parse(res.headers.get('Date') || '');
+	if (body && typeof body === 'object' && !Number.isNaN(date))
+		Object.defineProperty(body, '__date', { value: date });
+	return { status: res.status, body };
 }
 
 // uPlot is loaded when the charts are first shown: without it the rest
@@ -32,8 +37,43 @@ async function loadChartLibrary() {
 	return uPlot;
 }
 
-function chartOptions(label, color, bars, format) {
+// A tooltip with the values under the pointer: the minute and its
+// figure, kept inside the chart.
+function tooltipPlugin(label, format) {
+	let tip = null;
 	return {
+		hooks: {
+			init(u) {
+				tip = el('div', { class: 'chart-tip', hidden: true,
+				    'aria-hidden': 'true' });
+				u.over.appendChild(tip);
+				u.over.addEventListener('mouseleave', () => {
+					tip.hidden = true;
+				});
+			},
+			setCursor(u) {
+				const i = u.cursor.idx;
+				if (i === null || i === undefined || u.cursor.left < 0) {
+					tip.hidden = true;
+					return;
+				}
+				const x = u.data[0][i];
+				const y = u.data[1][i];
+				tip.textContent = minute(x * 1000) + ' · ' + label + ': ' +
+				    format(y || 0);
+				tip.hidden = false;
+				const left = Math.min(u.cursor.left + 12,
+				    u.over.clientWidth - tip.offsetWidth - 4);
+				tip.style.transform = 'translate(' + Math.max(0, left) +
+				    'px, ' + Math.max(0, u.cursor.top - 36) + 'px)';
+			}
+		}
+	};
+}
+
+function chartOptions(label, color, bars, format, tipFormat) {
+	return {
+		plugins: [tooltipPlugin(label, tipFormat)],
 		width: 400,
 		height: 220,
 		legend: { show: false },
@@ -69,6 +109,7 @@ export function initLive() {
 	let chartsLoading = false;
 	let pollTimer = null;
 	let lastSse = null;
+	let lastCache = null;
 
 	// One count per status the server knows, after the totals.
 	const kpis = document.getElementById('kpis');
@@ -99,10 +140,14 @@ export function initLive() {
 		const ordersBox = document.getElementById('chart-orders');
 		const revenueBox = document.getElementById('chart-revenue');
 		const data = series();
+		ordersBox.replaceChildren();
+		revenueBox.replaceChildren();
 		const orders = new uPlot(chartOptions('Orders', ACCENT, true,
-		    v => String(Math.round(v * 10) / 10)), data.orders, ordersBox);
+		    v => String(Math.round(v * 10) / 10), v => String(v)),
+		    data.orders, ordersBox);
 		const revenue = new uPlot(chartOptions('Revenue', GREEN, false,
-		    v => centsShort(v * 100)), data.revenue, revenueBox);
+		    v => centsShort(v * 100), v => cents(v * 100)), data.revenue,
+		    revenueBox);
 		const fit = () => {
 			for (const [u, box] of [[orders, ordersBox],
 			    [revenue, revenueBox]]) {
@@ -120,6 +165,16 @@ export function initLive() {
 
 	function renderStats() {
 		const s = store.state.stats;
+		document.getElementById('view-live').dataset.loaded =
+		    String(store.state.loaded);
+		if (!store.state.loaded) {
+			// Loading, not zero: nothing is known yet.
+			for (const node of kpis.querySelectorAll('.kpi-value'))
+				node.textContent = '…';
+			setText('chart-orders-caption', 'Loading…');
+			setText('chart-revenue-caption', 'Loading…');
+			return;
+		}
 		const by = s.byStatus || {};
 		let total = 0;
 		for (const status of config.statuses) {
@@ -203,8 +258,16 @@ export function initLive() {
 		status.className = 'badge level-' + (h.status === 'ok' ? 'ok' :
 		    'bad');
 		const w = h.watcher || {};
-		const lag = w.lagMs !== undefined && w.lagMs !== null ?
-		    'lag ' + w.lagMs + ' ms' : null;
+		// The heartbeat's age is the watcher's lag now; lagMs is how
+		// late its last event was published.
+		const age = typeof w.at === 'number' && h.__date ?
+		    Math.max(0, h.__date - w.at) : null;
+		// The Date header counts whole seconds.
+		const lag = [age !== null ? 'heartbeat ' + (age < 1500 ?
+		    'within 1 s' : Math.round(age / 1000) + ' s ago') : null,
+		    w.lagMs !== undefined &&
+		    w.lagMs !== null ? 'last event ' + w.lagMs + ' ms late' : null]
+		    .filter(Boolean).join(' · ') || null;
 		box.replaceChildren(
 		    ...part('MongoDB', h.mongodb),
 		    ...part('Redis', h.redis),
@@ -226,6 +289,19 @@ export function initLive() {
 		if (Number.isFinite(sent))
 			lastSse = { sent, at: now };
 		const ratio = Number(cache.hitRatio);
+		// The ratio of the last interval between two polls, from the
+		// counters' growth.
+		const hits = Number(cache.hits), misses = Number(cache.misses);
+		let recent = null;
+		if (lastCache && Number.isFinite(hits) && Number.isFinite(misses)) {
+			const dh = hits - lastCache.hits, dm = misses - lastCache.misses;
+			if (dh >= 0 && dm >= 0 && dh + dm > 0)
+				recent = dh / (dh + dm);
+		}
+		const span = lastCache ? Math.round((now - lastCache.at) / 1000) :
+		    null;
+		if (Number.isFinite(hits) && Number.isFinite(misses))
+			lastCache = { hits, misses, at: now };
 		box.replaceChildren(
 		    ...fact('Events per second',
 			store.eventRate(10).toFixed(1) + ' here' +
@@ -233,10 +309,14 @@ export function initLive() {
 			' sent' : '')),
 		    ...fact('Connected clients', sse.clients_connected !==
 			undefined ? String(sse.clients_connected) : '–'),
-		    ...fact('Cache hit ratio', Number.isFinite(ratio) ?
-			(ratio * 100).toFixed(1) + ' %' : '–'),
-		    ...fact('Cache hits / misses', (cache.hits ?? '–') + ' / ' +
-			(cache.misses ?? '–')),
+		    ...fact('Product cache hit ratio, all API processes, last ' +
+			(span ?? POLL_MS / 1000) + ' s', recent !== null ?
+			(recent * 100).toFixed(1) + ' %' : 'no reads'),
+		    ...fact('Product cache hit ratio since the counters began',
+			Number.isFinite(ratio) ? (ratio * 100).toFixed(1) + ' %' :
+			'–'),
+		    ...fact('Product cache hits / misses since then',
+			(cache.hits ?? '–') + ' / ' + (cache.misses ?? '–')),
 		    ...fact('Watcher events', comps.watch &&
 			comps.watch.events !== undefined ?
 			String(comps.watch.events) : '–'));
@@ -262,9 +342,10 @@ export function initLive() {
 		}, POLL_MS);
 	}
 
-	store.on('stats', renderStats);
-	store.on('products', () => renderTop(store.state.stats.topProducts ||
-	    []));
+	// Events redraw once a frame, however many arrive.
+	store.on('stats', perFrame(renderStats));
+	store.on('products', perFrame(() =>
+	    renderTop(store.state.stats.topProducts || [])));
 	// The per-minute window moves on with the clock.
 	setInterval(() => {
 		if (store.tickMinutes())

@@ -1,9 +1,12 @@
 // The dashboard: a sign-in view, then the views the role allows over one
 // state (a customer the portal, an admin all three). State comes from
 // REST on sign-in and on system.resync; after that only from the event
-// stream, which asks for the topics the role may read.
+// stream, which asks for the topics the role may read. The tabs of one
+// browser share one stream (events.js), and the connection pill says
+// live only while the stream is open and the server's parts are up.
 
-import { EventFeed } from './events.js';
+import { EventFeed, SharedFeed } from './events.js';
+import { watchHealth } from './health.js';
 import * as store from './store.js';
 import { config, loadConfig } from './config.js';
 import { get, del, setUnauthorizedHandler } from './api.js';
@@ -21,7 +24,8 @@ const ENDED = 'Your session ended; sign in again.';
 const CONN_TEXT = {
 	live: 'Live',
 	reconnecting: 'Reconnecting',
-	offline: 'Offline'
+	offline: 'Offline',
+	degraded: 'Degraded'
 };
 
 const views = {};
@@ -34,13 +38,16 @@ let signin = null;
 let user = null;
 let feed = null;
 let generation = 0;
+// The stream's own state and, when a part is down, why.
+let streamState = 'reconnecting';
+let health = null;
 
 function allowedViews() {
 	return user ? ROLE_VIEWS[user.role] || [] : [];
 }
 
 function currentView() {
-	const name = location.hash.replace(/^#/, '');
+	const name = location.hash.replace(/^#/, '').replace(/\?.*/, '');
 	const allowed = allowedViews();
 	return allowed.includes(name) ? name : allowed[0] || null;
 }
@@ -62,10 +69,28 @@ function showView() {
 		views[v].visible(v === name);
 }
 
-function setConnection(status) {
+// The pill: the stream's state, unless it is open while events cannot
+// flow, which is "degraded" with the reason.
+function showConnection() {
 	const node = document.getElementById('conn');
-	node.dataset.state = status;
-	document.getElementById('conn-text').textContent = CONN_TEXT[status];
+	const reason = streamState === 'live' && health ? health.reason : null;
+	const state = reason ? 'degraded' : streamState;
+	node.dataset.state = state;
+	if (reason)
+		node.dataset.reason = reason;
+	else
+		delete node.dataset.reason;
+	document.getElementById('conn-text').textContent = CONN_TEXT[state] +
+	    (reason ? ': ' + reason : '');
+	node.title = reason ? 'Updates are not flowing: ' + reason :
+	    'Event stream: ' + CONN_TEXT[state].toLowerCase();
+}
+
+function setConnection(status) {
+	streamState = status;
+	if (status === 'live' && health)
+		health.check();
+	showConnection();
 }
 
 function showLoadError(message, what) {
@@ -149,6 +174,8 @@ function mayKeep(event) {
 function onEvent(event) {
 	if (!mayKeep(event))
 		return;
+	if (String(event.type || '').startsWith('system.') && health)
+		health.check();
 	if (event.type === 'system.resync') {
 		pending = [];
 		reload();
@@ -201,13 +228,14 @@ function enter(u) {
 	document.getElementById('demo').hidden = u.role !== 'admin';
 	views.portal.setUser(u);
 	showView();
-	feed = new EventFeed(new URL('api/events?topics=' +
-	    topicsFor(u.role).join(','), document.baseURI), config.eventTypes, {
-		onEvent,
-		onStatus,
-		onRestart: () => reload()
-	});
+	const topics = topicsFor(u.role).join(',');
+	const url = new URL('api/events?topics=' + topics, document.baseURI);
+	const handlers = { onEvent, onStatus, onRestart: () => reload() };
+	feed = SharedFeed.supported() ?
+	    new SharedFeed(u.id + ':' + topics, url, config.eventTypes,
+	    handlers) : new EventFeed(url, config.eventTypes, handlers);
 	feed.open();
+	health.check();
 	window.ordercast.feed = feed;
 	window.ordercast.user = u;
 	reload();
@@ -223,6 +251,8 @@ function leave(message) {
 	if (feed)
 		feed.close();
 	feed = null;
+	health.reset();
+	streamState = 'reconnecting';
 	window.ordercast.feed = null;
 	window.ordercast.user = null;
 	delete document.body.dataset.role;
@@ -279,11 +309,24 @@ async function start() {
 	views.live = initLive();
 	initDemo();
 	signin = initSignIn({ onSignedIn: enter });
+	health = watchHealth(() => user !== null, showConnection);
 	setUnauthorizedHandler(() => {
 		if (user)
 			leave(ENDED);
 	});
 	document.getElementById('sign-out').addEventListener('click', signOut);
+	// The skip link goes to the heading of the view shown, without
+	// changing the address (which names the view).
+	document.querySelector('.skip-link').addEventListener('click', (ev) => {
+		ev.preventDefault();
+		const name = currentView();
+		const view = document.getElementById(name ? 'view-' + name :
+		    'signin');
+		const target = view.querySelector('h1') || view;
+		target.setAttribute('tabindex', '-1');
+		target.focus();
+		target.scrollIntoView({ block: 'start' });
+	});
 	window.addEventListener('hashchange', showView);
 	const u = await whoAmI();
 	if (u)

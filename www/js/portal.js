@@ -2,7 +2,8 @@
 // the order, follow the orders as they move. A customer orders for
 // themselves; an admin picks the customer to order for.
 
-import { el, reconcile, emptyLine, setText, flash } from './dom.js';
+import { el, reconcile, emptyLine, setText, flash, perFrame }
+    from './dom.js';
 import { get, post, randomKey } from './api.js';
 import { cents, dateTime, shortId, statusLabel } from './format.js';
 import * as store from './store.js';
@@ -10,6 +11,8 @@ import { isLowStock } from './config.js';
 import { toast } from './toast.js';
 
 const SAVED_CUSTOMER = 'ordercast.customer';
+// Orders of the customer read at a time, and shown at first.
+const ORDERS_PAGE = 50;
 
 export function initPortal() {
 	const select = document.getElementById('customer-select');
@@ -21,6 +24,7 @@ export function initPortal() {
 	const orderOk = document.getElementById('order-ok');
 	const myOrders = document.getElementById('my-orders');
 	const cartBar = document.getElementById('cart-bar');
+	const olderButton = document.getElementById('my-orders-older');
 	const cart = new Map();
 	let customerId = null;
 	let visible = false;
@@ -29,6 +33,14 @@ export function initPortal() {
 	let fetchedSinceLoad = false;
 	// The signed-in user, or null; a customer is their own customer.
 	let user = null;
+	// The product a refused order named: its error stays while the cart
+	// still asks for more than there is of it.
+	let errorProduct = null;
+	// How many of the customer's orders are shown, how many they have,
+	// and where the next older page starts.
+	let ordersShown = ORDERS_PAGE;
+	let ordersTotal = null;
+	let ordersBefore = null;
 
 	function products() {
 		return [...store.state.products.values()].sort((a, b) =>
@@ -49,6 +61,11 @@ export function initPortal() {
 	}
 
 	async function chooseCustomer(id) {
+		if (id !== customerId) {
+			ordersShown = ORDERS_PAGE;
+			ordersTotal = null;
+			ordersBefore = null;
+		}
 		customerId = id;
 		fetchedSinceLoad = true;
 		if (id && user && user.role === 'admin')
@@ -56,18 +73,33 @@ export function initPortal() {
 		renderOrders();
 		if (!id)
 			return;
-		// This customer's own orders, beyond the newest ones of everyone.
+		await fetchOrders(id, null);
+	}
+
+	// A page of this customer's own orders (beyond the newest ones of
+	// everyone the page holds) and how many they have in all.
+	async function fetchOrders(id, before) {
+		const q = 'customerId=' + encodeURIComponent(id);
 		try {
-			const page = await get('orders?limit=50&customerId=' +
-			    encodeURIComponent(id));
+			const [page, count] = await Promise.all([
+				get('orders?limit=' + ORDERS_PAGE + '&' + q +
+				    (before ? '&before=' + encodeURIComponent(before) :
+				    '')),
+				get('orders/count?' + q)
+			]);
 			if (id !== customerId)
 				return;
 			for (const o of page.data || [])
 				if (!store.state.orders.has(o.id))
 					store.state.orders.set(o.id, o);
+			ordersBefore = page.next || null;
+			ordersTotal = count && typeof count.count === 'number' ?
+			    count.count : null;
 			renderOrders();
 		} catch (e) {
-			orderError.textContent = e.message;
+			if (id === customerId)
+				orderError.textContent = 'Could not load the orders: ' +
+				    e.message;
 		}
 	}
 
@@ -123,7 +155,8 @@ export function initPortal() {
 		qty.disabled = level === 'out';
 		add.disabled = level === 'out';
 		qty.setAttribute('aria-label', 'Quantity of ' + p.name);
-		add.setAttribute('aria-label', 'Add ' + p.name + ' to cart');
+		// The name starts with the words shown (WCAG label in name).
+		add.setAttribute('aria-label', 'Add to cart: ' + p.name);
 	}
 
 	function renderProducts() {
@@ -158,6 +191,7 @@ export function initPortal() {
 		    ' items · ') + cents(total));
 		cartBar.hidden = !count;
 		placeButton.disabled = !count || !customerId || placing;
+		clearSolvedError();
 		if (!items.length) {
 			emptyLine(cartList, 'li', 'Your cart is empty.');
 			return;
@@ -176,7 +210,20 @@ export function initPortal() {
 				cart.delete(li.dataset.key);
 				renderCart();
 			} }, 'Remove'),
-		    el('span', { class: 'cart-warn' }));
+		    el('span', { class: 'cart-warn', role: 'status' },
+			el('span', { class: 'cart-warn-text' }), ' ',
+			el('button', { type: 'button', class: 'btn btn-small cart-fix',
+			    hidden: true, onclick: () => {
+				const id = li.dataset.key;
+				const p = store.state.products.get(id);
+				const stock = p ? Number(p.stock) || 0 : 0;
+				if (stock > 0)
+					cart.set(id, stock);
+				else
+					cart.delete(id);
+				renderCart();
+				placeButton.focus();
+			    } })));
 		return li;
 	}
 
@@ -188,8 +235,48 @@ export function initPortal() {
 		li.querySelector('.btn-link').setAttribute('aria-label',
 		    'Remove ' + p.name + ' from cart');
 		const stock = Number(p.stock) || 0;
-		li.querySelector('.cart-warn').textContent = qty > stock ?
-		    (stock ? 'Only ' + stock + ' in stock' : 'Out of stock') : '';
+		const short = qty > stock;
+		li.classList.toggle('is-short', short);
+		li.querySelector('.cart-warn-text').textContent = !short ? '' :
+		    stock ? 'Only ' + stock + ' left of ' + p.name + '.' :
+		    p.name + ' has sold out.';
+		const fix = li.querySelector('.cart-fix');
+		fix.hidden = !short;
+		fix.textContent = stock ? 'Order ' + stock + ' instead' :
+		    'Remove it';
+		fix.setAttribute('aria-label', (stock ? 'Order ' + stock +
+		    ' instead' : 'Remove it') + ': ' + p.name);
+	}
+
+	// A refused order's error goes once its cause has: the product now
+	// covers what the cart asks, or left the cart.
+	function clearSolvedError() {
+		if (!errorProduct || !orderError.textContent)
+			return;
+		const p = store.state.products.get(errorProduct);
+		const qty = cart.get(errorProduct) || 0;
+		if (!qty || (p && qty <= (Number(p.stock) || 0))) {
+			orderError.textContent = '';
+			errorProduct = null;
+		}
+	}
+
+	// The server's refusal in words: the product by name, not its id.
+	function refusal(e) {
+		const m = /\b([0-9a-f]{24})\b/i.exec(e.message || '');
+		const p = m ? store.state.products.get(m[1].toLowerCase()) : null;
+		if (e.code === 'insufficient_stock' && p) {
+			errorProduct = p.id;
+			const stock = Number(p.stock) || 0;
+			return 'Order refused: not enough ' + p.name + ' in stock' +
+			    (stock ? ' (' + stock + ' left).' : ' (sold out).');
+		}
+		const text = String(e.message || 'refused').replace(
+		    /\b[0-9a-f]{24}\b/gi, id => {
+			const q = store.state.products.get(id.toLowerCase());
+			return q ? q.name : 'a product';
+		    });
+		return 'Order refused: ' + text;
 	}
 
 	async function placeOrder() {
@@ -219,8 +306,9 @@ export function initPortal() {
 		} catch (e) {
 			if (e.status && e.status < 500)
 				idempotencyKey = null;
-			orderError.textContent = e.status === 409 ?
-			    'Order refused: ' + e.message : e.message;
+			errorProduct = null;
+			orderError.textContent = e.status === 409 ? refusal(e) :
+			    e.message;
 		} finally {
 			placing = false;
 			renderCart();
@@ -229,7 +317,7 @@ export function initPortal() {
 
 	function myOrderList() {
 		return store.sortedOrders().filter(o => o.customerId === customerId)
-		    .slice(0, 50);
+		    .slice(0, ordersShown);
 	}
 
 	function createOrder() {
@@ -260,7 +348,12 @@ export function initPortal() {
 
 	function renderOrders() {
 		const list = myOrderList();
-		setText('my-orders-count', list.length ? list.length + ' orders' : '');
+		const all = ordersTotal === null ? null :
+		    Math.max(ordersTotal, list.length);
+		setText('my-orders-count', !list.length ? '' :
+		    all !== null && all > list.length ? 'Newest ' + list.length +
+		    ' of ' + all : list.length + ' orders');
+		olderButton.hidden = !(all !== null && all > list.length);
 		if (!list.length) {
 			emptyLine(myOrders, 'li', customerId ? 'No orders yet.' :
 			    user ? 'Choose a customer.' : '');
@@ -291,19 +384,28 @@ export function initPortal() {
 		renderCart();
 	});
 	placeButton.addEventListener('click', placeOrder);
+	olderButton.addEventListener('click', async () => {
+		const id = customerId;
+		const oldest = myOrderList().pop();
+		ordersShown += ORDERS_PAGE;
+		if (id)
+			await fetchOrders(id, ordersBefore || (oldest && oldest.id));
+	});
 	// On a phone the cart is below the products: a bar leads to it.
 	cartBar.addEventListener('click', () => {
 		document.getElementById('cart-title').scrollIntoView(
 		    { behavior: 'smooth', block: 'center' });
 		placeButton.focus({ preventScroll: true });
 	});
+	// Events redraw once a frame, however many arrive.
+	const ordersSoon = perFrame(renderOrders);
 	store.on('users', renderCustomers);
-	store.on('products', () => {
+	store.on('products', perFrame(() => {
 		renderProducts();
 		renderCart();
-	});
+	}));
 	store.on('orders', (event) => {
-		renderOrders();
+		ordersSoon();
 		if (event)
 			notify(event);
 	});

@@ -95,10 +95,11 @@ export function reset() {
 		emit(topic);
 }
 
+// Newest first; each date is read once, not once per comparison.
 export function sortedOrders() {
-	return [...state.orders.values()].sort((a, b) =>
-	    millis(b.createdAt) - millis(a.createdAt) ||
-	    (a.id < b.id ? 1 : -1));
+	return [...state.orders.values()].map(o => [millis(o.createdAt), o])
+	    .sort((a, b) => b[0] - a[0] || (a[1].id < b[1].id ? 1 : -1))
+	    .map(x => x[1]);
 }
 
 // Keep the newer of two versions of a document.
@@ -247,6 +248,8 @@ export function apply(event) {
 	const type = event.type || '';
 	if (type.startsWith('order.')) {
 		const prev = applyDoc(state.orders, event);
+		// The version before this event, for views that count matches.
+		Object.defineProperty(event, 'previous', { value: prev });
 		if (applyOrderStats(event, prev))
 			emit('stats');
 		trimOrders();
