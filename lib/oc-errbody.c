@@ -87,8 +87,7 @@ oc_errbody_new(const char *code, const char *field, const char *message)
 	    json_object_new_string(clipped));
 	if (field != NULL) {
 		/* A field name can come from the request's bytes too. */
-		char *f = oc_utf8_clip(field, strlen(field),
-		    OC_ERROR_MESSAGE_MAX);
+		char *f = oc_utf8_clip(field, strlen(field), strlen(field));
 
 		json_object_object_add(err, "field",
 		    json_object_new_string(f));

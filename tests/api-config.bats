@@ -129,7 +129,8 @@ path_to() {
 @test "config: the relay takes every listed topic and no other" {
 	api GET /api/config
 	topics=$(echo "$body" | jq -r '.topics | join(",")')
-	run curl -sN --max-time 2 -D - "$STACK_URL/api/events?topics=$topics"
+	run curl -sN --max-time 2 -D - -H "Authorization: Bearer $OC_ADMIN_TOKEN" \
+		"$STACK_URL/api/events?topics=$topics"
 	assert_output --regexp 'HTTP/[0-9.]+ 200'
 	assert_output --partial 'Content-Type: text/event-stream'
 	assert_output --partial 'retry: '
