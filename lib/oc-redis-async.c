@@ -96,27 +96,23 @@ hook_cleanup(void *data)
 		free(a);
 }
 
-redisAsyncContext *
-oc_redis_async_connect(const struct oc_config *cfg, int epfd, void *tag,
-    char *err, size_t errlen)
+/* Attach a fresh context to epfd, or free it and say why. */
+static redisAsyncContext *
+attach(redisAsyncContext *ac, bool tcp, const char *what, int epfd,
+    void *tag, char *err, size_t errlen)
 {
 	struct oc_redis_async *a;
-	redisAsyncContext *ac;
 
-	if (cfg->redis_unix != NULL)
-		ac = redisAsyncConnectUnix(cfg->redis_unix);
-	else
-		ac = redisAsyncConnect(cfg->redis_host, cfg->redis_port);
 	if (ac == NULL) {
-		snprintf(err, errlen, "redis %s: out of memory", cfg->redis);
+		snprintf(err, errlen, "redis %s: out of memory", what);
 		return NULL;
 	}
 	if (ac->err != 0) {
-		snprintf(err, errlen, "redis %s: %s", cfg->redis, ac->errstr);
+		snprintf(err, errlen, "redis %s: %s", what, ac->errstr);
 		redisAsyncFree(ac);
 		return NULL;
 	}
-	if (cfg->redis_unix == NULL)
+	if (tcp)
 		redisEnableKeepAlive(&ac->c);
 	a = xcalloc(1, sizeof(*a));
 	a->ac = ac;
@@ -132,6 +128,31 @@ oc_redis_async_connect(const struct oc_config *cfg, int epfd, void *tag,
 	/* The connect completes on writability. */
 	hook_add_write(a);
 	return ac;
+}
+
+redisAsyncContext *
+oc_redis_async_connect(const struct oc_config *cfg, int epfd, void *tag,
+    char *err, size_t errlen)
+{
+	redisAsyncContext *ac;
+
+	if (cfg->redis_unix != NULL)
+		ac = redisAsyncConnectUnix(cfg->redis_unix);
+	else
+		ac = redisAsyncConnect(cfg->redis_host, cfg->redis_port);
+	return attach(ac, cfg->redis_unix == NULL, cfg->redis, epfd, tag,
+	    err, errlen);
+}
+
+redisAsyncContext *
+oc_redis_async_connect_addr(const char *host, int port, int epfd,
+    void *tag, char *err, size_t errlen)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "%s:%d", host, port);
+	return attach(redisAsyncConnect(host, port), true, what, epfd, tag,
+	    err, errlen);
 }
 
 void

@@ -27,6 +27,12 @@ redisAsyncContext *oc_redis_async_connect(const struct oc_config *cfg,
     int epfd, void *tag, char *err, size_t errlen);
 
 /*
+ * The same to host:port over TCP (a sentinel, or the primary one named).
+ */
+redisAsyncContext *oc_redis_async_connect_addr(const char *host, int port,
+    int epfd, void *tag, char *err, size_t errlen);
+
+/*
  * The loop saw events (EPOLLIN, EPOLLOUT, ...) on ac's fd. The context
  * may be freed inside (a disconnect callback has run then).
  */

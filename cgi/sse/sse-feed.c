@@ -3,7 +3,9 @@
  * subscriber on PREFIX:events, a ring of recent events, gap fill from
  * PREFIX:log after the subscription breaks, a reader of log entries
  * after an id (replays), and the counters. New events go to the one
- * callback registered at feed_init().
+ * callback registered at feed_init(). Under Sentinel a third link asks
+ * the sentinels where the primary is, at start, after a failure and on
+ * every heartbeat; the links to the primary follow its answer.
  */
 #include "config.h"
 
@@ -20,6 +22,7 @@
 
 #include "oc-auth.h"
 #include "oc-log.h"
+#include "oc-redis.h"
 #include "oc-redis-async.h"
 #include "oc-xmalloc.h"
 #include "sse.h"
@@ -30,6 +33,8 @@
 #define METRICS_EVERY_MS	1000
 #define FILL_BATCH		500
 #define HELD_MAX		65536	/* live events held during a sync */
+#define SENTINEL_EVERY_MS	1000	/* the heartbeat question */
+#define SENTINEL_RETRY_MS	200	/* after a sentinel failed */
 
 /* One connection to Redis and its epoll tag. */
 struct feed_link {
@@ -93,6 +98,15 @@ static struct {
 
 	struct feed_req		*failed;		/* to report */
 
+	struct feed_link	 sen;		/* to one sentinel */
+	size_t			 sen_idx;	/* which one */
+	bool			 sen_out;	/* a question in flight */
+	bool			 sen_logged;
+	int64_t			 sen_next;	/* next question */
+	bool			 have_primary;	/* primary_* is current */
+	char			 primary_host[256];
+	int			 primary_port;
+
 	struct sse_counters	 flushed;
 	struct sse_counters	 flushing;
 	bool			 metrics_out;
@@ -103,6 +117,15 @@ static void sub_fail(const char *reason);
 static void sync_fill(void);
 static void req_fail_later(struct feed_req *q);
 static void req_fail_all(void);
+static void sen_ask(void);
+static void primary_lost(const char *why);
+
+/* True when the sentinels say where Redis is. */
+static bool
+sentinels(void)
+{
+	return feed.set->cfg->nsentinels > 0;
+}
 
 /* The i-th event of the ring, oldest first. */
 static struct sse_event *
@@ -249,6 +272,7 @@ cmd_gone(const redisAsyncContext *ac, int status)
 	if (feed.cmd.ac == ac) {
 		feed.cmd.ac = NULL;
 		feed.cmd.inflight = 0;
+		primary_lost("connection closed");
 	}
 }
 
@@ -266,6 +290,77 @@ cmd_connected(const redisAsyncContext *ac, int status)
 	cmd_gone(ac, status);
 }
 
+/* AUTH's and ROLE's answers on a new link to the primary. */
+static void
+hello_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct feed_link *l = priv;
+	char why[160];
+
+	if (r == NULL || l->ac != ac || feed.closing)
+		return;		/* the link is going already */
+	if (l->inflight > 0)
+		l->inflight--;
+	l->progress = oc_mono_ms();
+	if (r->type == REDIS_REPLY_STATUS)
+		return;		/* AUTH accepted */
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(r->element[0]->str, "master") == 0)
+		return;
+	snprintf(why, sizeof(why), "%s", r->type == REDIS_REPLY_ERROR ?
+	    r->str : "not a primary (ROLE)");
+	if (l == &feed.sub)
+		sub_fail(why);
+	else {
+		log_warnx("redis %s:%d: %s", feed.primary_host,
+		    feed.primary_port, why);
+		primary_lost(why);
+	}
+}
+
+/*
+ * Connect l to the primary the sentinels named (or ORDERCAST_REDIS),
+ * AUTH when configured and, under Sentinel, check that ROLE says master.
+ * The commands queue behind these; a failing answer drops the link.
+ */
+static redisAsyncContext *
+link_open(struct feed_link *l, char *err, size_t errlen)
+{
+	const struct oc_config *cfg = feed.set->cfg;
+	redisAsyncContext *ac;
+	int rc = REDIS_OK;
+
+	if (sentinels())
+		ac = oc_redis_async_connect_addr(feed.primary_host,
+		    feed.primary_port, feed.epfd, l, err, errlen);
+	else
+		ac = oc_redis_async_connect(cfg, feed.epfd, l, err, errlen);
+	if (ac == NULL)
+		return NULL;
+	l->gen++;
+	l->inflight = 0;
+	l->progress = oc_mono_ms();
+	if (cfg->redis_password != NULL && cfg->redis_user != NULL)
+		rc = redisAsyncCommand(ac, hello_reply, l, "AUTH %s %s",
+		    cfg->redis_user, cfg->redis_password);
+	else if (cfg->redis_password != NULL)
+		rc = redisAsyncCommand(ac, hello_reply, l, "AUTH %s",
+		    cfg->redis_password);
+	if (cfg->redis_password != NULL && rc == REDIS_OK)
+		l->inflight++;
+	if (sentinels() && rc == REDIS_OK &&
+	    (rc = redisAsyncCommand(ac, hello_reply, l, "ROLE")) == REDIS_OK)
+		l->inflight++;
+	if (rc != REDIS_OK) {
+		snprintf(err, errlen, "redis: cannot send AUTH or ROLE");
+		redisAsyncFree(ac);
+		return NULL;
+	}
+	return ac;
+}
+
 /* The link for XRANGE and counters, connected on demand. */
 static redisAsyncContext *
 cmd_link(void)
@@ -274,16 +369,18 @@ cmd_link(void)
 
 	if (feed.cmd.ac != NULL)
 		return feed.cmd.ac;
-	feed.cmd.ac = oc_redis_async_connect(feed.set->cfg, feed.epfd,
-	    &feed.cmd, err, sizeof(err));
+	if (sentinels() && !feed.have_primary) {
+		sen_ask();
+		return NULL;
+	}
+	feed.cmd.ac = link_open(&feed.cmd, err, sizeof(err));
 	if (feed.cmd.ac == NULL) {
 		if (!feed.cmd_logged)
 			log_warnx("%s", err);
 		feed.cmd_logged = true;
+		primary_lost(err);
 		return NULL;
 	}
-	feed.cmd.gen++;
-	feed.cmd.inflight = 0;
 	redisAsyncSetConnectCallback(feed.cmd.ac, cmd_connected);
 	redisAsyncSetDisconnectCallback(feed.cmd.ac, cmd_gone);
 	return feed.cmd.ac;
@@ -311,13 +408,23 @@ cmd_send(redisCallbackFn *fn, void *priv, const char *fmt, ...)
 	return true;
 }
 
-/* A reply came on the command link: it is alive. */
+/*
+ * A reply came on the command link: it is alive. An error reply saying
+ * the primary moved drops the links and asks the sentinels again.
+ */
 static void
-cmd_replied(void)
+cmd_replied(const redisReply *r)
 {
+	char why[160];
+
 	if (feed.cmd.inflight > 0)
 		feed.cmd.inflight--;
 	feed.cmd.progress = oc_mono_ms();
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    oc_redis_reply_moved(r) && sentinels()) {
+		snprintf(why, sizeof(why), "%s", r->str);
+		primary_lost(why);
+	}
 }
 
 /* A sync step's reply is for the subscriber of now, and usable. */
@@ -344,7 +451,7 @@ fill_reply(redisAsyncContext *ac, void *reply, void *priv)
 	size_t i, n;
 
 	(void)ac;
-	cmd_replied();
+	cmd_replied(reply);
 	if (!sync_reply_ok(priv, r))
 		return;
 	if (r->type != REDIS_REPLY_ARRAY) {
@@ -411,7 +518,7 @@ lost_reply(redisAsyncContext *ac, void *reply, void *priv)
 	struct sse_event *ev;
 
 	(void)ac;
-	cmd_replied();
+	cmd_replied(reply);
 	if (!sync_reply_ok(priv, r))
 		return;
 	/* No stream (an error reply): nothing was lost that we can know. */
@@ -440,7 +547,7 @@ tail_reply(redisAsyncContext *ac, void *reply, void *priv)
 	struct sse_id id;
 
 	(void)ac;
-	cmd_replied();
+	cmd_replied(reply);
 	if (!sync_reply_ok(priv, r))
 		return;
 	if (r->type != REDIS_REPLY_ARRAY) {
@@ -561,6 +668,7 @@ sub_fail(const char *reason)
 	feed.backoff *= 2;
 	if (feed.backoff > BACKOFF_MAX_MS)
 		feed.backoff = BACKOFF_MAX_MS;
+	primary_lost(why);
 }
 
 /* Start the subscriber's connection and its SUBSCRIBE. */
@@ -569,13 +677,15 @@ sub_connect(void)
 {
 	char err[256];
 
-	feed.sub.ac = oc_redis_async_connect(feed.set->cfg, feed.epfd,
-	    &feed.sub, err, sizeof(err));
+	if (sentinels() && !feed.have_primary) {
+		sen_ask();
+		return;
+	}
+	feed.sub.ac = link_open(&feed.sub, err, sizeof(err));
 	if (feed.sub.ac == NULL) {
 		sub_fail(err);
 		return;
 	}
-	feed.sub.gen++;
 	redisAsyncSetConnectCallback(feed.sub.ac, sub_connected);
 	redisAsyncSetDisconnectCallback(feed.sub.ac, sub_gone);
 	feed.state = SUB_SUBSCRIBING;
@@ -583,6 +693,153 @@ sub_connect(void)
 	    (void *)(uintptr_t)feed.sub.gen, "SUBSCRIBE %s %s",
 	    feed.channel, feed.sessions) != REDIS_OK)
 		sub_fail("cannot send SUBSCRIBE");
+}
+
+/*
+ * The primary is not where the links point (it moved, failed, or the
+ * sentinels must say again): drop the links and ask. Without sentinels
+ * the links reconnect to ORDERCAST_REDIS as before.
+ */
+static void
+primary_lost(const char *why)
+{
+	redisAsyncContext *ac = feed.cmd.ac;
+
+	if (!sentinels() || feed.closing)
+		return;
+	feed.have_primary = false;
+	if (ac != NULL) {
+		feed.cmd.ac = NULL;
+		feed.cmd.inflight = 0;
+		redisAsyncFree(ac);	/* its callbacks see NULL */
+	}
+	if (feed.sub.ac != NULL)
+		sub_fail(why);	/* comes back here */
+	sen_ask();
+}
+
+/* Leave this sentinel (it failed or did not know): ask the next soon. */
+static void
+sen_drop(bool free_it)
+{
+	redisAsyncContext *ac = feed.sen.ac;
+
+	feed.sen.ac = NULL;
+	feed.sen.gen++;
+	feed.sen_out = false;
+	if (ac != NULL && free_it)
+		redisAsyncFree(ac);
+	feed.sen_idx = (feed.sen_idx + 1) % feed.set->cfg->nsentinels;
+	feed.sen_next = oc_mono_ms() + SENTINEL_RETRY_MS;
+}
+
+/* The sentinel's link ended. */
+static void
+sen_gone(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	if (feed.sen.ac == ac)
+		sen_drop(false);
+}
+
+/* The sentinel's connect finished. */
+static void
+sen_connected(const redisAsyncContext *ac, int status)
+{
+	if (status != REDIS_OK)
+		sen_gone(ac, status);
+}
+
+/*
+ * A sentinel named the primary. A new address drops the links to the
+ * old one (a failover: the log there may end below our last id, which
+ * feed_accept() keeps from being sent twice) and reconnects now.
+ */
+static void
+sen_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	const struct oc_hostport *s;
+	bool changed;
+	long port;
+
+	(void)ac;
+	if ((unsigned)(uintptr_t)priv != feed.sen.gen || feed.closing)
+		return;
+	feed.sen_out = false;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[0]->len >= sizeof(feed.primary_host) ||
+	    !oc_parse_long(r->element[1]->str, 1, 65535, &port)) {
+		s = &feed.set->cfg->sentinels[feed.sen_idx];
+		if (!feed.sen_logged)
+			log_warnx("sentinel %s:%d: no primary named %s",
+			    s->host, s->port, feed.set->cfg->redis_master);
+		feed.sen_logged = true;
+		sen_drop(r != NULL);
+		return;
+	}
+	feed.sen_logged = false;
+	feed.sen_next = oc_mono_ms() + SENTINEL_EVERY_MS;
+	changed = strcmp(r->element[0]->str, feed.primary_host) != 0 ||
+	    (int)port != feed.primary_port;
+	if (!changed && feed.have_primary)
+		return;
+	if (changed && feed.have_primary) {
+		log_info("the sentinels name %s:%ld as primary %s: following",
+		    r->element[0]->str, port, feed.set->cfg->redis_master);
+		primary_lost("the primary moved");
+	}
+	memcpy(feed.primary_host, r->element[0]->str, r->element[0]->len + 1);
+	feed.primary_port = (int)port;
+	feed.have_primary = true;
+	if (changed && feed.state == SUB_DOWN) {
+		feed.backoff = BACKOFF_MIN_MS;
+		feed.next_attempt = oc_mono_ms();
+	}
+}
+
+/* Ask a sentinel where the primary is, unless a question is out. */
+static void
+sen_ask(void)
+{
+	const struct oc_config *cfg = feed.set->cfg;
+	const struct oc_hostport *s;
+	char err[256];
+
+	if (!sentinels() || feed.sen_out || feed.closing)
+		return;
+	if (feed.sen.ac == NULL) {
+		s = &cfg->sentinels[feed.sen_idx];
+		feed.sen.ac = oc_redis_async_connect_addr(s->host, s->port,
+		    feed.epfd, &feed.sen, err, sizeof(err));
+		if (feed.sen.ac == NULL) {
+			log_debug("sentinel: %s", err);
+			sen_drop(false);
+			return;
+		}
+		feed.sen.gen++;
+		redisAsyncSetConnectCallback(feed.sen.ac, sen_connected);
+		redisAsyncSetDisconnectCallback(feed.sen.ac, sen_gone);
+	}
+	if (redisAsyncCommand(feed.sen.ac, sen_reply,
+	    (void *)(uintptr_t)feed.sen.gen,
+	    "SENTINEL get-master-addr-by-name %s", cfg->redis_master) !=
+	    REDIS_OK) {
+		sen_drop(true);
+		return;
+	}
+	feed.sen_out = true;
+	feed.sen.progress = oc_mono_ms();
+}
+
+/* How long a sentinel may take to answer. */
+static int64_t
+sen_timeout_ms(void)
+{
+	return feed.set->cfg->timeout_ms > 0 ? feed.set->cfg->timeout_ms :
+	    1000;
 }
 
 void
@@ -602,7 +859,7 @@ metrics_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 	(void)ac;
 	(void)priv;
-	cmd_replied();
+	cmd_replied(reply);
 	feed.metrics_out = false;
 	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 		log_warnx("redis HINCRBY %s failed", feed.metrics_key);
@@ -616,9 +873,8 @@ static void
 metrics_part(redisAsyncContext *ac, void *reply, void *priv)
 {
 	(void)ac;
-	(void)reply;
 	(void)priv;
-	cmd_replied();
+	cmd_replied(reply);
 }
 
 /* Add counters that changed since the last flush to PREFIX:metrics:sse. */
@@ -664,7 +920,18 @@ feed_tick(int64_t now_ms)
 	if (feed.closing)
 		return;
 	req_fail_all();
-	if (feed.state == SUB_DOWN && now_ms >= feed.next_attempt)
+	if (sentinels() && feed.sen_out &&
+	    now_ms - feed.sen.progress >= sen_timeout_ms()) {
+		log_debug("sentinel: no answer in %lld ms",
+		    (long long)sen_timeout_ms());
+		sen_drop(true);
+	}
+	if (sentinels() && !feed.sen_out && now_ms >= feed.sen_next) {
+		feed.sen_next = now_ms + SENTINEL_EVERY_MS;
+		sen_ask();
+	}
+	if (feed.state == SUB_DOWN && now_ms >= feed.next_attempt &&
+	    (!sentinels() || feed.have_primary))
 		sub_connect();
 	if (feed.cmd.ac != NULL && feed.cmd.inflight > 0 &&
 	    now_ms - feed.cmd.progress >= CMD_TIMEOUT_MS) {
@@ -685,8 +952,14 @@ feed_next_ms(int64_t now_ms)
 
 	if (feed.failed != NULL)
 		return 0;
-	if (feed.state == SUB_DOWN && feed.next_attempt < t)
+	if (feed.state == SUB_DOWN && feed.next_attempt < t &&
+	    (!sentinels() || feed.have_primary))
 		t = feed.next_attempt;
+	if (sentinels() && !feed.sen_out && feed.sen_next < t)
+		t = feed.sen_next;
+	if (sentinels() && feed.sen_out &&
+	    feed.sen.progress + sen_timeout_ms() < t)
+		t = feed.sen.progress + sen_timeout_ms();
 	if (feed.cmd.inflight > 0 && feed.cmd.progress + CMD_TIMEOUT_MS < t)
 		t = feed.cmd.progress + CMD_TIMEOUT_MS;
 	return t > now_ms ? t - now_ms : 0;
@@ -766,7 +1039,7 @@ read_reply(redisAsyncContext *ac, void *reply, void *priv)
 	size_t i;
 
 	(void)ac;
-	cmd_replied();
+	cmd_replied(reply);
 	if (q->cancelled || feed.closing) {
 		free(q);
 		return;
@@ -837,7 +1110,7 @@ check_reply(redisAsyncContext *ac, void *reply, void *priv)
 	bool resync = false;
 
 	(void)ac;
-	cmd_replied();
+	cmd_replied(reply);
 	if (q->cancelled || feed.closing) {
 		free(q);
 		return;
@@ -879,7 +1152,7 @@ get_reply(redisAsyncContext *ac, void *reply, void *priv)
 	struct feed_req *q = priv;
 
 	(void)ac;
-	cmd_replied();
+	cmd_replied(reply);
 	if (q->cancelled || feed.closing) {
 		free(q);
 		return;
@@ -951,6 +1224,7 @@ feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb,
 	memset(&feed, 0, sizeof(feed));
 	feed.sub.kind = SSE_KIND_REDIS;
 	feed.cmd.kind = SSE_KIND_REDIS;
+	feed.sen.kind = SSE_KIND_REDIS;
 	feed.set = set;
 	feed.epfd = epfd;
 	feed.on_event = cb;
@@ -976,6 +1250,11 @@ feed_shutdown(void)
 	feed.sub.gen++;
 	if (ac != NULL)
 		redisAsyncFree(ac);
+	ac = feed.sen.ac;
+	feed.sen.ac = NULL;
+	feed.sen.gen++;
+	if (ac != NULL)
+		redisAsyncFree(ac);
 	/* The gauge goes to zero as the last clients have left. */
 	feed.metrics_out = false;
 	metrics_flush();
@@ -998,6 +1277,8 @@ feed_free(void)
 		redisAsyncFree(feed.sub.ac);
 	if (feed.cmd.ac != NULL)
 		redisAsyncFree(feed.cmd.ac);
+	if (feed.sen.ac != NULL)
+		redisAsyncFree(feed.sen.ac);
 	req_fail_all();
 	held_clear();
 	free(feed.held);
