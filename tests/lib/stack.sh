@@ -27,7 +27,7 @@ OC_PACKAGES_STACK=(
 OC_PACKAGES_TEST=(
 	"${OC_PACKAGES_STACK[@]}"
 	apache2 libapache2-mod-fcgid bats bats-assert bats-support bats-file
-	chromium wrk
+	chromium wrk iproute2
 )
 
 # Configure (once) and build the tree in DIR from OC_SRCDIR; further
