@@ -11,8 +11,10 @@
  *
  * Properties: every refusal is an answer with its status and an error
  * body of valid UTF-8 JSON ({"error":{"code","message","field"}}, the
- * field named when there is one); a query that passes the check gives
- * every parameter it names; counts and ids are what they claim; a body
+ * field named when there is one) and header lines that carry no request
+ * bytes (printable, CRLF-ended, so nothing splits the response); a
+ * query that passes the check gives every parameter it names; counts
+ * and ids are what they claim; a body
  * read has exactly Content-Length bytes, the ones sent, and a body
  * over the limit is not read at all; object members read as strings,
  * ids and integers only when they are ones, within the bounds.
@@ -82,6 +84,25 @@ member(json_object *obj, const char *name)
 }
 
 /*
+ * No response header carries request bytes: the extra header lines a
+ * refusal sets are printable ASCII "Name: value" lines ended by CRLF,
+ * so nothing a client sends can split the response or add a header.
+ */
+static void
+check_headers(const struct api_req *req)
+{
+	const char *p = req->headers, *eol;
+
+	for (; p != NULL && *p != '\0'; p = eol + 2) {
+		eol = strstr(p, "\r\n");
+		FUZZ_CHECK(eol != NULL);
+		FUZZ_CHECK(memchr(p, ':', (size_t)(eol - p)) != NULL);
+		for (const char *c = p; c < eol; c++)
+			FUZZ_CHECK(*c >= 0x20 && *c < 0x7f);
+	}
+}
+
+/*
  * The request was refused: status and an error body with code, a
  * short valid message and, when field is not NULL, that field (any
  * field when it is ""). The answer is dropped so the request may go on.
@@ -115,6 +136,7 @@ check_refusal(struct api_req *req, int status, const char *code,
 		FUZZ_CHECK(got != NULL &&
 		    (*field == '\0' || strcmp(got, field) == 0));
 	json_object_put(body);
+	check_headers(req);
 	free(req->out);
 	req->out = NULL;
 	req->out_len = 0;
