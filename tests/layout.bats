@@ -50,3 +50,26 @@ compile() {
 	run -0 "$callgraph" cgi/sse
 	assert_output --partial 'no cycles'
 }
+
+@test "watcher: no two files depend on each other" {
+	run -0 "$callgraph" watcher
+	assert_output --partial 'no cycles'
+}
+
+@test "no program includes another program's files" {
+	local s=$OC_SRCDIR
+	run grep -ln '#include "\(sse\|fcgi-proto\|watch\)[^"]*\.h"' \
+		"$s"/cgi/api/*.[ch]
+	[ "$status" -eq 1 ]
+	run grep -ln '#include "\(api\|watch\)[^"]*\.h"' "$s"/cgi/sse/*.[ch]
+	[ "$status" -eq 1 ]
+	run grep -ln '#include "\(api\|sse\|fcgi-proto\)[^"]*\.h"' \
+		"$s"/watcher/*.[ch]
+	[ "$status" -eq 1 ]
+}
+
+@test "lib: no file of lib/ includes a program's header" {
+	run grep -ln '#include "\(api\|sse\|watch\|fcgi-proto\)[^"]*\.h"' \
+		"$OC_SRCDIR"/lib/*.c "$OC_SRCDIR"/lib/*.h
+	[ "$status" -eq 1 ]
+}
