@@ -156,14 +156,14 @@ SH
 	assert_output ''
 }
 
-@test "www: screenshots of every view at 375, 1024, 1280 and 1920 px, no sideways scrolling, no serious axe-core violation" {
+@test "www: screenshots of every view from 360 to 2560 px (1024 and 1280 among them), no sideways scrolling, no serious axe-core violation" {
 	[ -f "$OC_SRCDIR/node_modules/axe-core/axe.min.js" ] || {
 		echo "axe-core is missing: run npm ci in $OC_SRCDIR" >&2
 		return 1
 	}
 	browser screenshots
 	for f in signin portal admin live; do
-		for w in 1920 1280 1024 375; do
+		for w in 2560 1920 1280 1024 375 360; do
 			[ -s "$WWW_OUT/$f-$w.png" ]
 		done
 	done

@@ -413,7 +413,8 @@ const checks = {
 	async 'screenshots'(context) {
 		const signin = await newPage(context);
 		await signin.waitForSelector('#demo-accounts:not([hidden])');
-		const widths = [[1920, 1080], [1280, 800], [1024, 768], [375, 812]];
+		const widths = [[2560, 1440], [1920, 1080], [1280, 800], [1024, 768],
+		    [375, 812], [360, 740]];
 		const violations = [];
 		for (const [w, h] of widths) {
 			await signin.setViewportSize({ width: w, height: h });
