@@ -19,6 +19,8 @@
  * exist so that both failures take the same time. Made on first use.
  */
 static char	 burn_hash[OC_PWHASH_MAX];
+
+static bool reply_failed(redisContext *, redisReply *, char *, size_t);
 static bool	 burn_ready;
 
 /* Sessions are created, looked up and ended by these scripts, so each
@@ -135,6 +137,9 @@ oc_password_verify(const char *hash, const char *pw)
 	size_t	 len = strlen(pw);
 	char	 rnd[OC_TOKEN_LEN + 1];
 
+	/* Refused alike with or without an account: no timing tells. */
+	if (len > OC_PASSWORD_MAX)
+		return false;
 	if (hash == NULL) {
 		if (!burn_ready) {
 			oc_token_new(rnd);
@@ -148,8 +153,6 @@ oc_password_verify(const char *hash, const char *pw)
 			log_warnx("a password matched the burn hash");
 		return false;
 	}
-	if (len > OC_PASSWORD_MAX)
-		return false;
 	return crypto_pwhash_str_verify(hash, pw, len) == 0;
 }
 
@@ -249,6 +252,13 @@ oc_session_key(const char *prefix, const char *hash)
 	return xasprintf("%s:session:%s", prefix, hash);
 }
 
+/* Key of the record of a web-server-authenticated user, by hash. */
+char *
+oc_remote_user_key_hash(const char *prefix, const char *hash)
+{
+	return xasprintf("%s:remote-user:%s", prefix, hash);
+}
+
 /* Key of the record of a web-server-authenticated user. */
 char *
 oc_remote_user_key(const char *prefix, const char *email)
@@ -256,7 +266,31 @@ oc_remote_user_key(const char *prefix, const char *email)
 	char h[OC_TOKEN_HASH_LEN + 1];
 
 	oc_text_hash(email, h);
-	return xasprintf("%s:remote-user:%s", prefix, h);
+	return oc_remote_user_key_hash(prefix, h);
+}
+
+/* The record of a REMOTE_USER goes, and relays hear of it. */
+bool
+oc_remote_user_end(redisContext *rc, const char *prefix, const char *email,
+    char *err, size_t errlen)
+{
+	redisReply *r;
+	char h[OC_TOKEN_HASH_LEN + 1], *key, *chan;
+	bool ok;
+
+	oc_text_hash(email, h);
+	key = oc_remote_user_key_hash(prefix, h);
+	chan = oc_sessions_channel(prefix);
+	r = redisCommand(rc, "EVAL %s 1 %s %s %s",
+	    "redis.call('DEL', KEYS[1]) "
+	    "redis.call('PUBLISH', ARGV[1], ARGV[2]) return 1",
+	    key, chan, h);
+	ok = !reply_failed(rc, r, err, errlen);
+	if (r != NULL)
+		freeReplyObject(r);
+	free(key);
+	free(chan);
+	return ok;
 }
 
 /* Channel on which ended sessions are announced. */

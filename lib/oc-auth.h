@@ -10,7 +10,7 @@
  * PREFIX:user-sessions:<userId> lists the hashes of one user's sessions so
  * that a password or role change can end them all. Ended sessions are
  * published, by hash, on PREFIX:sessions; relays close their streams.
- * See docs/architecture.md, "Sessions".
+ * See docs/architecture.md, "Sessions and access".
  */
 #ifndef OC_AUTH_H
 #define OC_AUTH_H
@@ -152,6 +152,17 @@ bool oc_login_failures(redisContext *rc, const char *prefix,
  */
 #define OC_REMOTE_USER_TTL	300
 char *oc_remote_user_key(const char *prefix, const char *email);
+/* The same key by the hash of the email (oc_text_hash). Caller frees. */
+char *oc_remote_user_key_hash(const char *prefix, const char *hash);
+
+/*
+ * End what the API recorded of a web-server-authenticated user (a
+ * password or role change): the record goes, and the hash of the email
+ * is announced on PREFIX:sessions so relays close that user's streams.
+ * False on a Redis failure.
+ */
+bool oc_remote_user_end(redisContext *rc, const char *prefix,
+    const char *email, char *err, size_t errlen);
 
 /* The Redis key of a session by hash, and the channel of ended ones. Caller frees. */
 char *oc_session_key(const char *prefix, const char *hash);

@@ -82,7 +82,7 @@ parse_redis(struct oc_config *cfg, char *err, size_t errlen)
 	if (colon == NULL || colon == s ||
 	    !oc_parse_long(colon + 1, 1, 65535, &port)) {
 		snprintf(err, errlen, "ORDERCAST_REDIS: '%s' is neither "
-		    "host:port nor an absolute socket path", s);
+		    "host:port nor a socket path (starting with / or .)", s);
 		return false;
 	}
 	cfg->redis_host = xstrndup(s, (size_t)(colon - s));
@@ -237,6 +237,12 @@ oc_config_load(struct oc_config *cfg, char *err, size_t errlen)
 	if (!load_long("ORDERCAST_SESSION_MAX", "604800", 60, 31536000,
 	    &cfg->session_max_s, err, errlen))
 		goto done;
+	if (cfg->session_idle_s > cfg->session_max_s) {
+		snprintf(err, errlen, "ORDERCAST_SESSION_IDLE: %ld is longer "
+		    "than ORDERCAST_SESSION_MAX (%ld)", cfg->session_idle_s,
+		    cfg->session_max_s);
+		goto done;
+	}
 	if (!load_long("ORDERCAST_LOGIN_LIMIT", "10", 1, 1000000,
 	    &cfg->login_limit, err, errlen))
 		goto done;

@@ -92,10 +92,13 @@ normal_email(const char *s, char *err, size_t errlen)
 	return out;
 }
 
-/* End every session of a user through Redis; false with a message. */
+/*
+ * End every session of a user through Redis, and what the API recorded
+ * of them as a web server's REMOTE_USER; false with a message.
+ */
 static bool
-end_sessions(const struct oc_config *cfg, const bson_oid_t *id, char *err,
-    size_t errlen)
+end_sessions(const struct oc_config *cfg, const bson_oid_t *id,
+    const char *email, char *err, size_t errlen)
 {
 	redisContext	*rc;
 	char		 hex[25];
@@ -106,7 +109,8 @@ end_sessions(const struct oc_config *cfg, const bson_oid_t *id, char *err,
 	if (rc == NULL)
 		return false;
 	bson_oid_to_string(id, hex);
-	ok = oc_session_end_user(rc, cfg->prefix, hex, &n, err, errlen);
+	ok = oc_session_end_user(rc, cfg->prefix, hex, &n, err, errlen) &&
+	    oc_remote_user_end(rc, cfg->prefix, email, err, errlen);
 	redisFree(rc);
 	if (ok)
 		log_info("ended %lld session(s) of user %s", n, hex);
@@ -260,7 +264,7 @@ api_account_set_password(const struct oc_config *cfg, const char *email_in,
 		goto done;
 	if (!update_user(cfg, email, "passwordHash", hash, &id, err, errlen))
 		goto done;
-	ok = end_sessions(cfg, &id, err, errlen);
+	ok = end_sessions(cfg, &id, email, err, errlen);
 done:
 	explicit_bzero(hash, sizeof(hash));
 	free(email);
@@ -285,7 +289,7 @@ api_account_set_role(const struct oc_config *cfg, const char *email_in,
 	if (email == NULL)
 		return false;
 	if (update_user(cfg, email, "role", role, &id, err, errlen))
-		ok = end_sessions(cfg, &id, err, errlen);
+		ok = end_sessions(cfg, &id, email, err, errlen);
 	free(email);
 	return ok;
 }

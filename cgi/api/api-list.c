@@ -1,7 +1,7 @@
 /*
  * Layer: filtered, sorted and paged lists, and counts (docs/filters.md,
- * "Lists"). A handler gives its collection and the caller's scope; this
- * file adds ?where= compiled by lib/oc-filter, ?sort= with the id as the
+ * "Lists: sorting, paging and counts"). A handler gives its collection
+ * and the caller's scope; this file adds ?where= compiled by lib/oc-filter, ?sort= with the id as the
  * last tie break, and keyset paging by an opaque cursor (?next=) that
  * holds the sort values of the last row and a hash of the query.
  * Calls api-db.c, api-req.c, api-reply.c and lib/.

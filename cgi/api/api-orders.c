@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "oc-json.h"
@@ -83,7 +84,7 @@ orders_scope(struct api_req *req, bson_t *scope, bool *none)
 		if (!api_oid_param(req, "customerId", customer, &oid))
 			goto done;
 		if (is_customer(req) &&
-		    strcmp(customer, req->caller.user_id) != 0) {
+		    strcasecmp(customer, req->caller.user_id) != 0) {
 			*none = true;
 			ok = true;
 			goto done;
@@ -306,7 +307,7 @@ api_route_orders_create(struct api_req *req)
 		api_field_error(req, "customerId", "expected a 24-hex id");
 		goto done;
 	} else if (is_customer(req) &&
-	    strcmp(api_json_str(v), req->caller.user_id) != 0) {
+	    strcasecmp(api_json_str(v), req->caller.user_id) != 0) {
 		api_error(req, 403, "forbidden",
 		    "you may order only for yourself");
 		goto done;

@@ -24,8 +24,9 @@
  * One method on one path. The pattern follows /api/ and may hold one
  * ":id" segment, which the handler finds in req->id. Rows of a path are
  * adjacent, listed in the order of their Allow header. access is the
- * least role that may use the route (docs/architecture.md, "Access");
- * handlers narrow further what a customer sees (their own orders).
+ * least role that may use the route (docs/architecture.md, "Sessions
+ * and access"); handlers narrow further what a customer sees (their own
+ * orders).
  */
 struct route {
 	const char	*method;

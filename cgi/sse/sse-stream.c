@@ -181,8 +181,10 @@ stream_session_ended(const char *hash)
 		}
 		if (c->client.recheck != NULL)
 			continue;
-		key = oc_session_key(streams.set->cfg->prefix,
-		    c->client.session);
+		key = c->client.remote ?
+		    oc_remote_user_key_hash(streams.set->cfg->prefix,
+		    c->client.session) :
+		    oc_session_key(streams.set->cfg->prefix, c->client.session);
 		c->client.recheck = feed_get(key, recheck_done, c);
 		free(key);
 	}
@@ -458,6 +460,15 @@ remote_user_done(void *arg, bool ok, const char *val, size_t len)
 	    oc_oid_valid(s.user_id, strlen(s.user_id))) {
 		cl->role = role_of(s.role);
 		memcpy(cl->user_id, s.user_id, sizeof(cl->user_id));
+		/*
+		 * The stream ends with the record (the API renews it at the
+		 * user's requests; the dashboard reconnects), or at once when
+		 * a role or password change announces the user's hash.
+		 */
+		cl->expires_ms = s.expires_ms;
+	} else {
+		cl->session[0] = '\0';
+		cl->remote = false;
 	}
 	stream_admit(c);
 }
@@ -479,9 +490,42 @@ stream_remote_user(struct sse_conn *c)
 		return false;
 	for (i = 0; remote[i] != '\0'; i++)
 		remote[i] = (char)tolower((unsigned char)remote[i]);
-	key = oc_remote_user_key(streams.set->cfg->prefix, remote);
+	/* Known by the hash of the email, like a session by its token's. */
+	oc_text_hash(remote, cl->session);
+	cl->remote = true;
+	key = oc_remote_user_key_hash(streams.set->cfg->prefix, cl->session);
 	cl->pending = feed_get(key, remote_user_done, c);
 	free(key);
+	return true;
+}
+
+/*
+ * The session token of the request (bearer, else cookie) into token;
+ * *found says whether there is one. A header longer than the relay
+ * reads is refused (431), never read cut, so a cookie past the cut
+ * cannot turn a signed-in stream anonymous. False after answering.
+ */
+static bool
+request_token(struct sse_conn *c, char *token, size_t tokenlen, bool *found)
+{
+	char *auth, *cookie;
+	bool long_auth, long_cookie;
+
+	auth = request_param_dup(c, "HTTP_AUTHORIZATION", SSE_HEADER_MAX,
+	    &long_auth);
+	cookie = request_param_dup(c, "HTTP_COOKIE", SSE_HEADER_MAX,
+	    &long_cookie);
+	*found = false;
+	if (!long_auth && !long_cookie)
+		*found = oc_token_from_headers(auth, cookie, token, tokenlen);
+	free(auth);
+	free(cookie);
+	if (long_auth || long_cookie) {
+		request_respond(c, "431 Request Header Fields Too Large", "",
+		    "header_too_large", "the Cookie or Authorization header "
+		    "is too long");
+		return false;
+	}
 	return true;
 }
 
@@ -492,10 +536,10 @@ stream_start(struct sse_conn *c)
 	struct sse_client *cl = &c->client;
 	struct sse_filter *f = &cl->filter;
 	char method[16], lastid[128], err[256], token[OC_TOKEN_LEN + 2];
-	char auth[512], cookie[4096], *query, *key;
+	char *query, *key;
 	const char *field;
 	struct sse_id hdr_id;
-	bool too_long;
+	bool too_long, found;
 
 	memset(cl, 0, sizeof(*cl));
 	if (!request_param(c, "REQUEST_METHOD", method, sizeof(method)))
@@ -535,12 +579,9 @@ stream_start(struct sse_conn *c)
 		cl->addr[0] = '\0';
 	if (stream_remote_user(c))
 		return;
-	if (!request_param(c, "HTTP_AUTHORIZATION", auth, sizeof(auth)))
-		auth[0] = '\0';
-	if (!request_param(c, "HTTP_COOKIE", cookie, sizeof(cookie)))
-		cookie[0] = '\0';
-	if (!oc_token_from_headers(auth[0] != '\0' ? auth : NULL,
-	    cookie[0] != '\0' ? cookie : NULL, token, sizeof(token))) {
+	if (!request_token(c, token, sizeof(token), &found))
+		return;
+	if (!found) {
 		cl->role = SSE_ROLE_ANON;
 		stream_admit(c);
 		return;

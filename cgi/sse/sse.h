@@ -263,6 +263,9 @@ enum req_state {
 #define SSE_ADDR_MAX	64	/* REMOTE_ADDR, with NUL */
 
 /* A client of the stream layer. */
+/* Longest Cookie or Authorization header the relay reads. */
+#define SSE_HEADER_MAX		8192
+
 struct sse_client {
 	bool			 open;		/* counted, on the list */
 	bool			 started;	/* headers sent */
@@ -272,6 +275,7 @@ struct sse_client {
 	enum sse_role		 role;
 	char			 user_id[SSE_OID_LEN + 1];
 	char			 session[OC_TOKEN_HASH_LEN + 1]; /* or "" */
+	bool			 remote;	/* session: REMOTE_USER's hash */
 	char			 addr[SSE_ADDR_MAX];
 	int64_t			 expires_ms;	/* session's end, or 0 */
 	struct sse_filter	 filter;
