@@ -80,3 +80,23 @@ as_web() {
 		'/api/events?topics=orders'
 	assert_output 401
 }
+
+# The process is gone.
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+@test "a role change ends a REMOTE_USER's open stream at once" {
+	run as_web alice.martin@example.com:alice-web-pw /api/session
+	assert_output 200
+	out=$BATS_TEST_TMPDIR/stream
+	curl -sN --max-time 30 -u alice.martin@example.com:alice-web-pw \
+		"$STACK_URL/api/events?topics=orders,products" >"$out" 3>&- &
+	pid=$!
+	wait_for 10 grep -q '^retry:' "$out"
+	"$OC_BUILDDIR/ordercast-api" --set-role alice.martin@example.com \
+		--role customer
+	wait_for 3 gone "$pid"
+	h=$(printf '%s' alice.martin@example.com | b2sum -l 256 | cut -d' ' -f1)
+	[ "$(stack_redis exists "$ORDERCAST_PREFIX:remote-user:$h")" = 0 ]
+}
