@@ -38,6 +38,7 @@ teardown_file() {
 }
 
 setup() {
+	load lib/stack
 	bats_load_library bats-support
 	bats_load_library bats-assert
 }
