@@ -155,6 +155,7 @@ export class SharedFeed {
 		this.status = null;
 		this.closed = false;
 		this.holder = false;
+		this.heardHolder = false;
 		this.release = null;
 		this.channel = null;
 		this.count = 0;
@@ -210,6 +211,13 @@ export class SharedFeed {
 		});
 		this.feed.lastId = this.lastId;
 		this.feed.open();
+		// Taking over from a tab that passed on no event since this one
+		// loaded: there is no id to resume from, so what came in between
+		// may be missed as events; reload the state instead.
+		if (this.heardHolder && !this.lastId) {
+			this.tell({ kind: 'restart' });
+			this.handlers.onRestart();
+		}
 	}
 
 	tell(message) {
@@ -222,6 +230,8 @@ export class SharedFeed {
 	hear(m) {
 		if (this.closed)
 			return;
+		if (m.kind !== 'hello')
+			this.heardHolder = true;
 		if (m.kind === 'hello' && this.holder && this.feed)
 			this.tell({ kind: 'status', status: this.feed.status });
 		else if (m.kind === 'event' && !this.holder && m.event)
