@@ -343,9 +343,3 @@ oc_config_log(const struct oc_config *cfg)
 	log_debug("ORDERCAST_TRUST_REMOTE_USER=%d", cfg->trust_remote_user);
 	free(masked);
 }
-
-char *
-oc_config_key(const struct oc_config *cfg, const char *suffix)
-{
-	return xasprintf("%s:%s", cfg->prefix, suffix);
-}

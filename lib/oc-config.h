@@ -58,9 +58,6 @@ void oc_config_clear(struct oc_config *cfg);
 /* Log every value at debug level, with passwords masked. */
 void oc_config_log(const struct oc_config *cfg);
 
-/* A Redis key or channel under the prefix: "<prefix>:<suffix>". Caller frees. */
-char *oc_config_key(const struct oc_config *cfg, const char *suffix);
-
 /* Copy of a MongoDB URI with any password replaced by "***". Caller frees. */
 char *oc_config_mask_uri(const char *uri);
 

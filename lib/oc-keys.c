@@ -24,6 +24,8 @@ oc_keys_init(struct oc_keys *keys, const char *prefix)
 	keys->watch_token = key(prefix, "watch:token");
 	keys->watch_alive = key(prefix, "watch:alive");
 	keys->watch_low = key(prefix, "watch:low");
+	keys->watch_leader = key(prefix, "watch:leader");
+	keys->watch_standbys = key(prefix, "watch:standbys");
 	keys->cache_gen = key(prefix, "cache:gen");
 	keys->cache_products = key(prefix, "cache:products");
 	keys->cache_product = key(prefix, "cache:product:");
@@ -43,6 +45,8 @@ oc_keys_clear(struct oc_keys *keys)
 	free(keys->watch_token);
 	free(keys->watch_alive);
 	free(keys->watch_low);
+	free(keys->watch_leader);
+	free(keys->watch_standbys);
 	free(keys->cache_gen);
 	free(keys->cache_products);
 	free(keys->cache_product);

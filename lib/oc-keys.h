@@ -20,6 +20,8 @@ struct oc_keys {
 	char *watch_token;	/* PREFIX:watch:token, resume token */
 	char *watch_alive;	/* PREFIX:watch:alive, heartbeat with TTL */
 	char *watch_low;	/* PREFIX:watch:low, set of low products */
+	char *watch_leader;	/* PREFIX:watch:leader, the publisher's lease */
+	char *watch_standbys;	/* PREFIX:watch:standbys, who stands by */
 	char *cache_gen;	/* PREFIX:cache:gen, product cache generation */
 	char *cache_products;	/* PREFIX:cache:products, the catalog */
 	char *cache_product;	/* PREFIX:cache:product:, + a product id */

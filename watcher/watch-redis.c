@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oc-keys.h"
 #include "oc-log.h"
 #include "oc-redis.h"
 #include "oc-xmalloc.h"
@@ -182,20 +183,25 @@ void
 watch_redis_init(struct watch_redis *r, const struct oc_config *cfg,
     struct watch_counters *total)
 {
+	struct oc_keys keys;
+
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
 	r->total = total;
-	r->k_log = oc_config_key(cfg, "log");
-	r->k_events = oc_config_key(cfg, "events");
-	r->k_token = oc_config_key(cfg, "watch:token");
-	r->k_low = oc_config_key(cfg, "watch:low");
-	r->k_alive = oc_config_key(cfg, "watch:alive");
-	r->k_metrics = oc_config_key(cfg, "metrics:watch");
-	r->k_cache_products = oc_config_key(cfg, "cache:products");
-	r->k_cache_product = oc_config_key(cfg, "cache:product:");
-	r->k_cache_gen = oc_config_key(cfg, "cache:gen");
-	r->k_leader = oc_config_key(cfg, "watch:leader");
-	r->k_standbys = oc_config_key(cfg, "watch:standbys");
+	/* Every name from lib/oc-keys, the one list of them. */
+	oc_keys_init(&keys, cfg->prefix);
+	r->k_log = xstrdup(keys.log);
+	r->k_events = xstrdup(keys.events);
+	r->k_token = xstrdup(keys.watch_token);
+	r->k_low = xstrdup(keys.watch_low);
+	r->k_alive = xstrdup(keys.watch_alive);
+	r->k_metrics = xstrdup(keys.metrics_watch);
+	r->k_cache_products = xstrdup(keys.cache_products);
+	r->k_cache_product = xstrdup(keys.cache_product);
+	r->k_cache_gen = xstrdup(keys.cache_gen);
+	r->k_leader = xstrdup(keys.watch_leader);
+	r->k_standbys = xstrdup(keys.watch_standbys);
+	oc_keys_clear(&keys);
 	make_identity(r);
 }
 
