@@ -29,6 +29,8 @@
 #define OC_OID_HEX		24
 #define OC_ROLE_MAX		16
 #define OC_COOKIE_NAME		"ordercast_session"
+/* The sample accounts' password when ORDERCAST_DEMO_PASSWORD is unset. */
+#define OC_DEMO_PASSWORD_DEFAULT	"ordercast-demo"
 
 /* sodium_init() once per process; false when libsodium cannot start. */
 bool oc_auth_init(void);

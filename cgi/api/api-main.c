@@ -119,7 +119,7 @@ static const struct oc_daemon_spec spec = {
 	    "and orders\n"
 	    "                        on an empty database (password\n"
 	    "                        ORDERCAST_DEMO_PASSWORD, default "
-	    "ordercast-demo)\n"
+	    OC_DEMO_PASSWORD_DEFAULT ")\n"
 	    "  --add-user EMAIL      add an account (with --name and --role)\n"
 	    "  --set-password EMAIL  change a password; ends its sessions\n"
 	    "  --set-role EMAIL      change a role (with --role); ends its "
@@ -346,7 +346,7 @@ run_init(const struct oc_config *cfg)
 		/* The local demo's password, read here at start only. */
 		pw = getenv("ORDERCAST_DEMO_PASSWORD");
 		if (pw == NULL || pw[0] == '\0')
-			pw = "ordercast-demo";
+			pw = OC_DEMO_PASSWORD_DEFAULT;
 	}
 	if (!api_init_database(cfg, pw, err, sizeof(err))) {
 		log_errorx("init: %s", err);
