@@ -16,6 +16,11 @@
 
 OC_PROGRAMS="redis mongod-standin ordercast-watch ordercast-api ordercast-sse lighttpd"
 
+# libmongoc keeps a shared-memory counter file per process, left behind
+# in /dev/shm when a test kills the process; a later process given the
+# same pid warns on stderr. The programs of a test stack need none.
+export MONGOC_DISABLE_SHM=1
+
 # Debian packages: what the local stack runs on (deploy/up), and what the
 # tests and benchmarks need besides. The one list of both.
 OC_PACKAGES_STACK=(
