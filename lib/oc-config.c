@@ -1,6 +1,7 @@
 /* Validated configuration, so bad values stop a program at start. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -13,13 +14,17 @@
 
 #define DEFAULT_URI	"mongodb://127.0.0.1:27017/?replicaSet=rs0"
 
+/*
+ * Digits only, after an optional '-': strtol alone would also take
+ * leading blanks and a '+', which no number this program reads has.
+ */
 bool
 oc_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL || !isdigit((unsigned char)s[s[0] == '-']))
 		return false;
 	errno = 0;
 	v = strtol(s, &end, 10);

@@ -61,7 +61,10 @@ void oc_config_log(const struct oc_config *cfg);
 /* Copy of a MongoDB URI with any password replaced by "***". Caller frees. */
 char *oc_config_mask_uri(const char *uri);
 
-/* Parse a whole decimal integer in [min, max]; false on anything else. */
+/*
+ * Parse a whole decimal integer in [min, max], digits after an optional
+ * '-'; false on anything else (blanks and '+' included).
+ */
 bool oc_parse_long(const char *s, long min, long max, long *out);
 
 #endif

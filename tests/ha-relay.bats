@@ -3,7 +3,9 @@
 # failover and then a SIGKILL of the new primary's predecessor; open
 # streams keep receiving, each change once and in order (or a
 # system.resync where the log lost it), and the relay follows within
-# 10 s. Redis, its sentinels, the watcher and the relay run on hosts a
+# 10 s. Two watchers, the leader SIGKILLed: each change once at every
+# client. A failover that loses the log's tail: clients that had the
+# tail do not get it again. Redis, its sentinels, the watcher and the relay run on hosts a
 # and b (network namespaces, tests/lib/netns.bash); lighttpd and the API
 # of a private stack serve the sign-in and reach the relay's unix socket.
 
@@ -55,17 +57,29 @@ setup() {
 }
 
 teardown() {
+	local f
 	if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
-		tail -n 25 "$HA_DIR"/w1.log "$HA_DIR"/sse.log >&2
+		tail -n 25 "$HA_DIR"/w*.log "$HA_DIR"/sse.log >&2
 	fi
+	for f in "$HA_DIR"/st*.pid; do
+		[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
+		rm -f "$f"
+	done
 	ha_kill sse TERM
 	ha_kill w1 TERM
+	ha_kill w2 TERM
 	ha_redis_down
+	netns_heal 2>/dev/null || true
 	if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
-	    "$HA_DIR"/w1.log "$HA_DIR"/sse.log; then
+	    "$HA_DIR"/w*.log "$HA_DIR"/sse.log; then
 		cat "$HA_DIR"/sse.log >&2
 		return 1
 	fi
+	mkdir -p "$HA_DIR/old"
+	for f in "$HA_DIR"/w*.log "$HA_DIR"/sse.log "$HA_DIR"/st*; do
+		[ -f "$f" ] && mv "$f" "$HA_DIR/old/$BATS_TEST_NUMBER-${f##*/}"
+	done
+	rm -rf "$HA_DIR"/r1 "$HA_DIR"/r2 "$HA_DIR"/s1 "$HA_DIR"/s2 "$HA_DIR"/s3
 }
 
 # Run Python with `db` on the stand-in and rcmd(sock, *args).
@@ -197,4 +211,82 @@ for i in range(600):
 	ha_wait 60 stream_check "$HA_DIR/st1" rl 600
 	ha_wait 20 stream_check "$HA_DIR/st2" rl 600
 	kill "$(cat "$HA_DIR/st1.pid")" "$(cat "$HA_DIR/st2.pid")" || true
+}
+
+# The replica r2 holds the resume token.
+r2_has_token() {
+	[ "$(redis-cli -s "$HA_DIR/r2.sock" exists harl:watch:token)" = 1 ]
+}
+
+# The heartbeat on the primary names the watcher of pid PID as leader.
+leader_is() {
+	ha_py "
+a = json.loads(rcmd(primary(), 'GET', 'harl:watch:alive') or '{}')
+assert a.get('pid') == $1 and a.get('role') == 'leader', a
+"
+}
+
+@test "ha-relay: two watchers in 1000 writes, the leader SIGKILLed: each change once at every client" {
+	local writer n
+	ha_spawn w2 b "${HA_ENV[@]}" "$OC_BUILDDIR/ordercast-watch"
+	ha_wait 30 leader_is "$(cat "$HA_DIR/w1.pid")"
+	copy_session
+	stream_open "$HA_DIR/st1"
+	stream_open "$HA_DIR/st2"
+	ha_wait 20 grep -q . "$HA_DIR/st1"
+	ha_wait 20 grep -q . "$HA_DIR/st2"
+	ha_py "
+for i in range(1000):
+    db.orders.insert_one({'seq': i, 'run': 'two'})
+    time.sleep(0.003)
+" &
+	writer=$!
+	ha_wait 60 stream_check "$HA_DIR/st1" two 300
+	n=$(stream_check "$HA_DIR/st1" two 0)
+	ha_kill w1 KILL
+	ha_wait 15 leader_is "$(cat "$HA_DIR/w2.pid")"
+	wait "$writer"
+	ha_wait 60 stream_check "$HA_DIR/st1" two 1000
+	ha_wait 20 stream_check "$HA_DIR/st2" two 1000
+	# Exactly: nothing twice, nothing missing, at both clients.
+	[ "$(stream_check "$HA_DIR/st1" two 1000)" = 1000 ]
+	[ "$(stream_check "$HA_DIR/st2" two 1000)" = 1000 ]
+	! grep -q system.resync "$HA_DIR/st1" "$HA_DIR/st2"
+	echo "# the leader died after $n of 1000 changes" >&3
+}
+
+@test "ha-relay: the primary loses the log's tail: clients that had it get it once" {
+	# Host b loses host a: its sentinels promote r2, while the watcher
+	# and the relay on host a go on with r1, which nothing replicates.
+	copy_session
+	stream_open "$HA_DIR/st1"
+	ha_wait 20 grep -q . "$HA_DIR/st1"
+	# Before the cut r2 holds a change and the token after it.
+	ha_py "db.orders.insert_one({'seq': 0, 'run': 'pre'})"
+	ha_wait 20 stream_check "$HA_DIR/st1" pre 1
+	ha_wait 20 r2_has_token
+	netns_cut
+	ha_py "
+for i in range(100):
+    db.orders.insert_one({'seq': i, 'run': 'tail'})
+    time.sleep(0.002)
+"
+	# The client had the whole tail from r1.
+	ha_wait 20 stream_check "$HA_DIR/st1" tail 100
+	ha_wait 30 primary_is "$NETNS_IP_B:6380"
+	ha_kill r1 KILL
+	netns_heal
+	ha_wait 30 primary_is "$NETNS_IP_B:6380"
+	ha_py "
+for i in range(50):
+    db.orders.insert_one({'seq': i, 'run': 'after'})
+    time.sleep(0.002)
+"
+	ha_wait 30 stream_check "$HA_DIR/st1" after 50
+	# r2 lost the tail and the watcher published it again, so the
+	# relay met every change of it a second time, under the same id.
+	[ "$(redis-cli -s "$HA_DIR/r2.sock" xrange harl:log - + |
+		grep -c '"run":"tail"')" = 100 ]
+	[ "$(stream_check "$HA_DIR/st1" tail 100)" = 100 ]
+	[ "$(stream_check "$HA_DIR/st1" after 50)" = 50 ]
 }

@@ -163,6 +163,18 @@ check_small_plain() {
 	jq -e .id "$HTTP_BODY_FILE" >/dev/null
 }
 
+# HEAD on the event stream: the stream's headers, then the answer ends
+# (curl fails with 28 if it does not); the access checks of GET.
+check_events_head() {
+	local base=$1
+	http_fetch "$base/api/events?topics=products" --head
+	[ "$http_status" = 200 ] || { echo "HEAD products: $http_status"; return 1; }
+	[ "$(http_header content-type)" = text/event-stream ] ||
+		{ echo "HEAD: $(http_header content-type)"; return 1; }
+	http_fetch "$base/api/events?topics=orders" --head
+	[ "$http_status" = 401 ] || { echo "HEAD orders: $http_status"; return 1; }
+}
+
 # An event stream asked for with Accept-Encoding: gzip comes back
 # uncompressed, and a stock change reaches it within a second.
 check_stream_plain() {
@@ -294,6 +306,12 @@ check_cache_headers() {
 	assert_success
 }
 
+@test "lighttpd: HEAD on the event stream answers its headers and ends" {
+	run check_events_head "$STACK_URL"
+	echo "$output"
+	assert_success
+}
+
 @test "lighttpd: an unchanged product is 304, a changed one 200 with a new ETag" {
 	run smoke_etag_product "$STACK_URL"
 	echo "$output"
@@ -308,6 +326,12 @@ check_cache_headers() {
 
 @test "apache: the event stream is neither compressed nor buffered" {
 	run check_stream_plain "$APACHE_URL"
+	echo "$output"
+	assert_success
+}
+
+@test "apache: HEAD on the event stream answers its headers and ends" {
+	run check_events_head "$APACHE_URL"
 	echo "$output"
 	assert_success
 }
@@ -673,6 +697,8 @@ http_record_all() {
 	http_record GET '/api/events?topics=nothing'
 	http_record POST /api/events -d ''
 	http_record HEAD /api/events
+	http_record HEAD '/api/events?topics=orders'
+	http_record HEAD '/api/events?topics=orders' "${admin[@]}"
 	http_record_login_limit
 	# With Redis down: 503 with Retry-After, and a degraded health.
 	stack_stop_prog redis

@@ -201,10 +201,22 @@ has_ids() {
 	assert_line --index 1 400
 }
 
-@test "a method other than GET is a 405 with Allow: GET" {
+@test "HEAD answers the stream's headers and ends; other methods are 405" {
+	# curl fails (28) if the answer does not end within the time.
+	run curl -s -I --max-time 5 "$STACK_URL/api/events?topics=products"
+	assert_success
+	assert_line --index 0 --regexp '^HTTP/[0-9.]+ 200'
+	assert_output --partial 'Content-Type: text/event-stream'
+	assert_output --partial 'Cache-Control: no-cache'
+	# The same access checks as GET.
+	run curl -s -I --max-time 5 "$STACK_URL/api/events?topics=orders"
+	assert_success
+	assert_line --index 0 --regexp '^HTTP/[0-9.]+ 401'
+	run curl -s -I --max-time 5 "$STACK_URL/api/events?topics=nothing"
+	assert_line --index 0 --regexp '^HTTP/[0-9.]+ 400'
 	run curl -s -D - -X POST -d x "$STACK_URL/api/events"
 	assert_output --partial '405'
-	assert_output --partial 'Allow: GET'
+	assert_output --partial 'Allow: GET, HEAD'
 	assert_output --partial '"code":"method_not_allowed"'
 }
 

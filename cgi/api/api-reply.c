@@ -80,7 +80,7 @@ api_reply_json(struct api_req *req, int status, json_object *obj)
  * (docs/architecture.md, "HTTP interface"). Returns false for the
  * callers' returns.
  */
-static bool
+static bool __attribute__((format(printf, 5, 0)))
 error_body(struct api_req *req, int status, const char *code,
     const char *field, const char *fmt, va_list ap)
 {

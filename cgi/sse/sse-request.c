@@ -84,12 +84,25 @@ request_end(struct sse_conn *c)
 }
 
 void
+request_respond_text(struct sse_conn *c, const char *text, size_t len)
+{
+	struct sse_buf *b;
+	size_t n;
+
+	b = sse_buf_new(fcgi_stream_size(len) + FCGI_HEADER_LEN);
+	n = fcgi_stream_encode(b->data, FCGI_STDOUT, c->req_id, text, len);
+	fcgi_stream_encode(b->data + n, FCGI_STDOUT, c->req_id, NULL, 0);
+	conn_push(c, b);
+	sse_buf_unref(b);
+	end_request_record(c, c->req_id, FCGI_REQUEST_COMPLETE);
+	request_done(c);
+}
+
+void
 request_respond_json(struct sse_conn *c, const char *status,
     const char *headers, json_object *body)
 {
-	struct sse_buf *b;
 	char *text;
-	size_t len, n;
 
 	text = xasprintf("Status: %s\r\n"
 	    "Content-Type: application/json; charset=utf-8\r\n"
@@ -97,15 +110,8 @@ request_respond_json(struct sse_conn *c, const char *status,
 	    status, headers, json_object_to_json_string_ext(body,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(body);
-	len = strlen(text);
-	b = sse_buf_new(fcgi_stream_size(len) + FCGI_HEADER_LEN);
-	n = fcgi_stream_encode(b->data, FCGI_STDOUT, c->req_id, text, len);
-	fcgi_stream_encode(b->data + n, FCGI_STDOUT, c->req_id, NULL, 0);
-	conn_push(c, b);
-	sse_buf_unref(b);
+	request_respond_text(c, text, strlen(text));
 	free(text);
-	end_request_record(c, c->req_id, FCGI_REQUEST_COMPLETE);
-	request_done(c);
 }
 
 void

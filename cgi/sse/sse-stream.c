@@ -17,6 +17,13 @@
 #include "oc-query.h"
 #include "sse.h"
 
+/* The stream's status and headers; HEAD answers only these. */
+#define STREAM_HEADERS	"Status: 200 OK\r\n" \
+	"Content-Type: text/event-stream\r\n" \
+	"Cache-Control: no-cache\r\n" \
+	"X-Accel-Buffering: no\r\n" \
+	"\r\n"
+
 /* Sent with every 401, as the API does: how to authenticate. */
 #define SSE_WWW_AUTH	"WWW-Authenticate: Bearer realm=\"ordercast\"\r\n"
 
@@ -381,6 +388,13 @@ stream_admit(struct sse_conn *c)
 		    "too many event streams open"));
 		return;
 	}
+	if (cl->head) {
+		/* What a GET would start with, and no stream. */
+		stream_stop(c);
+		request_respond_text(c, STREAM_HEADERS,
+		    sizeof(STREAM_HEADERS) - 1);
+		return;
+	}
 	client_add(c);
 	if (!f->has_last_id) {
 		stream_open(c, false);
@@ -544,9 +558,12 @@ stream_start(struct sse_conn *c)
 	memset(cl, 0, sizeof(*cl));
 	if (!request_param(c, "REQUEST_METHOD", method, sizeof(method)))
 		method[0] = '\0';
-	if (strcmp(method, "GET") != 0) {
-		request_respond(c, "405 Method Not Allowed", "Allow: GET\r\n",
-		    "method_not_allowed", "the event stream is GET only");
+	if (strcmp(method, "HEAD") == 0)
+		cl->head = true;
+	else if (strcmp(method, "GET") != 0) {
+		request_respond(c, "405 Method Not Allowed",
+		    "Allow: GET, HEAD\r\n", "method_not_allowed",
+		    "the event stream is GET (or HEAD) only");
 		return;
 	}
 	query = request_param_dup(c, "QUERY_STRING", SSE_QUERY_MAX,
@@ -661,11 +678,7 @@ stream_clients(void)
 void
 stream_init(const struct sse_settings *set)
 {
-	static const char head[] = "Status: 200 OK\r\n"
-	    "Content-Type: text/event-stream\r\n"
-	    "Cache-Control: no-cache\r\n"
-	    "X-Accel-Buffering: no\r\n"
-	    "\r\n"
+	static const char head[] = STREAM_HEADERS
 	    "retry: 2000\n"
 	    ": ordercast event stream\n\n";
 	static const char beat[] = ": heartbeat\n\n";

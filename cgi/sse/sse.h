@@ -269,6 +269,7 @@ enum req_state {
 struct sse_client {
 	bool			 open;		/* counted, on the list */
 	bool			 started;	/* headers sent */
+	bool			 head;		/* HEAD: headers only */
 	bool			 replaying;
 	struct feed_req		*pending;	/* lookup, check or read */
 	struct feed_req		*recheck;	/* session looked up again */
@@ -377,6 +378,8 @@ char *request_param_dup(const struct sse_conn *c, const char *name,
     size_t max, bool *too_long);
 /* Queue a buffer of STDOUT records (a copy if the request id differs). */
 void request_push(struct sse_conn *c, struct sse_buf *b);
+/* Answer with a whole CGI response (headers, body) and end the request. */
+void request_respond_text(struct sse_conn *c, const char *text, size_t len);
 /* Answer with a whole JSON error response and end the request. */
 void request_respond(struct sse_conn *c, const char *status,
     const char *headers, const char *code, const char *message);

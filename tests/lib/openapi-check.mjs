@@ -9,7 +9,7 @@
 //    "headers":{"content-type":"application/json"},"body":"..."}
 // Each must match an operation of SPEC by method and path (or be the 405
 // of a method the path does not list, with an Allow that names HEAD
-// wherever GET is unless the GET says "x-head": false), a response by
+// wherever GET is), a response by
 // status, a media type by Content-Type, the response's required headers
 // and, for JSON, its schema (ajv, JSON Schema 2020-12 as OpenAPI 3.1
 // uses). A HEAD answer has no body; its headers are checked as above.
@@ -52,15 +52,14 @@ function mediaType(ct) {
 	return (ct ?? '').split(';')[0].trim().toLowerCase();
 }
 
-// Does a path answer HEAD: listed, or implied by a GET that does not
-// say "x-head: false" (the event stream is GET only)?
+// Does a path answer HEAD: listed, or implied by its GET?
 function answersHead(p) {
-	return Boolean(p.head || (p.get && p.get['x-head'] !== false));
+	return Boolean(p.head || p.get);
 }
 
 // A method a path does not list: 405 with an Allow header naming the
-// path's methods (HEAD wherever GET is, unless that GET says x-head:
-// false) and the body of components.responses.MethodNotAllowed.
+// path's methods (HEAD wherever GET is) and the body of
+// components.responses.MethodNotAllowed.
 function checkNotAllowed(api, ajv, tpl, a, where) {
 	const problems = [];
 	const p = api.paths[tpl];

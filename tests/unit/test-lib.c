@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,32 @@ config_with(const char *name, const char *value, char *err, size_t errlen)
 	unsetenv(name);
 	oc_config_clear(&cfg);
 	return res;
+}
+
+/* Whole decimal numbers: digits after an optional '-', in range. */
+static void
+test_parse_long(void)
+{
+	static const char *bad[] = {
+		"", " 5", "+5", "5 ", "-", "--5", "0x10", "5a", "\t5",
+		"99999999999999999999",
+	};
+	char what[64];
+	long v = 0;
+	size_t i;
+
+	ok(oc_parse_long("42", 0, 100, &v) && v == 42, "42 is 42");
+	ok(oc_parse_long("-7", -10, 10, &v) && v == -7, "-7 is -7");
+	ok(oc_parse_long("007", 0, 10, &v) && v == 7, "leading zeros");
+	ok(!oc_parse_long("101", 0, 100, &v), "above max refused");
+	ok(!oc_parse_long("-1", 0, 100, &v), "below min refused");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 123;
+		snprintf(what, sizeof(what), "'%s' refused, nothing stored",
+		    bad[i]);
+		ok(!oc_parse_long(bad[i], LONG_MIN, LONG_MAX, &v) && v == 123,
+		    what);
+	}
 }
 
 static void
@@ -534,6 +561,7 @@ main(void)
 	unsetenv("ORDERCAST_DB");
 	unsetenv("ORDERCAST_LOW_STOCK");
 	unsetenv("ORDERCAST_LOG_LEVEL");
+	test_parse_long();
 	test_config();
 	test_bson_to_json();
 	test_bson_bad_utf8();
