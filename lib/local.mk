@@ -12,6 +12,7 @@ lib_libordercast_a_SOURCES = \
 	lib/oc-json.c lib/oc-json.h \
 	lib/oc-keys.c lib/oc-keys.h \
 	lib/oc-log.c lib/oc-log.h \
+	lib/oc-metrics.c lib/oc-metrics.h \
 	lib/oc-model.c lib/oc-model.h \
 	lib/oc-query.c lib/oc-query.h \
 	lib/oc-redis.c lib/oc-redis.h \

@@ -71,7 +71,36 @@ oc_keys_metrics_program(const struct oc_keys *keys, const char *k)
 {
 	size_t n = strlen(keys->metrics);
 
-	if (strncmp(k, keys->metrics, n) != 0 || k[n] == '\0')
+	if (strncmp(k, keys->metrics, n) != 0 || k[n] == '\0' ||
+	    strchr(k + n, ':') != NULL)
 		return NULL;
 	return k + n;
+}
+
+/* Where one process keeps its gauges, beside its program's counters. */
+char *
+oc_keys_metrics_instance(const struct oc_keys *keys, const char *program,
+    const char *instance)
+{
+	return xasprintf("%s%s:%s", keys->metrics, program, instance);
+}
+
+/* /api/metrics folds each process's gauges into its program's. */
+bool
+oc_keys_metrics_split(const struct oc_keys *keys, const char *k,
+    char *program, size_t programlen, const char **instance)
+{
+	size_t n = strlen(keys->metrics);
+	const char *colon;
+
+	if (strncmp(k, keys->metrics, n) != 0)
+		return false;
+	colon = strchr(k + n, ':');
+	if (colon == NULL || colon == k + n || colon[1] == '\0' ||
+	    (size_t)(colon - (k + n)) >= programlen)
+		return false;
+	memcpy(program, k + n, (size_t)(colon - (k + n)));
+	program[colon - (k + n)] = '\0';
+	*instance = colon + 1;
+	return true;
 }

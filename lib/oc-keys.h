@@ -7,6 +7,7 @@
 #ifndef OC_KEYS_H
 #define OC_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The program names under PREFIX:metrics:<program>. */
@@ -45,10 +46,27 @@ void oc_keys_clear(struct oc_keys *keys);
 char *oc_keys_product(const struct oc_keys *keys, const char *id);
 
 /*
- * The program name of a PREFIX:metrics:<program> key, pointing into key;
- * NULL when key is not one. The string is borrowed from key.
+ * The program name of a PREFIX:metrics:<program> key (a program's
+ * shared counters), pointing into key; NULL when key is not one, a
+ * process's PREFIX:metrics:<program>:<instance> included. The string is
+ * borrowed from key.
  */
 const char *oc_keys_metrics_program(const struct oc_keys *keys,
     const char *key);
+
+/*
+ * PREFIX:metrics:<program>:<instance>, the gauges of one process (the
+ * instance is "host:pid"). Caller frees.
+ */
+char *oc_keys_metrics_instance(const struct oc_keys *keys,
+    const char *program, const char *instance);
+
+/*
+ * Split a PREFIX:metrics:<program>:<instance> key: the program's name
+ * into program, and *instance pointing into key. False when key is no
+ * such key or the name does not fit in programlen.
+ */
+bool oc_keys_metrics_split(const struct oc_keys *keys, const char *key,
+    char *program, size_t programlen, const char **instance);
 
 #endif

@@ -105,10 +105,15 @@ bulk() {
 	done | stack_redis >/dev/null
 }
 
-# metric_ge FIELD N: the counter in PREFIX:metrics:sse is at least N.
+# metric_ge FIELD N: the counter in PREFIX:metrics:sse, or the gauge in
+# the relay's own PREFIX:metrics:sse:<host>:<pid>, is at least N.
 metric_ge() {
-	local v
+	local v k g
 	v=$(stack_redis hget "$PFX:metrics:sse" "$1")
+	for k in $(stack_redis --scan --pattern "$PFX:metrics:sse:*"); do
+		g=$(stack_redis hget "$k" "$1")
+		[ -z "$g" ] || v=$g
+	done
 	[ "${v:-0}" -ge "$2" ]
 }
 

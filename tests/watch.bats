@@ -172,7 +172,8 @@ assert 0 < ttl <= 5, ttl
 m = rcmd("HGETALL", PREFIX + ":metrics:watch")
 m = dict(zip(m[::2], m[1::2]))
 assert int(m["events"]) >= 1 and int(m["batches"]) >= 1, m
-assert "lag_ms" in m, m
+g = rcmd("HGETALL", PREFIX + ":metrics:watch:" + alive["leader"])
+assert "lag_ms" in dict(zip(g[::2], g[1::2])), g
 tok = rcmd("GET", PREFIX + ":watch:token")
 assert json.loads(tok)["_data"], tok
 '

@@ -13,6 +13,7 @@
 
 #include "oc-keys.h"
 #include "oc-log.h"
+#include "oc-metrics.h"
 #include "oc-redis.h"
 #include "oc-xmalloc.h"
 #include "watch.h"
@@ -201,8 +202,10 @@ watch_redis_init(struct watch_redis *r, const struct oc_config *cfg,
 	r->k_cache_gen = xstrdup(keys.cache_gen);
 	r->k_leader = xstrdup(keys.watch_leader);
 	r->k_standbys = xstrdup(keys.watch_standbys);
-	oc_keys_clear(&keys);
 	make_identity(r);
+	r->k_gauges = oc_keys_metrics_instance(&keys, OC_PROGRAM_WATCH,
+	    r->self);
+	oc_keys_clear(&keys);
 }
 
 /*
@@ -231,6 +234,7 @@ watch_redis_free(struct watch_redis *r)
 	free(r->k_low);
 	free(r->k_alive);
 	free(r->k_metrics);
+	free(r->k_gauges);
 	free(r->k_cache_products);
 	free(r->k_cache_product);
 	free(r->k_cache_gen);
@@ -367,13 +371,21 @@ watch_redis_lead(struct watch_redis *r, char *err, size_t errlen)
 	return 1;
 }
 
-/* At exit: a standby need not wait for the lease to expire. */
+/*
+ * At exit: a standby need not wait for the lease to expire, and the
+ * figures need not wait for this watcher's gauges to.
+ */
 void
 watch_redis_resign(struct watch_redis *r)
 {
 	redisReply *reply;
 
-	if (r->rc == NULL || !r->leader)
+	if (r->rc == NULL)
+		return;
+	reply = redisCommand(r->rc, "DEL %s", r->k_gauges);
+	if (reply != NULL)
+		freeReplyObject(reply);
+	if (r->rc->err != 0 || !r->leader)
 		return;
 	reply = redisCommand(r->rc, "EVAL %s 1 %s %s", resign_script,
 	    r->k_leader, r->fence);
@@ -581,6 +593,21 @@ append_counter(struct watch_redis *r, const char *field, long long now,
 	return 1;
 }
 
+/*
+ * This watcher's gauge, in its own hash, refreshed on every beat with a
+ * TTL: the lag of what it published, 0 for a standby, which publishes
+ * nothing. /api/metrics takes the largest over watchers.
+ */
+static int
+append_gauges(struct watch_redis *r)
+{
+	redisAppendCommand(r->rc, "HSET %s %s %lld", r->k_gauges,
+	    OC_GAUGE_LAG_MS, r->leader ? r->lag_ms : 0LL);
+	redisAppendCommand(r->rc, "PEXPIRE %s %d", r->k_gauges,
+	    OC_GAUGE_TTL_MS);
+	return 2;
+}
+
 /* Queue the beat proper: the leader's heartbeat, or a standby's mark. */
 static int
 append_beat(struct watch_redis *r)
@@ -591,7 +618,7 @@ append_beat(struct watch_redis *r)
 	if (!r->leader) {
 		redisAppendCommand(r->rc, "EVAL %s 1 %s %s",
 		    standby_beat_script, r->k_standbys, r->self);
-		return 1;
+		return 1 + append_gauges(r);
 	}
 	/* The script closes the object after "standbys". */
 	snprintf(alive, sizeof(alive), "{\"pid\":%ld,\"at\":%lld,"
@@ -606,9 +633,7 @@ append_beat(struct watch_redis *r)
 	redisAppendCommand(r->rc, "EVAL %s 3 %s %s %s %s %s %s %s %s",
 	    leader_beat_script, r->k_leader, r->k_alive, r->k_standbys,
 	    r->fence, lease, alive, sttl, ttl_ms);
-	redisAppendCommand(r->rc, "HSET %s lag_ms %lld", r->k_metrics,
-	    r->lag_ms);
-	return 2;
+	return 1 + append_gauges(r);
 }
 
 /*

@@ -162,7 +162,8 @@ struct watch_redis {
 	char *k_token;
 	char *k_low;
 	char *k_alive;
-	char *k_metrics;
+	char *k_metrics;	/* the shared counters */
+	char *k_gauges;		/* this watcher's gauges */
 	char *k_cache_products;
 	char *k_cache_product;	/* prefix of one product's cache key */
 	char *k_cache_gen;	/* bumped with every product change */
@@ -194,7 +195,10 @@ void watch_redis_close(struct watch_redis *r);
  * does, -1 on a fault (err).
  */
 int watch_redis_lead(struct watch_redis *r, char *err, size_t errlen);
-/* Give the lease back, if ours, so a standby takes over at once. */
+/*
+ * Give the lease back, if ours, so a standby takes over at once, and drop
+ * this watcher's gauges.
+ */
 void watch_redis_resign(struct watch_redis *r);
 /*
  * Store token (a start or post-batch position) under the lease. On

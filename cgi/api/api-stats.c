@@ -14,6 +14,7 @@
 #include "api.h"
 #include "oc-json.h"
 #include "oc-log.h"
+#include "oc-metrics.h"
 #include "oc-model.h"
 #include "oc-xmalloc.h"
 
@@ -167,15 +168,114 @@ hash_object(const redisReply *r)
 }
 
 /*
- * Every PREFIX:metrics:* hash as {"component": {...}} in *out.
+ * Fold one process's gauges (PREFIX:metrics:<program>:<instance>) into
+ * gauges, {"program": {"instances": N, field: value}}, each field by
+ * its rule in lib/oc-metrics; fields that are no gauge of the program
+ * are left out.
+ */
+static void
+fold_instance(json_object *gauges, const char *program, json_object *h)
+{
+	const struct oc_gauge *g;
+	json_object *acc, *v;
+	long long sum;
+	bool first;
+
+	if (!json_object_object_get_ex(gauges, program, &acc)) {
+		acc = json_object_new_object();
+		json_object_object_add(acc, OC_METRIC_INSTANCES,
+		    json_object_new_int64(0));
+		json_object_object_add(gauges, program, acc);
+	}
+	json_object_object_get_ex(acc, OC_METRIC_INSTANCES, &v);
+	json_object_set_int64(v, json_object_get_int64(v) + 1);
+	json_object_object_foreach(h, field, val) {
+		g = oc_metrics_gauge(program, field);
+		if (g == NULL)
+			continue;
+		first = !json_object_object_get_ex(acc, field, &v);
+		sum = first ? 0 : json_object_get_int64(v);
+		oc_metrics_fold(g, first, json_object_get_int64(val), &sum);
+		json_object_object_add(acc, field, json_object_new_int64(sum));
+	}
+}
+
+/*
+ * Put the folded gauges into the components. A gauge in a program's
+ * shared hash is a leftover of an older release: the processes' own
+ * figures replace it. A program with gauges and no process reporting
+ * them shows instances 0 and its summed gauges 0.
+ */
+static void
+merge_gauges(json_object *comps, json_object *gauges)
+{
+	const struct oc_gauge *g;
+	json_object *comp;
+
+	json_object_object_foreach(comps, program, c) {
+		if (!oc_metrics_has_gauges(program))
+			continue;
+		for (g = oc_gauges; g->field != NULL; g++)
+			if (strcmp(g->program, program) == 0)
+				json_object_object_del(c, g->field);
+		if (json_object_object_get_ex(gauges, program, NULL))
+			continue;
+		for (g = oc_gauges; g->field != NULL; g++)
+			if (strcmp(g->program, program) == 0 &&
+			    g->fold == OC_FOLD_SUM)
+				json_object_object_add(c, g->field,
+				    json_object_new_int64(0));
+		json_object_object_add(c, OC_METRIC_INSTANCES,
+		    json_object_new_int64(0));
+	}
+	json_object_object_foreach(gauges, prog, acc) {
+		if (!json_object_object_get_ex(comps, prog, &comp)) {
+			comp = json_object_new_object();
+			json_object_object_add(comps, prog, comp);
+		}
+		json_object_object_foreach(acc, field, val)
+			json_object_object_add(comp, field,
+			    json_object_get(val));
+	}
+}
+
+/*
+ * File one PREFIX:metrics:* hash: a program's counters go to comps as
+ * its component, a process's gauges are folded into gauges once (SCAN
+ * may name a key twice: seen remembers them).
+ */
+static void
+file_hash(struct api_req *req, const char *key, json_object *h,
+    json_object *comps, json_object *gauges, json_object *seen)
+{
+	const struct oc_keys *keys = &req->server->keys;
+	const char *program, *instance;
+	char name[64];
+
+	program = oc_keys_metrics_program(keys, key);
+	if (program != NULL) {
+		json_object_object_add(comps, program, json_object_get(h));
+		return;
+	}
+	if (!oc_keys_metrics_split(keys, key, name, sizeof(name),
+	    &instance) || json_object_object_get_ex(seen, key, NULL))
+		return;
+	json_object_object_add(seen, key, NULL);
+	fold_instance(gauges, name, h);
+}
+
+/*
+ * Every PREFIX:metrics:* hash as {"component": {...}} in *out: the
+ * counters of each program, with the gauges of its processes folded in.
  * Returns false when Redis failed.
  */
 static bool
 gather_metrics(struct api_req *req, json_object **out)
 {
 	json_object *comps = json_object_new_object(), *h;
+	json_object *gauges = json_object_new_object();
+	json_object *seen = json_object_new_object();
 	redisReply *scan = NULL, *r;
-	const char *program;
 	char cursor[32] = "0";
 	size_t i;
 	bool ok = false;
@@ -196,16 +296,15 @@ gather_metrics(struct api_req *req, json_object **out)
 				goto done;
 			h = hash_object(r);
 			freeReplyObject(r);
-			program = oc_keys_metrics_program(&req->server->keys,
-			    key);
-			if (h != NULL && program != NULL)
-				json_object_object_add(comps, program, h);
-			else
-				json_object_put(h);
+			/* An expired hash answers empty: nothing to file. */
+			if (h != NULL && json_object_object_length(h) > 0)
+				file_hash(req, key, h, comps, gauges, seen);
+			json_object_put(h);
 		}
 		freeReplyObject(scan);
 		scan = NULL;
 	} while (strcmp(cursor, "0") != 0 && ++rounds < 100);
+	merge_gauges(comps, gauges);
 	*out = comps;
 	comps = NULL;
 	ok = true;
@@ -213,6 +312,8 @@ done:
 	if (scan != NULL)
 		freeReplyObject(scan);
 	json_object_put(comps);
+	json_object_put(gauges);
+	json_object_put(seen);
 	return ok;
 }
 
@@ -254,8 +355,9 @@ buf_add(struct prom_buf *b, const char *s, size_t max)
 }
 
 /*
- * The metrics as Prometheus text: ordercast_<component>_<field>, then
- * ordercast_metrics_dropped, the series left out past PROM_MAX.
+ * The metrics as Prometheus text: ordercast_<component>_<field>, typed
+ * gauge or counter by lib/oc-metrics, then ordercast_metrics_dropped,
+ * the series left out past PROM_MAX.
  */
 static void
 reply_prometheus(struct api_req *req, json_object *comps)
@@ -278,8 +380,9 @@ reply_prometheus(struct api_req *req, json_object *comps)
 				if (!isalnum((unsigned char)name[i]) &&
 				    name[i] != '_')
 					name[i] = '_';
-			snprintf(line, sizeof(line), "# TYPE %s counter\n"
-			    "%s %lld\n", name, name,
+			snprintf(line, sizeof(line), "# TYPE %s %s\n"
+			    "%s %lld\n", name, oc_metrics_is_gauge(comp, field) ?
+			    "gauge" : "counter", name,
 			    (long long)json_object_get_int64(val));
 			if (!buf_add(&b, line, PROM_MAX - PROM_TRAILER))
 				dropped++;

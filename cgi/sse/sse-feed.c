@@ -21,7 +21,9 @@
 #include <hiredis/hiredis.h>
 
 #include "oc-auth.h"
+#include "oc-keys.h"
 #include "oc-log.h"
+#include "oc-metrics.h"
 #include "oc-redis.h"
 #include "oc-redis-async.h"
 #include "oc-xmalloc.h"
@@ -73,7 +75,8 @@ static struct {
 	const char		*channel;
 	char			*sessions;	/* channel of ended sessions */
 	const char		*log_key;
-	const char		*metrics_key;
+	const char		*metrics_key;	/* the shared counters */
+	char			*gauge_key;	/* this relay's gauges */
 	bool			 sessions_heard;	/* subscribed once */
 	bool			 closing;
 
@@ -851,7 +854,7 @@ feed_io(void *tag, uint32_t events)
 		oc_redis_async_handle(l->ac, events);
 }
 
-/* The last reply of a counter flush. */
+/* The last reply of a metrics flush. */
 static void
 metrics_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -862,13 +865,13 @@ metrics_reply(redisAsyncContext *ac, void *reply, void *priv)
 	cmd_replied(reply);
 	feed.metrics_out = false;
 	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-		log_warnx("redis HINCRBY %s failed", feed.metrics_key);
+		log_warnx("redis: metrics of %s not stored", feed.gauge_key);
 		return;
 	}
 	feed.flushed = feed.flushing;
 }
 
-/* One reply of a counter flush other than the last. */
+/* One reply of a metrics flush other than the last. */
 static void
 metrics_part(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -877,9 +880,15 @@ metrics_part(redisAsyncContext *ac, void *reply, void *priv)
 	cmd_replied(reply);
 }
 
-/* Add counters that changed since the last flush to PREFIX:metrics:sse. */
+/*
+ * Add the counters that changed since the last flush to the shared
+ * PREFIX:metrics:sse, and refresh this relay's gauge in its own
+ * PREFIX:metrics:sse:<host>:<pid> every time, changed or not, so it
+ * lives as long as the relay does and expires soon after it dies. The
+ * last flush (stopping) deletes the gauge instead.
+ */
 static void
-metrics_flush(void)
+metrics_flush(bool stopping)
 {
 	static const struct {
 		const char	*name;
@@ -895,8 +904,9 @@ metrics_flush(void)
 	const char *old = (const char *)&feed.flushed;
 	long long d;
 	size_t i;
+	bool sent;
 
-	if (feed.metrics_out || memcmp(&now, &feed.flushed, sizeof(now)) == 0)
+	if (feed.metrics_out)
 		return;
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		d = *(const long long *)(base + fields[i].off) -
@@ -907,8 +917,15 @@ metrics_flush(void)
 		    feed.metrics_key, fields[i].name, d))
 			return;
 	}
-	if (!cmd_send(metrics_reply, NULL, "HSET %s clients_connected %lld",
-	    feed.metrics_key, now.clients_connected))
+	if (stopping)
+		sent = cmd_send(metrics_reply, NULL, "DEL %s", feed.gauge_key);
+	else
+		sent = cmd_send(metrics_part, NULL, "HSET %s %s %lld",
+		    feed.gauge_key, OC_GAUGE_CLIENTS_CONNECTED,
+		    now.clients_connected) &&
+		    cmd_send(metrics_reply, NULL, "PEXPIRE %s %d",
+		    feed.gauge_key, OC_GAUGE_TTL_MS);
+	if (!sent)
 		return;
 	feed.flushing = now;
 	feed.metrics_out = true;
@@ -940,7 +957,7 @@ feed_tick(int64_t now_ms)
 		redisAsyncFree(feed.cmd.ac);	/* callbacks see NULL */
 	}
 	if (now_ms >= feed.next_metrics) {
-		metrics_flush();
+		metrics_flush(false);
 		feed.next_metrics = now_ms + METRICS_EVERY_MS;
 	}
 }
@@ -1221,6 +1238,8 @@ void
 feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb,
     feed_session_cb *session_cb)
 {
+	char instance[96];
+
 	memset(&feed, 0, sizeof(feed));
 	feed.sub.kind = SSE_KIND_REDIS;
 	feed.cmd.kind = SSE_KIND_REDIS;
@@ -1233,6 +1252,9 @@ feed_init(const struct sse_settings *set, int epfd, feed_event_cb *cb,
 	feed.sessions = oc_sessions_channel(set->cfg->prefix);
 	feed.log_key = set->keys->log;
 	feed.metrics_key = set->keys->metrics_sse;
+	oc_metrics_instance_name(instance, sizeof(instance));
+	feed.gauge_key = oc_keys_metrics_instance(set->keys, OC_PROGRAM_SSE,
+	    instance);
 	feed.ring = xcalloc(set->ring_size, sizeof(*feed.ring));
 	feed.backoff = BACKOFF_MIN_MS;
 	feed.state = SUB_DOWN;
@@ -1255,9 +1277,9 @@ feed_shutdown(void)
 	feed.sen.gen++;
 	if (ac != NULL)
 		redisAsyncFree(ac);
-	/* The gauge goes to zero as the last clients have left. */
+	/* The last counters, and this relay's gauge goes. */
 	feed.metrics_out = false;
-	metrics_flush();
+	metrics_flush(true);
 	feed.closing = true;
 }
 
@@ -1286,5 +1308,6 @@ feed_free(void)
 		sse_event_unref(ring_at(i));
 	free(feed.ring);
 	free(feed.sessions);
+	free(feed.gauge_key);
 	memset(&feed, 0, sizeof(feed));
 }
