@@ -17,6 +17,7 @@
 #include "oc-json.h"
 #include "oc-keys.h"
 #include "oc-log.h"
+#include "oc-metrics.h"
 #include "oc-query.h"
 #include "oc-xmalloc.h"
 #include "tap.h"
@@ -429,6 +430,53 @@ test_keys(void)
 	ok(k.events == NULL, "cleared");
 }
 
+/* The gauge keys of one process, and how the gauges of several add up. */
+static void
+test_metrics(void)
+{
+	const struct oc_gauge *clients, *lag;
+	const char *inst = NULL;
+	struct oc_keys k;
+	char prog[16], name[96];
+	long long acc = 0;
+	long pid = 0;
+	char *s;
+
+	oc_keys_init(&k, "oc1");
+	s = oc_keys_metrics_instance(&k, "sse", "web1:42");
+	ok(strcmp(s, "oc1:metrics:sse:web1:42") == 0, "a relay's gauge key");
+	ok(oc_keys_metrics_split(&k, s, prog, sizeof(prog), &inst) &&
+	    strcmp(prog, "sse") == 0 && strcmp(inst, "web1:42") == 0,
+	    "split into program and instance");
+	ok(oc_keys_metrics_program(&k, s) == NULL,
+	    "a gauge key is no program's component");
+	ok(!oc_keys_metrics_split(&k, k.metrics_sse, prog, sizeof(prog),
+	    &inst), "the shared counters are no gauge key");
+	free(s);
+	oc_keys_clear(&k);
+	clients = oc_metrics_gauge("sse", "clients_connected");
+	lag = oc_metrics_gauge("watch", "lag_ms");
+	ok(clients != NULL && lag != NULL &&
+	    oc_metrics_gauge("sse", "events_sent") == NULL &&
+	    oc_metrics_gauge("watch", "clients_connected") == NULL,
+	    "gauges are named per program");
+	oc_metrics_fold(clients, true, 3, &acc);
+	oc_metrics_fold(clients, false, 2, &acc);
+	ok(acc == 5, "clients of two relays add up");
+	oc_metrics_fold(lag, true, 40, &acc);
+	oc_metrics_fold(lag, false, 7, &acc);
+	oc_metrics_fold(lag, false, 12, &acc);
+	ok(acc == 40, "the lag is the largest, not a sum");
+	ok(oc_metrics_is_gauge("sse", "instances") &&
+	    !oc_metrics_is_gauge("api", "requests_total"),
+	    "instances is a gauge, counters are not");
+	oc_metrics_instance_name(name, sizeof(name));
+	s = strrchr(name, ':');
+	ok(s != NULL && s != name && strchr(name, ':') == s &&
+	    oc_parse_long(s + 1, 1, LONG_MAX, &pid) && pid == (long)getpid(),
+	    "instance is host:pid");
+}
+
 /* Look name up in q; returns the value or "(absent)" / "(error)". */
 static const char *
 query_value(const char *q, const char *name, char *buf, size_t len)
@@ -570,6 +618,7 @@ main(void)
 	test_parser_keys();
 	test_oid();
 	test_keys();
+	test_metrics();
 	test_query();
 	test_errbody();
 	test_log_lines();
