@@ -205,6 +205,51 @@ oc_redis_primary_moved(const struct oc_config *cfg, const redisContext *c,
 	return other > same;
 }
 
+/* Room for the answers of the sentinels, each a distinct address. */
+#define MAX_NAMED	8
+
+/* The primary most sentinels name now. */
+bool
+oc_redis_sentinels_primary(const struct oc_config *cfg, long timeout_ms,
+    char *host, size_t hostlen, int *port)
+{
+	struct {
+		char	host[256];
+		int	port;
+		size_t	votes;
+	} named[MAX_NAMED];
+	char h[256], err[256];
+	size_t i, j, n = 0, answers = 0, best = 0;
+	int p;
+
+	for (i = 0; i < cfg->nsentinels; i++) {
+		if (!oc_redis_sentinel_ask(cfg, i, timeout_ms, h, sizeof(h),
+		    &p, err, sizeof(err)))
+			continue;
+		answers++;
+		for (j = 0; j < n; j++)
+			if (named[j].port == p && strcmp(named[j].host, h) == 0)
+				break;
+		if (j == n) {
+			if (n == MAX_NAMED)
+				continue;
+			snprintf(named[n].host, sizeof(named[n].host), "%s", h);
+			named[n].port = p;
+			named[n].votes = 0;
+			n++;
+		}
+		named[j].votes++;
+		if (named[j].votes > named[best].votes)
+			best = j;
+	}
+	if (n == 0 || named[best].votes * 2 <= answers ||
+	    strlen(named[best].host) >= hostlen)
+		return false;
+	memcpy(host, named[best].host, strlen(named[best].host) + 1);
+	*port = named[best].port;
+	return true;
+}
+
 /* Errors after which the connection must find the primary again. */
 bool
 oc_redis_reply_moved(const redisReply *r)

@@ -40,6 +40,14 @@ bool oc_redis_primary_moved(const struct oc_config *cfg,
     const redisContext *c, long timeout_ms);
 
 /*
+ * With sentinels configured: the primary that more than half of the
+ * sentinels answering within timeout_ms name, into host and port.
+ * False when none answer or they do not agree.
+ */
+bool oc_redis_sentinels_primary(const struct oc_config *cfg,
+    long timeout_ms, char *host, size_t hostlen, int *port);
+
+/*
  * True for an error reply that means this server is no longer the one to
  * use (READONLY after a failover, LOADING, MASTERDOWN, NOREPLICAS from a
  * primary cut off from its replicas, lost AUTH): drop

@@ -34,7 +34,8 @@ OC_UNIT_TESTS = tests/unit/test-lib tests/unit/test-event \
 OC_SUITES = \
 	tests/standin.bats tests/filter-agree.bats \
 	tests/watch.bats tests/watch-recovery.bats tests/watch-resync.bats \
-	tests/ha-watch.bats tests/ha-relay.bats tests/metrics.bats \
+	tests/ha-watch.bats tests/ha-relay.bats tests/ha-api.bats \
+	tests/metrics.bats \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats tests/api-config.bats tests/api-auth.bats \
 	tests/api-http.bats tests/api-filter.bats \

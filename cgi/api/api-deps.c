@@ -22,6 +22,35 @@
 #define BREAKER_THRESHOLD	3
 #define BREAKER_OPEN_MS		(API_RETRY_AFTER * 1000)
 
+/*
+ * With Sentinel: how often the threads' kept connections are held
+ * against the primary the sentinels name, and how long asking one
+ * sentinel may take. A commanded failover leaves the old primary taking
+ * writes until the sentinels demote it, seconds later; and after a dead
+ * primary's connections fail, the breaker would wait out its open period
+ * although the sentinels already name the new one.
+ */
+#define SENTINEL_CHECK_MS	500
+#define SENTINEL_ASK_MS		300
+
+/*
+ * The primary the sentinels last named, shared by the threads: one of
+ * them asks at a time, at most every SENTINEL_CHECK_MS.
+ */
+static struct {
+	pthread_mutex_t	mu;
+	bool		asking;
+	bool		known;
+	char		host[256];
+	int		port;
+	int64_t		asked_ms;	/* when the last answer was asked for */
+	int64_t		changed_ms;	/* ... and when it last changed */
+	int64_t		failed_ms;	/* last Redis failure of any thread */
+} sentinel_view = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* When this thread's Redis connection was made (monotonic ms). */
+static _Thread_local int64_t redis_since_ms;
+
 /* A closed breaker. */
 void
 api_breaker_init(struct api_breaker *b)
@@ -140,6 +169,92 @@ redis_stale(redisContext *c)
 	return poll(&pfd, 1, 0) != 0;
 }
 
+/* Ask the sentinels again when the last answer is old enough. */
+static void
+sentinel_view_refresh(const struct oc_config *cfg)
+{
+	char host[256];
+	int64_t now = oc_mono_ms();
+	int port;
+	bool ok;
+
+	if (cfg->nsentinels == 0)
+		return;
+	pthread_mutex_lock(&sentinel_view.mu);
+	if (sentinel_view.asking ||
+	    now - sentinel_view.asked_ms < SENTINEL_CHECK_MS) {
+		pthread_mutex_unlock(&sentinel_view.mu);
+		return;
+	}
+	sentinel_view.asking = true;
+	pthread_mutex_unlock(&sentinel_view.mu);
+	ok = oc_redis_sentinels_primary(cfg, SENTINEL_ASK_MS, host,
+	    sizeof(host), &port);
+	pthread_mutex_lock(&sentinel_view.mu);
+	sentinel_view.asked_ms = now;
+	if (ok && (!sentinel_view.known || port != sentinel_view.port ||
+	    strcmp(host, sentinel_view.host) != 0)) {
+		memcpy(sentinel_view.host, host, strlen(host) + 1);
+		sentinel_view.port = port;
+		sentinel_view.known = true;
+		sentinel_view.changed_ms = now;
+	}
+	sentinel_view.asking = false;
+	pthread_mutex_unlock(&sentinel_view.mu);
+}
+
+/*
+ * True when the sentinels, asked after c was connected, name another
+ * primary than c's server. A connection made after the last answer
+ * found its server through the sentinels itself and is believed.
+ */
+static bool
+sentinel_view_moved(const redisContext *c)
+{
+	bool moved;
+
+	if (c->connection_type != REDIS_CONN_TCP || c->tcp.host == NULL)
+		return false;
+	pthread_mutex_lock(&sentinel_view.mu);
+	moved = sentinel_view.known &&
+	    sentinel_view.asked_ms > redis_since_ms &&
+	    (c->tcp.port != sentinel_view.port ||
+	    strcmp(c->tcp.host, sentinel_view.host) != 0);
+	pthread_mutex_unlock(&sentinel_view.mu);
+	return moved;
+}
+
+/*
+ * May a thread connect while the Redis breaker is open? Yes, when the
+ * sentinels have named a new primary since the last failure: the
+ * failures were the old primary's.
+ */
+static bool
+sentinel_view_new_primary(const struct oc_config *cfg)
+{
+	bool fresh;
+
+	if (cfg->nsentinels == 0)
+		return false;
+	sentinel_view_refresh(cfg);
+	pthread_mutex_lock(&sentinel_view.mu);
+	fresh = sentinel_view.known &&
+	    sentinel_view.changed_ms > sentinel_view.failed_ms;
+	pthread_mutex_unlock(&sentinel_view.mu);
+	return fresh;
+}
+
+/* Note a Redis failure, after which a new primary ends the breaker. */
+static void
+sentinel_view_failed(void)
+{
+	int64_t now = oc_mono_ms();
+
+	pthread_mutex_lock(&sentinel_view.mu);
+	sentinel_view.failed_ms = now;
+	pthread_mutex_unlock(&sentinel_view.mu);
+}
+
 /* Drop the thread's connection without blaming Redis: a retry follows. */
 static void
 redis_drop(struct api_req *req, const char *why)
@@ -159,24 +274,31 @@ redis_drop(struct api_req *req, const char *why)
 redisContext *
 api_redis_ctx(struct api_req *req)
 {
+	const struct oc_config *cfg = &req->server->cfg;
 	char err[256];
 
 	if (req->thr->redis != NULL && !req->redis_checked) {
 		req->redis_checked = true;
+		sentinel_view_refresh(cfg);
 		if (redis_stale(req->thr->redis))
 			redis_drop(req, "connection closed by the server");
+		else if (sentinel_view_moved(req->thr->redis))
+			redis_drop(req, "the sentinels name another primary");
 	}
 	if (req->thr->redis != NULL)
 		return req->thr->redis;
-	if (!api_breaker_allow(&req->server->redis_breaker))
+	if (!api_breaker_allow(&req->server->redis_breaker) &&
+	    !sentinel_view_new_primary(cfg))
 		return NULL;
-	req->thr->redis = oc_redis_connect(&req->server->cfg,
-	    req->server->cfg.timeout_ms, err, sizeof(err));
+	req->thr->redis = oc_redis_connect(cfg, cfg->timeout_ms, err,
+	    sizeof(err));
 	if (req->thr->redis == NULL) {
 		log_warnx("%s", err);
+		sentinel_view_failed();
 		api_breaker_report(&req->server->redis_breaker, false);
 		return NULL;
 	}
+	redis_since_ms = oc_mono_ms();
 	req->redis_checked = true;
 	req->redis_fresh = true;
 	api_breaker_report(&req->server->redis_breaker, true);
@@ -194,6 +316,7 @@ api_redis_failed(struct api_req *req)
 		redisFree(req->thr->redis);
 		req->thr->redis = NULL;
 	}
+	sentinel_view_failed();
 	api_breaker_report(&req->server->redis_breaker, false);
 }
 

@@ -240,3 +240,317 @@ ha_sock() {
 	*) echo "ha_sock: no server at $1" >&2; return 1 ;;
 	esac
 }
+
+# -- ordercast-api on a test host --------------------------------------
+#
+# lighttpd on 127.0.0.1 (tests/lib/stack.sh, state in HA_DIR/st) in
+# front of an ordercast-api that runs on a test host and finds Redis
+# through the sentinels. The caller exports ORDERCAST_* (MongoDB, the
+# sentinels) and OC_SRCDIR / OC_BUILDDIR, and has sourced stack.sh.
+#
+#   ha_api_up HOST         the database's sample data, the API on HOST,
+#                          lighttpd in front; HA_URL
+#   ha_api_down            stop both
+#   ha_api_client ARGS...  the writing client (below)
+
+ha_api_up() {
+	local host=$1
+	OC_STATE=$HA_DIR/st
+	export OC_STATE
+	mkdir -p "$OC_STATE/run" "$OC_STATE/log"
+	"$OC_BUILDDIR/ordercast-api" --init --sample-data \
+		>>"$HA_DIR/init.log" 2>&1 || return 1
+	rm -f "$OC_STATE/run/api.sock"
+	ha_spawn api "$host" "$OC_BUILDDIR/ordercast-api" \
+		--listen "unix:$OC_STATE/run/api.sock" --threads 8
+	ha_wait 20 test -S "$OC_STATE/run/api.sock" || return 1
+	OC_PORT=$(stack_free_port)
+	export OC_PORT
+	stack_start_lighttpd || return 1
+	HA_URL=http://127.0.0.1:$OC_PORT
+	export HA_URL
+}
+
+ha_api_down() {
+	[ -n "${OC_STATE:-}" ] && stack_stop_prog lighttpd
+	ha_kill api TERM
+}
+
+# The API's writing client during a failover. Signs in the sample admin
+# and a customer, waits until a replica holds their sessions, then for
+# SECS seconds writes continuously: orders with an Idempotency-Key (as the
+# customer) and stock deltas of +1 (as the admin, on a product no order
+# takes), each retried after 100 ms while it answers 503, as a client
+# would; a session made every 250 ms on the side. At a third of the time
+# it fails the primary over (failover: SENTINEL FAILOVER; kill: SIGKILL
+# of the primary HA_DIR/NAME.pid; none). Records every answer and when
+# the sentinels announced +switch-master; the verdict and the figures go
+# to OUT (JSON) and, in short, to standard output.
+# Usage: ha_api_client failover|kill|none SECS OUT [PRIMARY-NAME]
+ha_api_client() {
+	/usr/bin/python3 - "$@" <<'PY'
+import http.client, json, os, socket, subprocess, sys, threading, time
+from pymongo import MongoClient
+
+mode, secs, out = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+victim = sys.argv[4] if len(sys.argv) > 4 else 'r1'
+d = os.environ['HA_DIR']
+port = int(os.environ['HA_URL'].rsplit(':', 1)[1])
+db = MongoClient(os.environ['ORDERCAST_MONGODB_URI'],
+                 serverSelectionTimeoutMS=20000)[os.environ['ORDERCAST_DB']]
+socks = {os.environ['NETNS_IP_A'] + ':6379': d + '/r1.sock',
+         os.environ['NETNS_IP_B'] + ':6380': d + '/r2.sock'}
+pw = os.environ.get('ORDERCAST_DEMO_PASSWORD', 'ordercast-demo')
+
+def rcmd(sock, *args):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(sock)
+    buf = b'*%d\r\n' % len(args)
+    for a in args:
+        a = str(a).encode()
+        buf += b'$%d\r\n%s\r\n' % (len(a), a)
+    s.sendall(buf)
+    f = s.makefile('rb')
+    def read():
+        line = f.readline()[:-2]
+        t, rest = line[:1], line[1:]
+        if t in (b'+', b'-'):
+            return rest.decode()
+        if t == b':':
+            return int(rest)
+        if t == b'$':
+            n = int(rest)
+            return None if n < 0 else f.read(n + 2)[:-2].decode()
+        if t == b'*':
+            n = int(rest)
+            return None if n < 0 else [read() for _ in range(n)]
+        raise OSError('bad reply %r' % line)
+    try:
+        return read()
+    finally:
+        f.close()
+        s.close()
+
+def sentinel(host, sport, *args):
+    ns = os.environ['NETNS_A' if host == 'a' else 'NETNS_B']
+    ip = os.environ['NETNS_IP_A' if host == 'a' else 'NETNS_IP_B']
+    return subprocess.run(['ip', 'netns', 'exec', ns, 'redis-cli', '-h', ip,
+                           '-p', str(sport)] + list(args),
+                          capture_output=True, text=True, timeout=10).stdout
+
+def primary():
+    return socks[':'.join(sentinel('b', 26380, 'sentinel',
+        'get-master-addr-by-name', 'ocm').split())]
+
+def request(method, path, token=None, body=None, headers=None):
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+    h = dict(headers or {})
+    if token:
+        h['Authorization'] = 'Bearer ' + token
+    if body is not None:
+        h['Content-Type'] = 'application/json'
+        body = json.dumps(body)
+    try:
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        return r.status, data
+    finally:
+        c.close()
+
+def login(email):
+    st, data = request('POST', '/api/session',
+                       body={'email': email, 'password': pw})
+    return st, json.loads(data)['token'] if st == 201 else None
+
+st, admin = login('admin@ordercast.example')
+assert st == 201, st
+st, alice = login('alice.martin@example.com')
+assert st == 201, st
+st, data = request('GET', '/api/session', alice)
+assert st == 200, st
+alice_id = json.loads(data)['user']['id']
+st, data = request('GET', '/api/products', admin)
+products = json.loads(data)['data']
+by_stock = sorted(products, key=lambda p: -p['stock'])
+order_product, stock_product = by_stock[0]['id'], by_stock[1]['id']
+stock_start = by_stock[1]['stock']
+st, _ = request('PUT', '/api/products/%s/stock' % order_product, admin,
+                {'stock': 1000000})
+assert st == 200, st
+# The sessions are on a replica before anything fails.
+assert rcmd(primary(), 'WAIT', 1, 5000) >= 1
+
+run = '%x' % int(time.time() * 1000)
+t0 = time.time()
+stop = t0 + secs
+answers = []      # (kind, key, sent, answered, status)
+lock = threading.Lock()
+events = {}
+
+def note(*a):
+    with lock:
+        answers.append(a)
+
+def write(kind, key, fn):
+    """Send until an answer other than 503; False after 20 s of 503."""
+    give_up = time.time() + 20
+    while True:
+        sent = time.time()
+        try:
+            st, _ = fn()
+        except (OSError, http.client.HTTPException):
+            st = 0
+        note(kind, key, sent, time.time(), st)
+        if st != 503 or time.time() > give_up:
+            return st
+        time.sleep(0.1)
+
+acked_orders, acked_deltas = [], [0]
+
+def orders():
+    i = 0
+    while time.time() < stop:
+        key = '%s-%d' % (run, i)
+        i += 1
+        st = write('order', key, lambda: request('POST', '/api/orders', alice,
+            {'customerId': alice_id,
+             'items': [{'productId': order_product, 'qty': 1}]},
+            {'Idempotency-Key': key}))
+        if st in (200, 201):
+            acked_orders.append(key)
+        time.sleep(0.01)
+
+def deltas():
+    i = 0
+    while time.time() < stop:
+        i += 1
+        st = write('stock', str(i), lambda: request('PUT',
+            '/api/products/%s/stock' % stock_product, admin, {'delta': 1}))
+        if st == 200:
+            acked_deltas[0] += 1
+        time.sleep(0.01)
+
+sessions = []     # (token, made)
+
+def sign_ins():
+    while time.time() < stop:
+        try:
+            st, tok = login('bruno.costa@example.com')
+        except (OSError, http.client.HTTPException):
+            st, tok = 0, None
+        note('login', '', time.time(), time.time(), st)
+        if tok:
+            sessions.append((tok, time.time()))
+        time.sleep(0.25)
+
+# +switch-master as the sentinels announce it.
+sub = subprocess.Popen(['ip', 'netns', 'exec', os.environ['NETNS_B'],
+    'redis-cli', '-h', os.environ['NETNS_IP_B'], '-p', '26380',
+    'subscribe', '+switch-master'], stdout=subprocess.PIPE, text=True,
+    bufsize=1)
+
+def switches():
+    for line in sub.stdout:
+        if line.startswith('ocm '):
+            events.setdefault('switch', time.time())
+threading.Thread(target=switches, daemon=True).start()
+
+# After a commanded failover the old primary stays a primary until the
+# sentinels demote it: the last time an API write (the cache generation
+# every write bumps) still reached it there.
+gen_key = os.environ['ORDERCAST_PREFIX'] + ':cache:gen'
+
+def old_primary():
+    last = None
+    while time.time() < stop + 15:
+        try:
+            role = rcmd(d + '/r1.sock', 'ROLE')[0]
+            gen = rcmd(d + '/r1.sock', 'GET', gen_key)
+        except (OSError, IndexError):
+            return
+        if role != 'master':
+            return
+        if 'switch' in events and last is not None and gen != last:
+            events['old_write'] = time.time()
+        last = gen
+        time.sleep(0.02)
+
+threads = [threading.Thread(target=f) for f in (orders, deltas, sign_ins)]
+watch_old = threading.Thread(target=old_primary, daemon=True)
+watch_old.start()
+for t in threads:
+    t.start()
+time.sleep(secs / 3)
+events['fail'] = time.time()
+if mode == 'kill':
+    os.kill(int(open('%s/%s.pid' % (d, victim)).read()), 9)
+elif mode == 'failover':
+    sentinel('a', 26379, 'sentinel', 'failover', 'ocm')
+for t in threads:
+    t.join()
+sub.terminate()
+sub.wait()
+if mode == 'failover':
+    watch_old.join()
+
+# What MongoDB holds of the acknowledged writes.
+dup_or_lost = [k for k in acked_orders
+               if db.orders.count_documents({'idempotencyKey': k}) != 1]
+stock_now = db.products.find_one({'_id': __import__('bson').ObjectId(
+    stock_product)})['stock']
+# Every session made: still known (200) or lost with its write (401).
+session_codes = {}
+for tok, made in sessions:
+    st, _ = request('GET', '/api/session', tok)
+    session_codes[str(st)] = session_codes.get(str(st), 0) + 1
+for tok in (admin, alice):
+    st, _ = request('GET', '/api/session', tok)
+    session_codes['before-%d' % st] = session_codes.get('before-%d' % st,
+                                                        0) + 1
+
+writes = sorted((a for a in answers if a[0] != 'login'), key=lambda a: a[3])
+fail_t = events['fail']
+switch_t = events.get('switch')
+codes = {}
+for a in answers:
+    codes[str(a[4])] = codes.get(str(a[4]), 0) + 1
+# The longest span of failed writes: from the first failed answer to the
+# first succeeding answer after it.
+longest, first_bad, span_from = 0.0, None, None
+for a in writes:
+    ok = 200 <= a[4] < 300
+    if not ok and first_bad is None:
+        first_bad = a[3]
+    elif ok and first_bad is not None:
+        if a[3] - first_bad > longest:
+            longest, span_from = a[3] - first_bad, first_bad
+        first_bad = None
+bad_after = [a[3] for a in writes if a[4] == 503 and a[3] >= fail_t]
+ok_after_switch = [a[3] for a in writes if 200 <= a[4] < 300 and
+                   switch_t is not None and a[2] >= switch_t]
+res = {
+    'mode': mode,
+    'writes': len(writes),
+    'codes': codes,
+    'acked_orders': len(acked_orders),
+    'orders_not_once': dup_or_lost,
+    'stock_expected': stock_start + acked_deltas[0],
+    'stock_now': stock_now,
+    'sessions': session_codes,
+    'failover_s': None if switch_t is None else switch_t - fail_t,
+    'first_503_s': (min(bad_after) - fail_t) if bad_after else None,
+    'last_503_after_switch_s': (max(bad_after) - switch_t)
+        if bad_after and switch_t else None,
+    'unavailable_s': longest,
+    'unavailable_from_s': None if span_from is None else span_from - fail_t,
+    'followed_s': (min(ok_after_switch) - switch_t)
+        if ok_after_switch else None,
+    'old_primary_written_s': (events['old_write'] - switch_t)
+        if 'old_write' in events else None,
+}
+json.dump(res, open(out, 'w'), indent=1)
+print(json.dumps({k: v for k, v in res.items() if k != 'order_ids'}))
+PY
+}
