@@ -34,19 +34,26 @@
 #define SENTINEL_ASK_MS		300
 
 /*
- * The primary the sentinels last named, shared by the threads: one of
- * them asks at a time, at most every SENTINEL_CHECK_MS.
+ * The primary the sentinels last named, shared by the threads. A thread
+ * of its own asks every SENTINEL_CHECK_MS, so no request waits on a
+ * sentinel that is slow or gone.
  */
 static struct {
 	pthread_mutex_t	mu;
-	bool		asking;
+	pthread_cond_t	cv;
+	bool		stopping;
+	bool		started;
+	pthread_t	thread;
 	bool		known;
 	char		host[256];
 	int		port;
 	int64_t		asked_ms;	/* when the last answer was asked for */
 	int64_t		changed_ms;	/* ... and when it last changed */
 	int64_t		failed_ms;	/* last Redis failure of any thread */
-} sentinel_view = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} sentinel_view = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
 
 /* When this thread's Redis connection was made (monotonic ms). */
 static _Thread_local int64_t redis_since_ms;
@@ -169,7 +176,7 @@ redis_stale(redisContext *c)
 	return poll(&pfd, 1, 0) != 0;
 }
 
-/* Ask the sentinels again when the last answer is old enough. */
+/* Ask the sentinels once and keep what most of them name. */
 static void
 sentinel_view_refresh(const struct oc_config *cfg)
 {
@@ -178,16 +185,6 @@ sentinel_view_refresh(const struct oc_config *cfg)
 	int port;
 	bool ok;
 
-	if (cfg->nsentinels == 0)
-		return;
-	pthread_mutex_lock(&sentinel_view.mu);
-	if (sentinel_view.asking ||
-	    now - sentinel_view.asked_ms < SENTINEL_CHECK_MS) {
-		pthread_mutex_unlock(&sentinel_view.mu);
-		return;
-	}
-	sentinel_view.asking = true;
-	pthread_mutex_unlock(&sentinel_view.mu);
 	ok = oc_redis_sentinels_primary(cfg, SENTINEL_ASK_MS, host,
 	    sizeof(host), &port);
 	pthread_mutex_lock(&sentinel_view.mu);
@@ -199,8 +196,64 @@ sentinel_view_refresh(const struct oc_config *cfg)
 		sentinel_view.known = true;
 		sentinel_view.changed_ms = now;
 	}
-	sentinel_view.asking = false;
 	pthread_mutex_unlock(&sentinel_view.mu);
+}
+
+/* The sentinel thread: ask, then wait SENTINEL_CHECK_MS or the end. */
+static void *
+sentinel_main(void *arg)
+{
+	const struct oc_config *cfg = arg;
+	struct timespec ts;
+	bool stop = false;
+
+	while (!stop) {
+		sentinel_view_refresh(cfg);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SENTINEL_CHECK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&sentinel_view.mu);
+		if (!sentinel_view.stopping)
+			pthread_cond_timedwait(&sentinel_view.cv,
+			    &sentinel_view.mu, &ts);
+		stop = sentinel_view.stopping;
+		pthread_mutex_unlock(&sentinel_view.mu);
+	}
+	return NULL;
+}
+
+/*
+ * Start the sentinel thread of a daemon serving server; without
+ * sentinels there is nothing to ask and nothing starts.
+ */
+bool
+api_sentinels_start(struct api_server *server)
+{
+	if (server->cfg.nsentinels == 0)
+		return true;
+	sentinel_view.stopping = false;
+	if (pthread_create(&sentinel_view.thread, NULL, sentinel_main,
+	    &server->cfg) != 0)
+		return false;
+	sentinel_view.started = true;
+	return true;
+}
+
+/* Stop the sentinel thread. */
+void
+api_sentinels_stop(void)
+{
+	if (!sentinel_view.started)
+		return;
+	pthread_mutex_lock(&sentinel_view.mu);
+	sentinel_view.stopping = true;
+	pthread_cond_signal(&sentinel_view.cv);
+	pthread_mutex_unlock(&sentinel_view.mu);
+	pthread_join(sentinel_view.thread, NULL);
+	sentinel_view.started = false;
 }
 
 /*
@@ -236,7 +289,6 @@ sentinel_view_new_primary(const struct oc_config *cfg)
 
 	if (cfg->nsentinels == 0)
 		return false;
-	sentinel_view_refresh(cfg);
 	pthread_mutex_lock(&sentinel_view.mu);
 	fresh = sentinel_view.known &&
 	    sentinel_view.changed_ms > sentinel_view.failed_ms;
@@ -279,7 +331,6 @@ api_redis_ctx(struct api_req *req)
 
 	if (req->thr->redis != NULL && !req->redis_checked) {
 		req->redis_checked = true;
-		sentinel_view_refresh(cfg);
 		if (redis_stale(req->thr->redis))
 			redis_drop(req, "connection closed by the server");
 		else if (sentinel_view_moved(req->thr->redis))

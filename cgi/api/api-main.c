@@ -281,6 +281,8 @@ serve_fastcgi(struct api_server *server, long nthreads)
 		fatalx("cannot start the signal thread");
 	if (!api_metrics_start(server))
 		fatalx("cannot start the metrics thread");
+	if (!api_sentinels_start(server))
+		fatalx("cannot start the sentinel thread");
 	for (i = 0; i < nthreads; i++) {
 		if (pthread_create(&threads[i], NULL, worker_main,
 		    server) != 0) {
@@ -293,6 +295,7 @@ serve_fastcgi(struct api_server *server, long nthreads)
 		fatalx("no worker thread started");
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	api_sentinels_stop();
 	api_metrics_stop();
 	if (!stopping) {
 		stopping = 1;

@@ -200,6 +200,8 @@ void		 api_redis_failed(struct api_req *);
 bool		 api_redis_retry(struct api_req *);
 bool		 api_redis_moved(struct api_req *, const redisReply *);
 void		 api_request_done(struct api_req *);
+bool		 api_sentinels_start(struct api_server *);
+void		 api_sentinels_stop(void);
 
 /* api-db.c: collections and generic queries. */
 mongoc_collection_t *api_collection(struct api_req *, const char *);
