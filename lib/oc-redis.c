@@ -77,6 +77,33 @@ authenticate(redisContext *c, const struct oc_config *cfg, const char *what,
 	return ok;
 }
 
+/* ROLE's first element. */
+bool
+oc_redis_role_is_primary(const redisReply *r)
+{
+	return r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(r->element[0]->str, "master") == 0;
+}
+
+/* The two strings of get-master-addr-by-name. */
+bool
+oc_redis_sentinel_addr(const redisReply *r, char *host, size_t hostlen,
+    int *port)
+{
+	long p;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[0]->len == 0 || r->element[0]->len >= hostlen ||
+	    !oc_parse_long(r->element[1]->str, 1, 65535, &p))
+		return false;
+	memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+	*port = (int)p;
+	return true;
+}
+
 /* True when the server says it is a primary (ROLE). */
 static bool
 is_primary(redisContext *c, const char *what, char *err, size_t errlen)
@@ -84,9 +111,7 @@ is_primary(redisContext *c, const char *what, char *err, size_t errlen)
 	redisReply *r = redisCommand(c, "ROLE");
 	bool ok;
 
-	ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-	    r->element[0]->type == REDIS_REPLY_STRING &&
-	    strcmp(r->element[0]->str, "master") == 0;
+	ok = oc_redis_role_is_primary(r);
 	if (!ok)
 		snprintf(err, errlen, "redis %s: not a primary: %s", what,
 		    r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ?
@@ -103,10 +128,9 @@ oc_redis_sentinel_ask(const struct oc_config *cfg, size_t i, long timeout_ms,
 {
 	const struct oc_hostport *s = &cfg->sentinels[i];
 	redisContext *c;
-	redisReply *r = NULL;
+	redisReply *r;
 	char what[300];
-	long p;
-	bool ok = false;
+	bool ok;
 
 	snprintf(what, sizeof(what), "sentinel %s:%d", s->host, s->port);
 	c = connect_addr(s->host, s->port, NULL, timeout_ms, what, err,
@@ -115,22 +139,13 @@ oc_redis_sentinel_ask(const struct oc_config *cfg, size_t i, long timeout_ms,
 		return false;
 	r = redisCommand(c, "SENTINEL get-master-addr-by-name %s",
 	    cfg->redis_master);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING ||
-	    r->element[1]->type != REDIS_REPLY_STRING) {
+	ok = oc_redis_sentinel_addr(r, host, hostlen, port);
+	if (!ok && (r == NULL || r->type == REDIS_REPLY_ERROR))
+		snprintf(err, errlen, "%s: %s", what, r == NULL ? c->errstr :
+		    r->str);
+	else if (!ok)
 		snprintf(err, errlen, "%s: no primary named %s", what,
 		    cfg->redis_master);
-		goto done;
-	}
-	if (!oc_parse_long(r->element[1]->str, 1, 65535, &p) ||
-	    r->element[0]->len >= hostlen) {
-		snprintf(err, errlen, "%s: bad address", what);
-		goto done;
-	}
-	memcpy(host, r->element[0]->str, r->element[0]->len + 1);
-	*port = (int)p;
-	ok = true;
-done:
 	if (r != NULL)
 		freeReplyObject(r);
 	redisFree(c);
@@ -187,22 +202,14 @@ bool
 oc_redis_primary_moved(const struct oc_config *cfg, const redisContext *c,
     long timeout_ms)
 {
-	char host[256], err[256];
-	size_t i, same = 0, other = 0;
+	char host[256];
 	int port;
 
-	if (cfg->nsentinels == 0 || c == NULL || c->tcp.host == NULL)
+	if (cfg->nsentinels == 0 || c == NULL || c->tcp.host == NULL ||
+	    !oc_redis_sentinels_primary(cfg, timeout_ms, host, sizeof(host),
+	    &port))
 		return false;
-	for (i = 0; i < cfg->nsentinels; i++) {
-		if (!oc_redis_sentinel_ask(cfg, i, timeout_ms, host,
-		    sizeof(host), &port, err, sizeof(err)))
-			continue;
-		if (port == c->tcp.port && strcmp(host, c->tcp.host) == 0)
-			same++;
-		else
-			other++;
-	}
-	return other > same;
+	return port != c->tcp.port || strcmp(host, c->tcp.host) != 0;
 }
 
 /* Room for the answers of the sentinels, each a distinct address. */

@@ -47,6 +47,16 @@ bool oc_redis_primary_moved(const struct oc_config *cfg,
 bool oc_redis_sentinels_primary(const struct oc_config *cfg,
     long timeout_ms, char *host, size_t hostlen, int *port);
 
+/* True when a ROLE reply says the server is a primary. */
+bool oc_redis_role_is_primary(const redisReply *r);
+
+/*
+ * The address of a SENTINEL get-master-addr-by-name reply into host and
+ * port; false when the reply is no such address (an unknown name too).
+ */
+bool oc_redis_sentinel_addr(const redisReply *r, char *host,
+    size_t hostlen, int *port);
+
 /*
  * True for an error reply that means this server is no longer the one to
  * use (READONLY after a failover, LOADING, MASTERDOWN, NOREPLICAS from a

@@ -308,9 +308,7 @@ hello_reply(redisAsyncContext *ac, void *reply, void *priv)
 	l->progress = oc_mono_ms();
 	if (r->type == REDIS_REPLY_STATUS)
 		return;		/* AUTH accepted */
-	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-	    r->element[0]->type == REDIS_REPLY_STRING &&
-	    strcmp(r->element[0]->str, "master") == 0)
+	if (oc_redis_role_is_primary(r))
 		return;
 	snprintf(why, sizeof(why), "%s", r->type == REDIS_REPLY_ERROR ?
 	    r->str : "not a primary (ROLE)");
@@ -763,18 +761,15 @@ sen_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	const redisReply *r = reply;
 	const struct oc_hostport *s;
+	char host[sizeof(feed.primary_host)];
 	bool changed;
-	long port;
+	int port;
 
 	(void)ac;
 	if ((unsigned)(uintptr_t)priv != feed.sen.gen || feed.closing)
 		return;
 	feed.sen_out = false;
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING ||
-	    r->element[1]->type != REDIS_REPLY_STRING ||
-	    r->element[0]->len >= sizeof(feed.primary_host) ||
-	    !oc_parse_long(r->element[1]->str, 1, 65535, &port)) {
+	if (!oc_redis_sentinel_addr(r, host, sizeof(host), &port)) {
 		s = &feed.set->cfg->sentinels[feed.sen_idx];
 		if (!feed.sen_logged)
 			log_warnx("sentinel %s:%d: no primary named %s",
@@ -785,17 +780,17 @@ sen_reply(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	feed.sen_logged = false;
 	feed.sen_next = oc_mono_ms() + SENTINEL_EVERY_MS;
-	changed = strcmp(r->element[0]->str, feed.primary_host) != 0 ||
-	    (int)port != feed.primary_port;
+	changed = strcmp(host, feed.primary_host) != 0 ||
+	    port != feed.primary_port;
 	if (!changed && feed.have_primary)
 		return;
 	if (changed && feed.have_primary) {
-		log_info("the sentinels name %s:%ld as primary %s: following",
-		    r->element[0]->str, port, feed.set->cfg->redis_master);
+		log_info("the sentinels name %s:%d as primary %s: following",
+		    host, port, feed.set->cfg->redis_master);
 		primary_lost("the primary moved");
 	}
-	memcpy(feed.primary_host, r->element[0]->str, r->element[0]->len + 1);
-	feed.primary_port = (int)port;
+	memcpy(feed.primary_host, host, strlen(host) + 1);
+	feed.primary_port = port;
 	feed.have_primary = true;
 	if (changed && feed.state == SUB_DOWN) {
 		feed.backoff = BACKOFF_MIN_MS;

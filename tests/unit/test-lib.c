@@ -19,6 +19,7 @@
 #include "oc-log.h"
 #include "oc-metrics.h"
 #include "oc-query.h"
+#include "oc-redis.h"
 #include "oc-xmalloc.h"
 #include "tap.h"
 
@@ -430,6 +431,58 @@ test_keys(void)
 	ok(k.events == NULL, "cleared");
 }
 
+/* A string reply over s, for the parsers of replies. */
+static redisReply
+str_reply(char *s)
+{
+	redisReply r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = REDIS_REPLY_STRING;
+	r.str = s;
+	r.len = strlen(s);
+	return r;
+}
+
+/* Sentinel's address replies and ROLE, as every program reads them. */
+static void
+test_redis_replies(void)
+{
+	char h[] = "10.0.0.2", p[] = "6380", bad[] = "6380x", zero[] = "0";
+	char master[] = "master", slave[] = "slave";
+	redisReply e[2], *el[2] = { &e[0], &e[1] }, arr;
+	char host[16];
+	int port = 0;
+
+	memset(&arr, 0, sizeof(arr));
+	arr.type = REDIS_REPLY_ARRAY;
+	arr.elements = 2;
+	arr.element = el;
+	e[0] = str_reply(h);
+	e[1] = str_reply(p);
+	ok(oc_redis_sentinel_addr(&arr, host, sizeof(host), &port) &&
+	    strcmp(host, "10.0.0.2") == 0 && port == 6380,
+	    "a sentinel's address");
+	ok(!oc_redis_sentinel_addr(&arr, host, 8, &port),
+	    "a host too long for the buffer is refused");
+	e[1] = str_reply(bad);
+	ok(!oc_redis_sentinel_addr(&arr, host, sizeof(host), &port),
+	    "a port with junk is refused");
+	e[1] = str_reply(zero);
+	ok(!oc_redis_sentinel_addr(&arr, host, sizeof(host), &port),
+	    "port 0 is refused");
+	arr.elements = 0;
+	ok(!oc_redis_sentinel_addr(&arr, host, sizeof(host), &port) &&
+	    !oc_redis_sentinel_addr(NULL, host, sizeof(host), &port),
+	    "an unknown master (nil or empty) is no address");
+	arr.elements = 1;
+	e[0] = str_reply(master);
+	ok(oc_redis_role_is_primary(&arr), "ROLE master");
+	e[0] = str_reply(slave);
+	ok(!oc_redis_role_is_primary(&arr) && !oc_redis_role_is_primary(NULL),
+	    "ROLE slave, or no reply, is no primary");
+}
+
 /* The gauge keys of one process, and how the gauges of several add up. */
 static void
 test_metrics(void)
@@ -619,6 +672,7 @@ main(void)
 	test_oid();
 	test_keys();
 	test_metrics();
+	test_redis_replies();
 	test_query();
 	test_errbody();
 	test_log_lines();
