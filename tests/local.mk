@@ -38,6 +38,7 @@ OC_SUITES = \
 	tests/metrics.bats \
 	tests/api.bats tests/api-race.bats tests/api-failure.bats \
 	tests/api-malformed.bats tests/api-config.bats tests/api-auth.bats \
+	tests/api-ha.bats \
 	tests/api-http.bats tests/api-filter.bats \
 	tests/sse.bats tests/sse-access.bats tests/sse-filter.bats \
 	tests/sse-remote-user.bats \

@@ -14,6 +14,9 @@
 #include "oc-json.h"
 #include "oc-log.h"
 
+/* MongoDB's WriteConflict, the error of a transaction that conflicted. */
+#define API_WRITE_CONFLICT	112
+
 /* A collection of our database; caller destroys it. NULL after 503. */
 mongoc_collection_t *
 api_collection(struct api_req *req, const char *name)
@@ -54,12 +57,21 @@ api_is_dup_key(const bson_error_t *err)
 
 /*
  * Answer a failed MongoDB operation: 503 when the server is out of
- * reach (and tell the breaker), 500 otherwise. Returns false.
+ * reach (and tell the breaker), or when a transaction still conflicted
+ * at the deadline (documents locked by another transaction, such as
+ * one of a killed process, which the server ends in time: the server
+ * is up, so the breaker is not told); 500 otherwise. Returns false.
  */
 bool
 api_mongo_error(struct api_req *req, const bson_error_t *err,
     const char *what)
 {
+	if (err->domain == MONGOC_ERROR_SERVER &&
+	    err->code == API_WRITE_CONFLICT) {
+		log_warnx("%s: %s", what, err->message);
+		api_unavailable(req, "MongoDB");
+		return false;
+	}
 	if (is_unavailable(err)) {
 		log_warnx("%s: %s", what, err->message);
 		req->mongo_down = true;
@@ -154,8 +166,8 @@ txn_attempt(mongoc_client_session_t *session, void *arg, bson_t **reply,
 	t->session = session;
 	if (t->attempts > 0) {
 		if (oc_mono_ms() > t->deadline) {
-			bson_set_error(err, MONGOC_ERROR_SERVER_SELECTION,
-			    MONGOC_ERROR_SERVER_SELECTION_FAILURE,
+			bson_set_error(err, MONGOC_ERROR_SERVER,
+			    API_WRITE_CONFLICT,
 			    "transaction still conflicting at the deadline");
 			t->attempts++;
 			return false;

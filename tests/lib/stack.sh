@@ -32,7 +32,7 @@ OC_PACKAGES_STACK=(
 OC_PACKAGES_TEST=(
 	"${OC_PACKAGES_STACK[@]}"
 	apache2 libapache2-mod-fcgid bats bats-assert bats-support bats-file
-	chromium wrk iproute2
+	chromium wrk iproute2 faketime
 )
 
 # Configure (once) and build the tree in DIR from OC_SRCDIR; further

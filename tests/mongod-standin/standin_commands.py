@@ -247,6 +247,8 @@ class Server:
         self.sessions = {}      # lsid id -> Session
         self.active_txns = set()
         self.txn_locks = {}     # (db, coll, hkey) -> Transaction
+        # setParameter transactionLifetimeLimitSeconds, as on mongod.
+        self.txn_lifetime = TXN_LIFETIME_SECONDS
 
     # -- replies ---------------------------------------------------------
 
@@ -367,7 +369,8 @@ class Server:
         sess.txn = None
 
     def _expire_txns(self):
-        for txn in [t for t in self.active_txns if t.expired()]:
+        for txn in [t for t in self.active_txns
+                    if t.expired(self.txn_lifetime)]:
             log.info('transaction %d aborted: lifetime limit', txn.number)
             release(self, txn, 'aborted')
 
@@ -461,7 +464,7 @@ class Server:
 
     def _wait_for_locks(self, name, cmd, db):
         """A plain write waits while a transaction holds its documents."""
-        deadline = time.monotonic() + TXN_LIFETIME_SECONDS + 1
+        deadline = time.monotonic() + self.txn_lifetime + 1
         while self.txn_locks:
             keys = self._locked_keys(name, cmd, db)
             if not any(k in self.txn_locks for k in keys):
@@ -621,13 +624,48 @@ def cmd_build_info(srv, cmd, db, conn_id):
 def cmd_get_parameter(srv, cmd, db, conn_id):
     params = {'featureCompatibilityVersion': {'version': '6.0'},
               'authenticationMechanisms': [],
-              'logLevel': 0}
+              'logLevel': 0,
+              'transactionLifetimeLimitSeconds': srv.txn_lifetime}
     if cmd.get('getParameter') == '*':
         return dict(params)
     out = {k: v for k, v in params.items() if k in cmd}
     if not out:
         raise CommandError(72, 'InvalidOptions', 'no option found to get')
     return out
+
+
+def set_txn_lifetime(srv, value):
+    """transactionLifetimeLimitSeconds: a whole number of seconds >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            value != int(value) or value < 1:
+        raise CommandError(
+            2, 'BadValue', "Invalid value for parameter "
+            "transactionLifetimeLimitSeconds: %r is not greater than or "
+            "equal to 1" % (value,))
+    was = srv.txn_lifetime
+    srv.txn_lifetime = int(value)
+    return was
+
+
+def cmd_set_parameter(srv, cmd, db, conn_id):
+    """Only transactionLifetimeLimitSeconds, which tests lower."""
+    if db != 'admin':
+        raise CommandError(13, 'Unauthorized', 'setParameter may only be '
+                           'run against the admin database.')
+    names = [k for k in cmd if k != 'setParameter' and not k.startswith('$')
+             and k not in ('lsid', 'comment')]
+    if not names:
+        raise CommandError(2, 'BadValue', 'no option found to set, use '
+                           'help:true to see options')
+    for name in names:
+        if name != 'transactionLifetimeLimitSeconds':
+            raise CommandError(2, 'BadValue', 'attempted to set '
+                               'unrecognized parameter [%s], use help:true '
+                               'to see options' % name)
+    was = set_txn_lifetime(srv, cmd['transactionLifetimeLimitSeconds'])
+    log.info('transactionLifetimeLimitSeconds: %d (was %d)',
+             srv.txn_lifetime, was)
+    return {'was': was}
 
 
 def cmd_get_cmd_line_opts(srv, cmd, db, conn_id):
@@ -639,7 +677,8 @@ def cmd_server_status(srv, cmd, db, conn_id):
             'process': 'mongod-standin', 'pid': Int64(os.getpid()),
             'uptime': float(time.time() - srv.started),
             'localTime': datetime.datetime.utcnow(),
-            'connections': {'totalCreated': srv.conn_counter}}
+            'connections': {'totalCreated': srv.conn_counter},
+            'transactions': {'currentOpen': Int64(len(srv.active_txns))}}
 
 
 def cmd_repl_set_get_status(srv, cmd, db, conn_id):
@@ -1275,6 +1314,7 @@ COMMANDS = {
     'buildInfo': cmd_build_info,
     'buildinfo': cmd_build_info,
     'getParameter': cmd_get_parameter,
+    'setParameter': cmd_set_parameter,
     'getCmdLineOpts': cmd_get_cmd_line_opts,
     'serverStatus': cmd_server_status,
     'replSetGetStatus': cmd_repl_set_get_status,

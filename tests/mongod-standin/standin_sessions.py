@@ -78,8 +78,8 @@ class Transaction:
         self.writes = {}        # (db, coll) -> {hkey: doc or None}
         self.ops = []           # change events, in statement order
 
-    def expired(self):
-        return time.monotonic() - self.started > TXN_LIFETIME_SECONDS
+    def expired(self, lifetime):
+        return time.monotonic() - self.started > lifetime
 
 
 class TxnLog:
