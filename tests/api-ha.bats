@@ -11,16 +11,7 @@
 setup_file() {
 	bats_require_minimum_version 1.5.0
 	load lib/netns
-	netns_usable || skip "network namespaces cannot be made here"
-	HA_DIR=/tmp/ocah-$$-$RANDOM
-	mkdir -m 700 "$HA_DIR" || return 1
-	export HA_DIR
-	netns_setup || return 1
-	/usr/bin/python3 "$OC_SRCDIR/tests/mongod-standin/mongod-standin" \
-		--unix "$HA_DIR/m.sock" --port-file "$HA_DIR/m.port" \
-		>>"$HA_DIR/mongod-standin.log" 2>&1 </dev/null 3>&- &
-	echo $! >"$HA_DIR/mongod-standin.pid"
-	ha_wait 30 test -s "$HA_DIR/m.port" || return 1
+	ha_suite_setup ah || return 1
 	# The stack (Redis, sign-in, sample data) uses the same stand-in.
 	export ORDERCAST_MONGODB_URI="mongodb://${HA_DIR//\//%2F}%2Fm.sock/?replicaSet=rs0"
 	export ORDERCAST_PREFIX=haapi
@@ -32,10 +23,7 @@ teardown_file() {
 	load lib/netns
 	load lib/stack
 	stack_stop || true
-	[ -n "${HA_DIR:-}" ] || return 0
-	ha_kill mongod-standin TERM
-	netns_teardown
-	rm -rf "$HA_DIR"
+	ha_suite_teardown
 }
 
 setup() {

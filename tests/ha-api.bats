@@ -13,26 +13,12 @@
 setup_file() {
 	bats_require_minimum_version 1.5.0
 	load lib/netns
-	netns_usable || skip "network namespaces cannot be made here"
-	# Short (unix socket paths) and lower case (pymongo folds a
-	# replica set member's host, a socket path included).
-	HA_DIR=/tmp/ocap-$$-$RANDOM
-	mkdir -m 700 "$HA_DIR" || return 1
-	export HA_DIR
-	netns_setup || return 1
-	/usr/bin/python3 "$OC_SRCDIR/tests/mongod-standin/mongod-standin" \
-		--unix "$HA_DIR/m.sock" --port-file "$HA_DIR/m.port" \
-		>>"$HA_DIR/mongod-standin.log" 2>&1 </dev/null 3>&- &
-	echo $! >"$HA_DIR/mongod-standin.pid"
-	ha_wait 30 test -s "$HA_DIR/m.port"
+	ha_suite_setup ap || return 1
 }
 
 teardown_file() {
 	load lib/netns
-	[ -n "${HA_DIR:-}" ] || return 0
-	ha_kill mongod-standin TERM
-	netns_teardown
-	rm -rf "$HA_DIR"
+	ha_suite_teardown
 }
 
 setup() {

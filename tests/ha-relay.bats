@@ -12,16 +12,7 @@
 setup_file() {
 	bats_require_minimum_version 1.5.0
 	load lib/netns
-	netns_usable || skip "network namespaces cannot be made here"
-	HA_DIR=/tmp/ocrl-$$-$RANDOM
-	mkdir -m 700 "$HA_DIR" || return 1
-	export HA_DIR
-	netns_setup || return 1
-	/usr/bin/python3 "$OC_SRCDIR/tests/mongod-standin/mongod-standin" \
-		--unix "$HA_DIR/m.sock" --port-file "$HA_DIR/m.port" \
-		>>"$HA_DIR/mongod-standin.log" 2>&1 </dev/null 3>&- &
-	echo $! >"$HA_DIR/mongod-standin.pid"
-	ha_wait 30 test -s "$HA_DIR/m.port"
+	ha_suite_setup rl || return 1
 	export ORDERCAST_PREFIX=harl
 	load lib/stack
 	stack_start
@@ -32,10 +23,7 @@ teardown_file() {
 	load lib/netns
 	load lib/stack
 	stack_stop || true
-	[ -n "${HA_DIR:-}" ] || return 0
-	ha_kill mongod-standin TERM
-	netns_teardown
-	rm -rf "$HA_DIR"
+	ha_suite_teardown
 }
 
 setup() {
@@ -85,35 +73,15 @@ teardown() {
 # Run Python with `db` on the stand-in and rcmd(sock, *args).
 ha_py() {
 	/usr/bin/python3 - <<PY
-import json, os, socket, subprocess, sys, time
+import json, os, subprocess, sys, time
 from pymongo import MongoClient
 db = MongoClient("mongodb://${HA_DIR//\//%2F}%2Fm.sock/?replicaSet=rs0",
                  serverSelectionTimeoutMS=20000)['harl']
 SOCKS = {'$NETNS_IP_A:6379': '$HA_DIR/r1.sock',
          '$NETNS_IP_B:6380': '$HA_DIR/r2.sock'}
 
-def rcmd(sock, *args):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(sock)
-    out = b'*%d\r\n' % len(args)
-    for a in args:
-        a = str(a).encode()
-        out += b'\$%d\r\n%s\r\n' % (len(a), a)
-    s.sendall(out)
-    f = s.makefile('rb')
-    line = f.readline()[:-2]
-    t, rest = line[:1], line[1:]
-    try:
-        if t == b'-':
-            raise RuntimeError(rest.decode())
-        if t == b'\$':
-            n = int(rest)
-            return None if n < 0 else f.read(n + 2)[:-2].decode()
-        return rest.decode()
-    finally:
-        f.close()
-        s.close()
+sys.path.insert(0, os.environ['OC_SRCDIR'] + '/tests/lib')
+from resp import command as rcmd
 
 def primary():
     out = subprocess.run(['ip', 'netns', 'exec', '$NETNS_B',

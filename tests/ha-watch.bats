@@ -10,26 +10,12 @@
 setup_file() {
 	bats_require_minimum_version 1.5.0
 	load lib/netns
-	netns_usable || skip "network namespaces cannot be made here"
-	# Short (unix socket paths) and lower case (pymongo folds a
-	# replica set member's host, a socket path included).
-	HA_DIR=/tmp/ocha-$$-$RANDOM
-	mkdir -m 700 "$HA_DIR" || return 1
-	export HA_DIR
-	netns_setup || return 1
-	/usr/bin/python3 "$OC_SRCDIR/tests/mongod-standin/mongod-standin" \
-		--unix "$HA_DIR/m.sock" --port-file "$HA_DIR/m.port" \
-		>>"$HA_DIR/mongod-standin.log" 2>&1 </dev/null 3>&- &
-	echo $! >"$HA_DIR/mongod-standin.pid"
-	ha_wait 30 test -s "$HA_DIR/m.port"
+	ha_suite_setup ha || return 1
 }
 
 teardown_file() {
 	load lib/netns
-	[ -n "${HA_DIR:-}" ] || return 0
-	ha_kill mongod-standin TERM
-	netns_teardown
-	rm -rf "$HA_DIR"
+	ha_suite_teardown
 }
 
 setup() {
@@ -88,7 +74,7 @@ watcher_start() {
 #                           of run exactly once, in order
 ha_py() {
 	/usr/bin/python3 - <<PY
-import json, os, socket, subprocess, sys, time
+import json, os, subprocess, sys, time
 from pymongo import MongoClient
 client = MongoClient(os.environ['ORDERCAST_MONGODB_URI'],
                      serverSelectionTimeoutMS=20000)
@@ -98,37 +84,8 @@ HA_DIR = os.environ['HA_DIR']
 SOCKS = {os.environ['NETNS_IP_A'] + ':6379': HA_DIR + '/r1.sock',
          os.environ['NETNS_IP_B'] + ':6380': HA_DIR + '/r2.sock'}
 
-def rcmd(sock, *args):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(sock)
-    out = b'*%d\r\n' % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b'\$%d\r\n%s\r\n' % (len(a), a)
-    s.sendall(out)
-    f = s.makefile('rb')
-    def read():
-        line = f.readline()[:-2]
-        t, rest = line[:1], line[1:]
-        if t == b'+':
-            return rest.decode()
-        if t == b'-':
-            raise RuntimeError(rest.decode())
-        if t == b':':
-            return int(rest)
-        if t == b'\$':
-            n = int(rest)
-            return None if n < 0 else f.read(n + 2)[:-2].decode()
-        if t == b'*':
-            n = int(rest)
-            return None if n < 0 else [read() for _ in range(n)]
-        raise RuntimeError('bad reply %r' % line)
-    try:
-        return read()
-    finally:
-        f.close()
-        s.close()
+sys.path.insert(0, os.environ['OC_SRCDIR'] + '/tests/lib')
+from resp import command as rcmd
 
 def primary():
     out = subprocess.run(['ip', 'netns', 'exec', os.environ['NETNS_B'],

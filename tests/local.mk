@@ -51,7 +51,7 @@ TESTS += $(OC_UNIT_TESTS) $(OC_SUITES)
 # Helpers the suites load, and the browser driver.
 EXTRA_DIST += $(OC_SUITES) tests/run tests/lib/callgraph \
 	tests/lib/stack.bash tests/lib/stack.sh tests/lib/smoke.bash \
-	tests/lib/netns.bash \
+	tests/lib/netns.bash tests/lib/resp.py \
 	tests/api-common.bash tests/watch-common.bash tests/sse-common.bash \
 	tests/browser/dashboard.mjs tests/lib/openapi-check.mjs
 

@@ -61,46 +61,18 @@ watch_pid() {
 watch_py() {
 	/usr/bin/python3 - "$ORDERCAST_MONGODB_URI" "$ORDERCAST_DB" \
 	    "$ORDERCAST_REDIS" "$ORDERCAST_PREFIX" <<PY
-import sys, json, time, socket, random
+import os, sys, json, time, random
 from bson import ObjectId
 from pymongo import MongoClient
 client = MongoClient(sys.argv[1], serverSelectionTimeoutMS=20000)
 db = client[sys.argv[2]]
 PREFIX = sys.argv[4]
 
+sys.path.insert(0, os.environ['OC_SRCDIR'] + '/tests/lib')
+from resp import command
+
 def rcmd(*args):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sys.argv[3])
-    out = b'*%d\r\n' % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b'\$%d\r\n%s\r\n' % (len(a), a)
-    s.sendall(out)
-    f = s.makefile('rb')
-    def read():
-        line = f.readline()[:-2]
-        t, rest = line[:1], line[1:]
-        if t == b'+':
-            return rest.decode()
-        if t == b'-':
-            raise RuntimeError(rest.decode())
-        if t == b':':
-            return int(rest)
-        if t == b'\$':
-            n = int(rest)
-            if n < 0:
-                return None
-            data = f.read(n + 2)[:-2]
-            return data.decode()
-        if t == b'*':
-            n = int(rest)
-            return None if n < 0 else [read() for _ in range(n)]
-        raise RuntimeError('bad reply %r' % line)
-    try:
-        return read()
-    finally:
-        f.close()
-        s.close()
+    return command(sys.argv[3], *args)
 
 def log_events():
     out = []

@@ -11,6 +11,9 @@
 #   netns_exec HOST CMD...    run CMD on host a or b
 #   netns_cut / netns_heal    take the link between them down / up
 #   netns_teardown            remove both namespaces (and the link)
+#   ha_suite_setup TAG        hosts, HA_DIR and a MongoDB stand-in in it,
+#                             for a suite's setup_file (skips without root)
+#   ha_suite_teardown         undo ha_suite_setup
 #
 # Unix sockets are files, not network: a server on either host may also
 # listen on one in the test's folder, which the test itself uses.
@@ -302,35 +305,8 @@ socks = {os.environ['NETNS_IP_A'] + ':6379': d + '/r1.sock',
          os.environ['NETNS_IP_B'] + ':6380': d + '/r2.sock'}
 pw = os.environ.get('ORDERCAST_DEMO_PASSWORD', 'ordercast-demo')
 
-def rcmd(sock, *args):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(sock)
-    buf = b'*%d\r\n' % len(args)
-    for a in args:
-        a = str(a).encode()
-        buf += b'$%d\r\n%s\r\n' % (len(a), a)
-    s.sendall(buf)
-    f = s.makefile('rb')
-    def read():
-        line = f.readline()[:-2]
-        t, rest = line[:1], line[1:]
-        if t in (b'+', b'-'):
-            return rest.decode()
-        if t == b':':
-            return int(rest)
-        if t == b'$':
-            n = int(rest)
-            return None if n < 0 else f.read(n + 2)[:-2].decode()
-        if t == b'*':
-            n = int(rest)
-            return None if n < 0 else [read() for _ in range(n)]
-        raise OSError('bad reply %r' % line)
-    try:
-        return read()
-    finally:
-        f.close()
-        s.close()
+sys.path.insert(0, os.environ['OC_SRCDIR'] + '/tests/lib')
+from resp import RedisError, command as rcmd
 
 def sentinel(host, sport, *args):
     ns = os.environ['NETNS_A' if host == 'a' else 'NETNS_B']
@@ -468,7 +444,7 @@ def old_primary():
         try:
             role = rcmd(d + '/r1.sock', 'ROLE')[0]
             gen = rcmd(d + '/r1.sock', 'GET', gen_key)
-        except (OSError, IndexError):
+        except (OSError, IndexError, RedisError):
             return
         if role != 'master':
             return
@@ -553,4 +529,30 @@ res = {
 json.dump(res, open(out, 'w'), indent=1)
 print(json.dumps({k: v for k, v in res.items() if k != 'order_ids'}))
 PY
+}
+
+# What every ha suite's setup_file starts with: the two hosts and a
+# MongoDB stand-in on a unix socket in HA_DIR, which both reach. Skips
+# when namespaces cannot be made. Usage: ha_suite_setup TAG
+ha_suite_setup() {
+	netns_usable || skip "network namespaces cannot be made here"
+	# Short (unix socket paths) and lower case (pymongo folds a
+	# replica set member's host, a socket path included).
+	HA_DIR=/tmp/oc$1-$$-$RANDOM
+	mkdir -m 700 "$HA_DIR" || return 1
+	export HA_DIR
+	netns_setup || return 1
+	/usr/bin/python3 "$OC_SRCDIR/tests/mongod-standin/mongod-standin" \
+		--unix "$HA_DIR/m.sock" --port-file "$HA_DIR/m.port" \
+		>>"$HA_DIR/mongod-standin.log" 2>&1 </dev/null 3>&- &
+	echo $! >"$HA_DIR/mongod-standin.pid"
+	ha_wait 30 test -s "$HA_DIR/m.port"
+}
+
+# Undo ha_suite_setup: the stand-in, the hosts, HA_DIR.
+ha_suite_teardown() {
+	[ -n "${HA_DIR:-}" ] || return 0
+	ha_kill mongod-standin TERM
+	netns_teardown
+	rm -rf "$HA_DIR"
 }
