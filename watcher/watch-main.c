@@ -165,7 +165,8 @@ heartbeat(struct watch *w, bool force)
 
 /*
  * Wait before the next attempt on b, the heartbeat going on meanwhile
- * when Redis is up; a signal cuts the wait short.
+ * when Redis is up; a signal cuts the wait short, and so, while Redis
+ * is down, do the sentinels naming a new primary.
  */
 static void
 backoff_wait(struct watch *w, struct oc_backoff *b)
@@ -180,6 +181,12 @@ backoff_wait(struct watch *w, struct oc_backoff *b)
 		oc_daemon_sleep(left < BACKOFF_SLICE_MS ? left :
 		    BACKOFF_SLICE_MS);
 		heartbeat(w, false);
+		if (b == &w->redis_backoff && w->redis_down &&
+		    watch_redis_primary_changed(&w->redis)) {
+			log_info("redis %s: the sentinels name a new primary",
+			    redis_name(w));
+			break;
+		}
 	}
 }
 

@@ -326,11 +326,35 @@ watch_redis_open(struct watch_redis *r, char *err, size_t errlen)
 	r->rc = oc_redis_connect(r->cfg, r->cfg->timeout_ms, err, errlen);
 	if (r->rc == NULL)
 		return false;
+	if (r->rc->connection_type == REDIS_CONN_TCP &&
+	    r->rc->tcp.host != NULL) {
+		snprintf(r->primary_host, sizeof(r->primary_host), "%s",
+		    r->rc->tcp.host);
+		r->primary_port = r->rc->tcp.port;
+	}
 	if (!load_script(r, err, errlen)) {
 		watch_redis_close(r);
 		return false;
 	}
 	return true;
+}
+
+/*
+ * While Redis is down: true when the sentinels now name another primary
+ * than the one of the last connection (a failover happened), so the
+ * next attempt need not wait out its backoff.
+ */
+bool
+watch_redis_primary_changed(const struct watch_redis *r)
+{
+	char host[256];
+	int port;
+
+	if (r->cfg->nsentinels == 0 || r->primary_host[0] == '\0' ||
+	    !oc_redis_sentinels_primary(r->cfg, WATCH_SENTINEL_ASK_MS, host,
+	    sizeof(host), &port))
+		return false;
+	return port != r->primary_port || strcmp(host, r->primary_host) != 0;
 }
 
 /* Try for the lease (SET NX PX in effect), every WATCH_STANDBY_TRY_MS. */

@@ -36,7 +36,8 @@
 #define FILL_BATCH		500
 #define HELD_MAX		65536	/* live events held during a sync */
 #define SENTINEL_EVERY_MS	1000	/* the heartbeat question */
-#define SENTINEL_RETRY_MS	200	/* after a sentinel failed */
+#define SENTINEL_RETRY_MS	200	/* after a sentinel failed, or
+					   while Redis is down */
 
 /* One connection to Redis and its epoll tag. */
 struct feed_link {
@@ -779,7 +780,9 @@ sen_reply(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	}
 	feed.sen_logged = false;
-	feed.sen_next = oc_mono_ms() + SENTINEL_EVERY_MS;
+	/* While the links are down, a failover is what we wait for. */
+	feed.sen_next = oc_mono_ms() + (feed.state == SUB_DOWN ?
+	    SENTINEL_RETRY_MS : SENTINEL_EVERY_MS);
 	changed = strcmp(host, feed.primary_host) != 0 ||
 	    port != feed.primary_port;
 	if (!changed && feed.have_primary)
