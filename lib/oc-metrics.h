@@ -26,6 +26,15 @@
  */
 #define OC_GAUGE_TTL_MS			5000
 
+/*
+ * Set one gauge and its hash's TTL in one step (EVAL KEYS[1] = the
+ * process's hash; ARGV: field, value, TTL in ms), so that no hash is
+ * ever left without an expiry.
+ */
+#define OC_GAUGE_SET_SCRIPT \
+	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) " \
+	"return redis.call('PEXPIRE', KEYS[1], ARGV[3])"
+
 enum oc_gauge_fold {
 	OC_FOLD_SUM,		/* every process's share: clients */
 	OC_FOLD_MAX		/* the worst process: lag */

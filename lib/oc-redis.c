@@ -158,7 +158,7 @@ connect_sentinels(const struct oc_config *cfg, long timeout_ms, char *err,
     size_t errlen)
 {
 	redisContext *c;
-	char host[256], what[300];
+	char host[256];
 	int port;
 	size_t i;
 
@@ -166,17 +166,31 @@ connect_sentinels(const struct oc_config *cfg, long timeout_ms, char *err,
 		if (!oc_redis_sentinel_ask(cfg, i, timeout_ms, host,
 		    sizeof(host), &port, err, errlen))
 			continue;
-		snprintf(what, sizeof(what), "%s:%d (primary %s)", host, port,
-		    cfg->redis_master);
-		c = connect_addr(host, port, NULL, timeout_ms, what, err,
+		c = oc_redis_connect_primary(cfg, host, port, timeout_ms, err,
 		    errlen);
-		if (c == NULL)
-			continue;
-		if (authenticate(c, cfg, what, err, errlen) &&
-		    is_primary(c, what, err, errlen))
+		if (c != NULL)
 			return c;
-		redisFree(c);
 	}
+	return NULL;
+}
+
+/* The primary at a known address: connect, AUTH, ROLE. */
+redisContext *
+oc_redis_connect_primary(const struct oc_config *cfg, const char *host,
+    int port, long timeout_ms, char *err, size_t errlen)
+{
+	redisContext *c;
+	char what[300];
+
+	snprintf(what, sizeof(what), "%s:%d (primary %s)", host, port,
+	    cfg->redis_master != NULL ? cfg->redis_master : "");
+	c = connect_addr(host, port, NULL, timeout_ms, what, err, errlen);
+	if (c == NULL)
+		return NULL;
+	if (authenticate(c, cfg, what, err, errlen) &&
+	    is_primary(c, what, err, errlen))
+		return c;
+	redisFree(c);
 	return NULL;
 }
 

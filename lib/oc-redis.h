@@ -23,6 +23,13 @@ redisContext *oc_redis_connect(const struct oc_config *cfg, long timeout_ms,
     char *err, size_t errlen);
 
 /*
+ * Connect to the primary at host:port, as oc_redis_connect() does after
+ * the sentinels named it: AUTH when configured, and ROLE must say master.
+ */
+redisContext *oc_redis_connect_primary(const struct oc_config *cfg,
+    const char *host, int port, long timeout_ms, char *err, size_t errlen);
+
+/*
  * Ask sentinel number i of the configuration for the primary's address.
  * False with a message in err when it cannot say.
  */

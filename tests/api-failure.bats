@@ -94,6 +94,28 @@ wait_for_code() {
 	wait_for_code /api/stats 200 10
 }
 
+@test "MongoDB down under orders alone: the breaker opens, orders fail fast" {
+	customer=$(customer_id 1)
+	id=$(product_id MS-202)
+	stack_stop_prog mongod-standin || true
+	# Only orders reach MongoDB here: each failed transaction must count
+	# against the breaker like any other failure of an unreachable server.
+	for i in 1 2 3; do
+		api POST /api/orders "$(order_body "$customer" "$id" 1)"
+		assert_error 503 unavailable
+	done
+	# Open, it answers at once (one transaction would take the timeout).
+	for i in $(seq 10); do
+		api POST /api/orders "$(order_body "$customer" "$id" 1)" \
+			--max-time 1
+		assert_error 503 unavailable
+	done
+	OC_REAL_MONGODB_URI= stack_start_prog mongod-standin
+	wait_for_code /api/orders 200 30
+	api POST /api/orders "$(order_body "$customer" "$id" 1)"
+	assert_status 201
+}
+
 @test "SIGTERM: the request in flight is answered, then exit 0" {
 	stack_stop_prog ordercast-api || true
 	sock=$OC_STATE/run/api.sock
@@ -133,7 +155,10 @@ wait_for_code() {
 	[ ! -e "$pidfile" ]
 	[ ! -e "$sock" ]
 	grep -q 'finishing requests' "$OC_STATE/log/api-sigterm.log"
-	! grep -qE 'Sanitizer|runtime error' "$OC_STATE/log/api-sigterm.log"
+	if grep -qE 'Sanitizer|runtime error' "$OC_STATE/log/api-sigterm.log"; then
+		cat "$OC_STATE/log/api-sigterm.log" >&2
+		return 1
+	fi
 	stack_start_prog ordercast-api
 	wait_for_code /api/users 200 10
 }

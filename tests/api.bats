@@ -375,7 +375,11 @@ teardown_file() {
 	[[ "$(api_header Content-Type)" == text/plain* ]]
 	echo "$body" | grep -q '^# TYPE ordercast_api_requests_total counter$'
 	echo "$body" | grep -qE '^ordercast_api_requests_total [0-9]+$'
-	! echo "$body" | grep -vqE '^(# TYPE [a-z0-9_]+ counter|[a-z0-9_]+ [0-9]+)$'
+	# Every line a type (gauges and counters) or a sample.
+	if echo "$body" |
+	    grep -vE '^(# TYPE [a-z0-9_]+ (counter|gauge)|[a-z0-9_]+ [0-9]+)$'; then
+		return 1
+	fi
 	api GET '/api/metrics?format=xml'
 	assert_error 400 invalid_field
 }

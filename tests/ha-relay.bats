@@ -219,7 +219,10 @@ for i in range(1000):
 	# Exactly: nothing twice, nothing missing, at both clients.
 	[ "$(stream_check "$HA_DIR/st1" two 1000)" = 1000 ]
 	[ "$(stream_check "$HA_DIR/st2" two 1000)" = 1000 ]
-	! grep -q system.resync "$HA_DIR/st1" "$HA_DIR/st2"
+	if grep -q system.resync "$HA_DIR/st1" "$HA_DIR/st2"; then
+		echo "a client was sent system.resync" >&2
+		return 1
+	fi
 	echo "# the leader died after $n of 1000 changes" >&3
 }
 

@@ -342,10 +342,11 @@ watch_redis_open(struct watch_redis *r, char *err, size_t errlen)
 /*
  * While Redis is down: true when the sentinels now name another primary
  * than the one of the last connection (a failover happened), so the
- * next attempt need not wait out its backoff.
+ * next attempt need not wait out its backoff. Once per address named:
+ * a new primary that cannot be reached from here waits like any other.
  */
 bool
-watch_redis_primary_changed(const struct watch_redis *r)
+watch_redis_primary_changed(struct watch_redis *r)
 {
 	char host[256];
 	int port;
@@ -354,7 +355,12 @@ watch_redis_primary_changed(const struct watch_redis *r)
 	    !oc_redis_sentinels_primary(r->cfg, WATCH_SENTINEL_ASK_MS, host,
 	    sizeof(host), &port))
 		return false;
-	return port != r->primary_port || strcmp(host, r->primary_host) != 0;
+	if ((port == r->primary_port && strcmp(host, r->primary_host) == 0) ||
+	    (port == r->named_port && strcmp(host, r->named_host) == 0))
+		return false;
+	memcpy(r->named_host, host, strlen(host) + 1);
+	r->named_port = port;
+	return true;
 }
 
 /* Try for the lease (SET NX PX in effect), every WATCH_STANDBY_TRY_MS. */
@@ -625,11 +631,10 @@ append_counter(struct watch_redis *r, const char *field, long long now,
 static int
 append_gauges(struct watch_redis *r)
 {
-	redisAppendCommand(r->rc, "HSET %s %s %lld", r->k_gauges,
-	    OC_GAUGE_LAG_MS, r->leader ? r->lag_ms : 0LL);
-	redisAppendCommand(r->rc, "PEXPIRE %s %d", r->k_gauges,
-	    OC_GAUGE_TTL_MS);
-	return 2;
+	redisAppendCommand(r->rc, "EVAL %s 1 %s %s %lld %d",
+	    OC_GAUGE_SET_SCRIPT, r->k_gauges, OC_GAUGE_LAG_MS,
+	    r->leader ? r->lag_ms : 0LL, OC_GAUGE_TTL_MS);
+	return 1;
 }
 
 /* Queue the beat proper: the leader's heartbeat, or a standby's mark. */

@@ -173,6 +173,8 @@ struct watch_redis {
 	redisContext *rc;
 	char primary_host[256];	/* the last connection's, or "" */
 	int primary_port;
+	char named_host[256];	/* the last new primary a wait ended for */
+	int named_port;
 	char sha[41];
 	char *token;		/* token of the last event in Redis */
 	char self[96];		/* "host:pid", as the heartbeat shows it */
@@ -191,8 +193,11 @@ void watch_redis_init(struct watch_redis *r, const struct oc_config *cfg,
 /* Connect, load the script and adopt the stored token; false with err. */
 bool watch_redis_open(struct watch_redis *r, char *err, size_t errlen);
 void watch_redis_close(struct watch_redis *r);
-/* True when the sentinels name another primary than the last one. */
-bool watch_redis_primary_changed(const struct watch_redis *r);
+/*
+ * True when the sentinels name another primary than the last one, once
+ * per address they name.
+ */
+bool watch_redis_primary_changed(struct watch_redis *r);
 /*
  * Take the lease when free (or ours). Returns 1 when this watcher leads
  * (then r->token and r->last_id hold what Redis has), 0 when another

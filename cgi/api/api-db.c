@@ -152,7 +152,9 @@ struct txn_run {
  * One attempt of a transaction body. A later attempt (after a write
  * conflict or a lost commit) first waits a few random milliseconds, so
  * that racing requests do not retry in lockstep; past the request's
- * deadline it gives up with an error that is not retried.
+ * deadline it gives up: with the last attempt's error when that said
+ * MongoDB is out of reach (the caller opens the breaker), otherwise with
+ * a WriteConflict (503, the breaker left closed).
  */
 static bool
 txn_attempt(mongoc_client_session_t *session, void *arg, bson_t **reply,
@@ -166,9 +168,12 @@ txn_attempt(mongoc_client_session_t *session, void *arg, bson_t **reply,
 	t->session = session;
 	if (t->attempts > 0) {
 		if (oc_mono_ms() > t->deadline) {
-			bson_set_error(err, MONGOC_ERROR_SERVER,
-			    API_WRITE_CONFLICT,
-			    "transaction still conflicting at the deadline");
+			if (is_unavailable(&t->last))
+				*err = t->last;
+			else
+				bson_set_error(err, MONGOC_ERROR_SERVER,
+				    API_WRITE_CONFLICT, "transaction still "
+				    "conflicting at the deadline");
 			t->attempts++;
 			return false;
 		}
@@ -178,7 +183,12 @@ txn_attempt(mongoc_client_session_t *session, void *arg, bson_t **reply,
 		nanosleep(&ts, NULL);
 	}
 	t->attempts++;
-	return run->body(t, reply, err);
+	if (run->body(t, reply, err)) {
+		memset(&t->last, 0, sizeof(t->last));
+		return true;
+	}
+	t->last = *err;
+	return false;
 }
 
 /* Run body as one transaction, write concern majority; see api.h. */

@@ -16,6 +16,7 @@
 #include "oc-json.h"
 #include "oc-log.h"
 #include "oc-redis.h"
+#include "oc-util.h"
 #include "oc-xmalloc.h"
 
 /* Consecutive failures that open a breaker, and how long it stays open. */
@@ -50,10 +51,7 @@ static struct {
 	int64_t		asked_ms;	/* when the last answer was asked for */
 	int64_t		changed_ms;	/* ... and when it last changed */
 	int64_t		failed_ms;	/* last Redis failure of any thread */
-} sentinel_view = {
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
-};
+} sentinel_view = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /* When this thread's Redis connection was made (monotonic ms). */
 static _Thread_local int64_t redis_since_ms;
@@ -187,10 +185,12 @@ sentinel_view_refresh(const struct oc_config *cfg)
 
 	ok = oc_redis_sentinels_primary(cfg, SENTINEL_ASK_MS, host,
 	    sizeof(host), &port);
+	if (!ok)
+		return;		/* no answer is no news: keep the last */
 	pthread_mutex_lock(&sentinel_view.mu);
 	sentinel_view.asked_ms = now;
-	if (ok && (!sentinel_view.known || port != sentinel_view.port ||
-	    strcmp(host, sentinel_view.host) != 0)) {
+	if (!sentinel_view.known || port != sentinel_view.port ||
+	    strcmp(host, sentinel_view.host) != 0) {
 		memcpy(sentinel_view.host, host, strlen(host) + 1);
 		sentinel_view.port = port;
 		sentinel_view.known = true;
@@ -204,21 +204,14 @@ static void *
 sentinel_main(void *arg)
 {
 	const struct oc_config *cfg = arg;
-	struct timespec ts;
 	bool stop = false;
 
 	while (!stop) {
 		sentinel_view_refresh(cfg);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += SENTINEL_CHECK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
 		pthread_mutex_lock(&sentinel_view.mu);
 		if (!sentinel_view.stopping)
-			pthread_cond_timedwait(&sentinel_view.cv,
-			    &sentinel_view.mu, &ts);
+			oc_cond_wait_ms(&sentinel_view.cv, &sentinel_view.mu,
+			    SENTINEL_CHECK_MS);
 		stop = sentinel_view.stopping;
 		pthread_mutex_unlock(&sentinel_view.mu);
 	}
@@ -234,6 +227,7 @@ api_sentinels_start(struct api_server *server)
 {
 	if (server->cfg.nsentinels == 0)
 		return true;
+	oc_cond_init_mono(&sentinel_view.cv);
 	sentinel_view.stopping = false;
 	if (pthread_create(&sentinel_view.thread, NULL, sentinel_main,
 	    &server->cfg) != 0)
@@ -307,6 +301,34 @@ sentinel_view_failed(void)
 	pthread_mutex_unlock(&sentinel_view.mu);
 }
 
+/*
+ * A new connection: to the primary the sentinel thread last heard of,
+ * so no request asks the sentinels itself; through the sentinels only
+ * while that is unknown (no answer yet, or no thread: plain CGI), and
+ * to ORDERCAST_REDIS without sentinels.
+ */
+static redisContext *
+redis_connect(const struct oc_config *cfg, char *err, size_t errlen)
+{
+	char host[sizeof(sentinel_view.host)];
+	int port = 0;
+
+	host[0] = '\0';
+	if (cfg->nsentinels > 0) {
+		pthread_mutex_lock(&sentinel_view.mu);
+		if (sentinel_view.known) {
+			memcpy(host, sentinel_view.host,
+			    strlen(sentinel_view.host) + 1);
+			port = sentinel_view.port;
+		}
+		pthread_mutex_unlock(&sentinel_view.mu);
+	}
+	if (host[0] != '\0')
+		return oc_redis_connect_primary(cfg, host, port,
+		    cfg->timeout_ms, err, errlen);
+	return oc_redis_connect(cfg, cfg->timeout_ms, err, errlen);
+}
+
 /* Drop the thread's connection without blaming Redis: a retry follows. */
 static void
 redis_drop(struct api_req *req, const char *why)
@@ -341,8 +363,7 @@ api_redis_ctx(struct api_req *req)
 	if (!api_breaker_allow(&req->server->redis_breaker) &&
 	    !sentinel_view_new_primary(cfg))
 		return NULL;
-	req->thr->redis = oc_redis_connect(cfg, cfg->timeout_ms, err,
-	    sizeof(err));
+	req->thr->redis = redis_connect(cfg, err, sizeof(err));
 	if (req->thr->redis == NULL) {
 		log_warnx("%s", err);
 		sentinel_view_failed();

@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "oc-log.h"
+#include "oc-util.h"
 #include "oc-xmalloc.h"
 
 #define METRIC_SLOTS		512
@@ -29,7 +30,7 @@ static struct metric table[METRIC_SLOTS];
 /* Additions refused because every slot held another name. */
 static long long dropped;
 static pthread_mutex_t metrics_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t metrics_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t metrics_cv;
 static bool metrics_stopping;
 static pthread_t flusher;
 static bool flusher_started;
@@ -178,21 +179,15 @@ static void *
 flusher_main(void *arg)
 {
 	struct api_thread thr;
-	struct timespec ts;
 	bool stop = false;
 
 	memset(&thr, 0, sizeof(thr));
 	thr.server = arg;
 	while (!stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += METRICS_FLUSH_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
 		pthread_mutex_lock(&metrics_mu);
 		if (!metrics_stopping)
-			pthread_cond_timedwait(&metrics_cv, &metrics_mu, &ts);
+			oc_cond_wait_ms(&metrics_cv, &metrics_mu,
+			    METRICS_FLUSH_MS);
 		stop = metrics_stopping;
 		pthread_mutex_unlock(&metrics_mu);
 		api_metrics_flush(&thr);
@@ -206,6 +201,7 @@ flusher_main(void *arg)
 bool
 api_metrics_start(struct api_server *server)
 {
+	oc_cond_init_mono(&metrics_cv);
 	if (pthread_create(&flusher, NULL, flusher_main, server) != 0)
 		return false;
 	flusher_started = true;

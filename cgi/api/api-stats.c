@@ -258,8 +258,9 @@ file_hash(struct api_req *req, const char *key, json_object *h,
 		return;
 	}
 	if (!oc_keys_metrics_split(keys, key, name, sizeof(name),
-	    &instance) || json_object_object_get_ex(seen, key, NULL))
-		return;
+	    &instance) || !oc_metrics_has_gauges(name) ||
+	    json_object_object_get_ex(seen, key, NULL))
+		return;		/* a program without gauges has no such hash */
 	json_object_object_add(seen, key, NULL);
 	fold_instance(gauges, name, h);
 }

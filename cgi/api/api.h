@@ -230,6 +230,7 @@ struct api_txn {
 	void			*arg;
 	int64_t			 deadline;	/* ms, monotonic */
 	int			 attempts;
+	bson_error_t		 last;		/* the last attempt's error */
 };
 typedef bool	(*api_txn_body)(struct api_txn *, bson_t **, bson_error_t *);
 bool		 api_txn_run(struct api_req *, api_txn_body, void *,

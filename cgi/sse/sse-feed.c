@@ -918,11 +918,10 @@ metrics_flush(bool stopping)
 	if (stopping)
 		sent = cmd_send(metrics_reply, NULL, "DEL %s", feed.gauge_key);
 	else
-		sent = cmd_send(metrics_part, NULL, "HSET %s %s %lld",
-		    feed.gauge_key, OC_GAUGE_CLIENTS_CONNECTED,
-		    now.clients_connected) &&
-		    cmd_send(metrics_reply, NULL, "PEXPIRE %s %d",
-		    feed.gauge_key, OC_GAUGE_TTL_MS);
+		sent = cmd_send(metrics_reply, NULL, "EVAL %s 1 %s %s %lld %d",
+		    OC_GAUGE_SET_SCRIPT, feed.gauge_key,
+		    OC_GAUGE_CLIENTS_CONNECTED, now.clients_connected,
+		    OC_GAUGE_TTL_MS);
 	if (!sent)
 		return;
 	feed.flushing = now;

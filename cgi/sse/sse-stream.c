@@ -259,7 +259,10 @@ replay_step(struct sse_conn *c)
 	feed_batch_clear(&now);
 }
 
-/* Open the stream: headers, retry, a comment; then replay or go live. */
+/*
+ * Open the stream: headers, retry, a comment; then replay or go live.
+ * HEAD, past the same checks, gets the headers and the end instead.
+ */
 static void
 stream_open(struct sse_conn *c, bool resync)
 {
@@ -267,6 +270,12 @@ stream_open(struct sse_conn *c, bool resync)
 	struct sse_event *ev;
 	struct sse_id last = feed_last();
 
+	if (cl->head) {
+		stream_stop(c);
+		request_respond_text(c, STREAM_HEADERS,
+		    sizeof(STREAM_HEADERS) - 1);
+		return;
+	}
 	request_push(c, streams.stream_head);
 	cl->started = true;
 	cl->replaying = false;
@@ -302,7 +311,8 @@ check_done(void *arg, bool ok, bool resync)
 	/* An id past the newest event: the client's state is not ours. */
 	if (sse_id_cmp(&c->client.filter.last_id, &last) > 0)
 		resync = true;
-	sse_stats.replays++;
+	if (!c->client.head)
+		sse_stats.replays++;
 	stream_open(c, resync);
 }
 
@@ -388,14 +398,8 @@ stream_admit(struct sse_conn *c)
 		    "too many event streams open"));
 		return;
 	}
-	if (cl->head) {
-		/* What a GET would start with, and no stream. */
-		stream_stop(c);
-		request_respond_text(c, STREAM_HEADERS,
-		    sizeof(STREAM_HEADERS) - 1);
-		return;
-	}
-	client_add(c);
+	if (!cl->head)
+		client_add(c);
 	if (!f->has_last_id) {
 		stream_open(c, false);
 		return;
