@@ -373,30 +373,65 @@ PY
 	rm -f "$OC_STATE/clients-ready"
 }
 
+# What the reader of the stalled-client test had, and the relay said.
+stalled_report() {
+	echo "the reader has $(ids "$1" | wc -l) events; the relay said:" >&2
+	tail -n 8 "$OC_STATE/log/ordercast-sse.log" >&2
+	return 1
+}
+
 @test "a stalled client is closed without harming the others" {
 	local port=${STACK_URL##*:} out=$BATS_TEST_TMPDIR/s pad i last
 	local before
 	before=$(stack_redis hget "$PFX:metrics:sse" slow_client_closes)
 	before=${before:-0}
-	/usr/bin/python3 - "$port" <<'PY' 3>&- &
-import socket, sys, time
+	# The stalled client reads nothing until told to, then reads to the
+	# end and says whether the server had closed its stream.
+	/usr/bin/python3 - "$port" "$BATS_TEST_TMPDIR/drain" \
+		>"$BATS_TEST_TMPDIR/stalled" <<'PY' 3>&- &
+import os, socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
-time.sleep(60)   # never reads
+s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+deadline = time.time() + 120
+while not os.path.exists(sys.argv[2]) and time.time() < deadline:
+    time.sleep(0.1)
+s.settimeout(1)
+end = time.time() + 20
+while time.time() < end:
+    try:
+        if not s.recv(65536):
+            print("closed")
+            sys.exit(0)
+    except socket.timeout:
+        pass
+print("open")
 PY
-	CURLS+=($!)
+	local stalled=$!
+	CURLS+=($stalled)
 	sse_get "$out" ''
 	wait_for 10 metric_ge clients_connected 2
-	bulk 400 product.updated 16000
+	# 6.4 MB in all, two events (32 KB) at a time, under the 64 KiB
+	# this relay lets a client have queued: the reader takes each pair
+	# before the next, however busy the machine is, while the stalled
+	# client falls behind by all of them.
+	for ((i = 1; i <= 200; i++)); do
+		bulk 2 product.updated 16000
+		wait_for 30 has_ids "$out" $((i * 2)) || stalled_report "$out"
+	done
 	last=$(pub product.updated)
-	wait_for 30 grep -q "^id: $last" "$out"
+	wait_for 30 grep -q "^id: $last" "$out" || stalled_report "$out"
 	run ids "$out"
 	[ "${#lines[@]}" -eq 401 ]
 	wait_for 10 grep -q 'closing a slow client' \
 		"$OC_STATE/log/ordercast-sse.log"
 	wait_for 5 metric_ge slow_client_closes $((before + 1))
+	# That client's stream, and no other, was the one ended.
+	touch "$BATS_TEST_TMPDIR/drain"
+	wait "$stalled"
+	[ "$(cat "$BATS_TEST_TMPDIR/stalled")" = closed ]
+	kill -0 "${CURLS[1]}"
 }
 
 @test "clients stay connected across a Redis restart and miss nothing" {
