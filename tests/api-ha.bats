@@ -13,7 +13,7 @@ setup_file() {
 	load lib/netns
 	ha_suite_setup ah || return 1
 	# The stack (Redis, sign-in, sample data) uses the same stand-in.
-	export ORDERCAST_MONGODB_URI="mongodb://${HA_DIR//\//%2F}%2Fm.sock/?replicaSet=rs0"
+	export ORDERCAST_MONGODB_URI="$(ha_mongodb_uri)"
 	export ORDERCAST_PREFIX=haapi
 	load lib/stack
 	stack_start

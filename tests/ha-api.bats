@@ -27,7 +27,7 @@ setup() {
 	load lib/netns
 	load lib/stack
 	[ -n "${NETNS_A:-}" ] || skip "no network namespaces"
-	export ORDERCAST_MONGODB_URI="mongodb://${HA_DIR//\//%2F}%2Fm.sock/?replicaSet=rs0"
+	export ORDERCAST_MONGODB_URI="$(ha_mongodb_uri)"
 	export ORDERCAST_DB="haapi$BATS_TEST_NUMBER"
 	export ORDERCAST_PREFIX="haapi$BATS_TEST_NUMBER"
 	export ORDERCAST_REDIS_SENTINELS=$HA_SENTINELS

@@ -32,7 +32,7 @@ setup() {
 	load lib/netns
 	load lib/stack
 	[ -n "${NETNS_A:-}" ] || skip "no network namespaces"
-	HA_ENV=(env ORDERCAST_MONGODB_URI="mongodb://${HA_DIR//\//%2F}%2Fm.sock/?replicaSet=rs0"
+	HA_ENV=(env ORDERCAST_MONGODB_URI="$(ha_mongodb_uri)"
 		ORDERCAST_DB=harl ORDERCAST_PREFIX=harl
 		ORDERCAST_REDIS_SENTINELS="$HA_SENTINELS"
 		ORDERCAST_REDIS_MASTER="$HA_MASTER" ORDERCAST_TIMEOUT_MS=1000)
@@ -75,7 +75,7 @@ ha_py() {
 	/usr/bin/python3 - <<PY
 import json, os, subprocess, sys, time
 from pymongo import MongoClient
-db = MongoClient("mongodb://${HA_DIR//\//%2F}%2Fm.sock/?replicaSet=rs0",
+db = MongoClient("$(ha_mongodb_uri)",
                  serverSelectionTimeoutMS=20000)['harl']
 SOCKS = {'$NETNS_IP_A:6379': '$HA_DIR/r1.sock',
          '$NETNS_IP_B:6380': '$HA_DIR/r2.sock'}

@@ -23,7 +23,7 @@ setup() {
 	bats_load_library bats-assert
 	load lib/netns
 	[ -n "${NETNS_A:-}" ] || skip "no network namespaces"
-	export ORDERCAST_MONGODB_URI="mongodb://${HA_DIR//\//%2F}%2Fm.sock/?replicaSet=rs0"
+	export ORDERCAST_MONGODB_URI="$(ha_mongodb_uri)"
 	export ORDERCAST_DB=ha ORDERCAST_PREFIX="ha$BATS_TEST_NUMBER"
 	export ORDERCAST_REDIS_SENTINELS=$HA_SENTINELS
 	export ORDERCAST_REDIS_MASTER=$HA_MASTER ORDERCAST_TIMEOUT_MS=1000

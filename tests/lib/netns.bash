@@ -14,6 +14,7 @@
 #   ha_suite_setup TAG        hosts, HA_DIR and a MongoDB stand-in in it,
 #                             for a suite's setup_file (skips without root)
 #   ha_suite_teardown         undo ha_suite_setup
+#   ha_mongodb_uri            the URI of that stand-in
 #
 # Unix sockets are files, not network: a server on either host may also
 # listen on one in the test's folder, which the test itself uses.
@@ -529,6 +530,12 @@ res = {
 json.dump(res, open(out, 'w'), indent=1)
 print(json.dumps({k: v for k, v in res.items() if k != 'order_ids'}))
 PY
+}
+
+# The URI of the MongoDB stand-in that ha_suite_setup starts in HA_DIR
+# (the socket path percent-encoded).
+ha_mongodb_uri() {
+	echo "mongodb://${HA_DIR//\//%2F}%2Fm.sock/?replicaSet=rs0"
 }
 
 # What every ha suite's setup_file starts with: the two hosts and a
